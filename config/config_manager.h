@@ -1,0 +1,74 @@
+#ifndef TRUNKROUTE_CONFIG_CONFIG_MANAGER_H_
+#define TRUNKROUTE_CONFIG_CONFIG_MANAGER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "config/config_store.h"
+#include "router/routing_table.h"
+
+namespace trunkroute::config {
+
+// Owns the serving config. Readers (RouteCall, the SIP thread) take Current(): one atomic load
+// of an immutable RoutingTable, never a lock. Writers are serialised: copy the config, mutate,
+// validate whole, compile, persist durably, then swap and notify listeners. Any failure before
+// the swap changes nothing (the old table keeps serving and the file on disk is untouched).
+class ConfigManager {
+ public:
+  // `store` may be null (tests without persistence). `initial` is validated and compiled; its
+  // version is kept if non-zero, else set to 1 (and persisted when store is set and
+  // `persist_initial`).
+  static absl::StatusOr<std::unique_ptr<ConfigManager>> Create(ConfigStore* store, Clock* clock,
+                                                               v1::Config initial,
+                                                               bool persist_initial);
+
+  std::shared_ptr<const router::RoutingTable> Current() const {
+    return current_.load(std::memory_order_acquire);
+  }
+
+  struct UpdateResult {
+    std::shared_ptr<const router::RoutingTable> table;  // the new table (or, dry run, candidate)
+    bool applied = false;
+    std::vector<std::string> changes;  // human summary, e.g. "trunk 'b' added"
+  };
+  // Applies `mutate` to a copy of the current config. expected_version != 0 and different from
+  // the current version → Aborted. mutate's own error is returned as is. Validation failures →
+  // InvalidArgument listing every problem. A mutation that changes nothing still succeeds but
+  // does not bump the version.
+  absl::StatusOr<UpdateResult> Update(uint64_t expected_version,
+                                      absl::FunctionRef<absl::Status(v1::Config&)> mutate,
+                                      bool dry_run = false);
+
+  // Called (on the writer's thread, after the swap, in registration order) with every new table.
+  using Listener = std::function<void(const std::shared_ptr<const router::RoutingTable>&)>;
+  void AddListener(Listener listener);
+
+ private:
+  ConfigManager(ConfigStore* store, Clock* clock) : store_(store), clock_(clock) {}
+
+  ConfigStore* const store_;
+  Clock* const clock_;
+  absl::Mutex write_mu_;
+  std::vector<Listener> listeners_ ABSL_GUARDED_BY(write_mu_);
+  std::atomic<std::shared_ptr<const router::RoutingTable>> current_;
+};
+
+// Copies a config for output with every secret removed (passwords cleared, has_password set).
+v1::Config RedactConfig(const v1::Config& config);
+v1::Trunk RedactTrunk(const v1::Trunk& trunk);
+// Write-only passwords: for each trunk in `next` with an empty password and clear_password
+// unset, keep the password the same trunk id has in `prev`; clear the input-only flags.
+void CarryOverSecrets(const v1::Config& prev, v1::Config* next);
+
+}  // namespace trunkroute::config
+
+#endif  // TRUNKROUTE_CONFIG_CONFIG_MANAGER_H_

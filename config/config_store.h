@@ -1,0 +1,47 @@
+#ifndef TRUNKROUTE_CONFIG_CONFIG_STORE_H_
+#define TRUNKROUTE_CONFIG_CONFIG_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "trunkroute/v1/config.pb.h"
+
+namespace trunkroute::config {
+
+// The durable embedded store: one file, <data_dir>/config.json (protobuf JSON mapping, version
+// included), mode 0600. Writes are crash-safe: temp file in the same directory, fsync, rename
+// over the old file, fsync the directory; a crash at any point leaves the old or the new file
+// whole. A corrupt file is reported and never overwritten by Load.
+class ConfigStore {
+ public:
+  // Creates the directory (0700) if missing. FailedPrecondition (naming the path and errno text)
+  // when it is not a writable directory.
+  static absl::StatusOr<std::unique_ptr<ConfigStore>> Open(const std::string& data_dir);
+
+  // nullopt when no config has been stored yet. DataLoss naming the file and the parse error
+  // when the file is corrupt (the caller must stop rather than start empty).
+  absl::StatusOr<std::optional<v1::Config>> Load() const;
+
+  // Durably replaces the stored config. On error the previous file is intact.
+  absl::Status Save(const v1::Config& config);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  ConfigStore(std::string dir, std::string path) : dir_(std::move(dir)), path_(std::move(path)) {}
+  std::string dir_;
+  std::string path_;
+};
+
+// Parses a config document (protobuf JSON mapping; unknown fields rejected) — used for
+// --bootstrap-config and by the CLI. InvalidArgument naming `source` and the parse error.
+absl::StatusOr<v1::Config> ParseConfigJson(const std::string& text, const std::string& source);
+// Serialises (pretty JSON, enum names, defaults omitted). Includes passwords: only for the store.
+std::string ConfigToJson(const v1::Config& config);
+
+}  // namespace trunkroute::config
+
+#endif  // TRUNKROUTE_CONFIG_CONFIG_STORE_H_

@@ -1,0 +1,103 @@
+#ifndef TRUNKROUTE_HEALTH_TRACKER_H_
+#define TRUNKROUTE_HEALTH_TRACKER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "health/outcome.h"
+#include "health/prober.h"
+#include "router/health_view.h"
+#include "router/routing_table.h"
+#include "trunkroute/v1/health.pb.h"
+
+namespace trunkroute::health {
+
+// A state change, as streamed to WatchTrunkHealth and logged/counted.
+struct HealthEvent {
+  v1::TrunkHealth health;            // state after the change
+  v1::HealthState previous_state = v1::HEALTH_STATE_UNSPECIFIED;
+};
+
+// Observer of health events and outcomes (metrics, logs, watchers). Called without the
+// tracker's lock held, on the thread that caused the change; must not call back into the tracker
+// synchronously in a way that re-enters a write.
+class HealthObserver {
+ public:
+  virtual ~HealthObserver() = default;
+  virtual void OnStateChange(const HealthEvent& event) = 0;
+  virtual void OnOutcome(const AttemptOutcome&, OutcomeClass) {}
+  virtual void OnProbe(const ProbeResult&, bool alive) {}
+};
+
+// Per-trunk health (design.md §3): UP → DOWN → PROBING → UP, admin DRAINING/FORCED_DOWN/FORCED_UP,
+// hold-down with doubling and jitter, Retry-After, probes, recovery ramp, adaptive attempt timeout.
+//
+// Threading: writes (outcomes, probes, config, Tick) may come from any thread; they serialise on
+// one internal mutex (the single owner of state changes). Availability() — the hot path of every
+// decision — reads an atomically published per-trunk snapshot and never takes that mutex.
+// Time: only from the injected Clock; nothing happens between calls. The host calls Tick() when
+// NextDeadline() is reached (tests advance a simulated clock and call Tick()).
+class HealthTracker : public router::HealthView {
+ public:
+  // `prober` may be null (no probes are sent; PROBING trunks recover through real calls).
+  HealthTracker(Clock* clock, RandomSource* random, ProbeSender* prober);
+  ~HealthTracker() override;
+
+  // Syncs the trunk set and per-trunk policies with a new routing table: unchanged trunks keep
+  // their state; new trunks start UP (and are probed at once); deleted trunks' state is dropped;
+  // admin_state from config is applied (DRAINING/FORCED_*). Call after every config swap.
+  void ApplyTable(const router::RoutingTable& table);
+
+  // An attempt's result. `policy` is the route's effective failover policy (or the global one).
+  // Returns its classification.
+  OutcomeClass ReportOutcome(const AttemptOutcome& outcome,
+                             const router::EffectiveFailoverPolicy& policy);
+  // A probe's result (from the ProbeSender's side).
+  void ReportProbe(const ProbeResult& result);
+
+  // Fires what is due at clock->Now(): hold-down expiries (DOWN → PROBING), probes due (sent via
+  // the ProbeSender), probe timeouts not yet reported, ramp completion.
+  void Tick();
+  // When Tick() next has something to do (MonoTime::max() if nothing scheduled).
+  MonoTime NextDeadline() const;
+
+  // HealthView: lock-free read of the published snapshot.
+  router::TrunkAvailability Availability(std::string_view trunk_id) const override;
+
+  // For ListTrunkHealth, sorted by trunk id.
+  std::vector<v1::TrunkHealth> List() const;
+  // NotFound-style empty optional when unknown.
+  bool Get(std::string_view trunk_id, v1::TrunkHealth* out) const;
+
+  // Observers (metrics, WatchTrunkHealth streams). The returned id unregisters.
+  uint64_t AddObserver(std::shared_ptr<HealthObserver> observer);
+  void RemoveObserver(uint64_t id);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Drives a tracker on real time: a thread that sleeps until NextDeadline() (or a wake-up) and
+// calls Tick(). Stops in the destructor.
+class HealthTimerThread {
+ public:
+  explicit HealthTimerThread(HealthTracker* tracker);
+  ~HealthTimerThread();
+  // Wake the thread to recompute its deadline (after config changes or outcomes).
+  void Wake();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace trunkroute::health
+
+#endif  // TRUNKROUTE_HEALTH_TRACKER_H_

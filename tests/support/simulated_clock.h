@@ -1,0 +1,53 @@
+#ifndef TRUNKROUTE_TESTS_SUPPORT_SIMULATED_CLOCK_H_
+#define TRUNKROUTE_TESTS_SUPPORT_SIMULATED_CLOCK_H_
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+
+#include "common/clock.h"
+#include "common/random.h"
+
+namespace trunkroute::testing {
+
+// A clock that moves only when the test says so. Thread-safe.
+class SimulatedClock final : public Clock {
+ public:
+  explicit SimulatedClock(int64_t wall_start_unix_ms = 1'800'000'000'000)
+      : wall_start_ms_(wall_start_unix_ms) {}
+  MonoTime Now() const override { return MonoTime(Duration(offset_ns_.load())); }
+  int64_t WallUnixMs() const override { return wall_start_ms_ + offset_ns_.load() / 1'000'000; }
+  void Advance(Duration d) { offset_ns_.fetch_add(d.count()); }
+  void AdvanceMs(int64_t ms) { Advance(std::chrono::milliseconds(ms)); }
+
+ private:
+  const int64_t wall_start_ms_;
+  // Starts well after the epoch so "time zero" never looks like an unset deadline.
+  std::atomic<int64_t> offset_ns_{int64_t{1'000'000} * 1'000'000'000};
+};
+
+// Returns the queued values in order, then `fallback` forever.
+class FakeRandom final : public RandomSource {
+ public:
+  explicit FakeRandom(double fallback = 0.0) : fallback_(fallback) {}
+  void Push(double v) {
+    std::lock_guard<std::mutex> l(mu_);
+    values_.push_back(v);
+  }
+  double NextUnit() override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (values_.empty()) return fallback_;
+    double v = values_.front();
+    values_.pop_front();
+    return v;
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<double> values_;
+  double fallback_;
+};
+
+}  // namespace trunkroute::testing
+
+#endif  // TRUNKROUTE_TESTS_SUPPORT_SIMULATED_CLOCK_H_
