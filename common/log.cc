@@ -75,6 +75,7 @@ std::string Timestamp() {
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
 void SetLogJson(bool json) { g_json.store(json); }
+bool GetLogJson() { return g_json.load(); }
 
 bool ParseLogLevel(std::string_view text, LogLevel* out) {
   std::string t = absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));

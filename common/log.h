@@ -18,6 +18,7 @@ using LogField = std::pair<std::string_view, std::string_view>;
 void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 void SetLogJson(bool json);
+bool GetLogJson();
 // Parses "debug", "info", "warn", "error" (case-insensitive). False on anything else.
 bool ParseLogLevel(std::string_view text, LogLevel* out);
 std::string_view LogLevelName(LogLevel level);
