@@ -19,7 +19,12 @@ class ConfigStore {
  public:
   // Creates the directory (0700) if missing. FailedPrecondition (naming the path and errno text)
   // when it is not a writable directory.
+  // Also takes an exclusive lock on the directory (FailedPrecondition when another process
+  // holds it), released when the store is destroyed.
   static absl::StatusOr<std::unique_ptr<ConfigStore>> Open(const std::string& data_dir);
+  ~ConfigStore();
+  ConfigStore(const ConfigStore&) = delete;
+  ConfigStore& operator=(const ConfigStore&) = delete;
 
   // nullopt when no config has been stored yet. DataLoss naming the file and the parse error
   // when the file is corrupt (the caller must stop rather than start empty).
@@ -31,9 +36,11 @@ class ConfigStore {
   const std::string& path() const { return path_; }
 
  private:
-  ConfigStore(std::string dir, std::string path) : dir_(std::move(dir)), path_(std::move(path)) {}
+  ConfigStore(std::string dir, std::string path, int lock_fd)
+      : dir_(std::move(dir)), path_(std::move(path)), lock_fd_(lock_fd) {}
   std::string dir_;
   std::string path_;
+  int lock_fd_ = -1;
 };
 
 // Parses a config document (protobuf JSON mapping; unknown fields rejected) — used for
