@@ -1,0 +1,56 @@
+# Shared by run.sh and test.sh: Debian 12 packages and the CMake build. Sourced, not executed.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Build and run-time dependencies (docs: ../shared/platform.md). Everything comes from Debian.
+TRUNKROUTE_PACKAGES=(
+  cmake g++ ninja-build pkg-config libssl-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  libabsl-dev libre2-dev libsofia-sip-ua-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Only the test suite needs these (SIPp drives the SIP end-to-end tests).
+TRUNKROUTE_TEST_PACKAGES=(sip-tester)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Installs the given packages that are not installed yet. Quick when nothing is missing: one
+# dpkg-query, no apt-get at all (so a rerun neither needs the network nor takes a lock).
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$pkg")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  log "installing missing Debian packages: ${missing[*]}"
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null; then
+      sudo=(sudo)
+    else
+      echo "error: packages missing (${missing[*]}) and not root; run as root or install them" >&2
+      exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# configure_build BUILD_DIR [extra cmake args...]: configures once; later runs reuse the cache
+# (ninja re-runs CMake itself when a CMakeLists.txt changed).
+configure_build() {
+  local dir="$1"
+  shift
+  if [[ ! -f "$dir/build.ninja" ]]; then
+    log "configuring $dir"
+    cmake -S "$REPO_ROOT" -B "$dir" -G Ninja -DTRUNKROUTE_BUILD_BENCHMARKS=OFF "$@"
+  fi
+}
+
+build_jobs() { nproc 2>/dev/null || echo 2; }
