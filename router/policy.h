@@ -35,6 +35,25 @@ inline constexpr uint32_t kDefaultHoldDownJitterPct = 10;
 inline constexpr uint32_t kDefaultProbeFailureCodes[] = {408, 503};
 inline constexpr uint32_t kAdaptiveTimeoutFloorMs = 150;
 
+// Bounds of the health policy fields (config.proto documents the same numbers).
+inline constexpr uint32_t kMinThreshold = 1;
+inline constexpr uint32_t kMaxThreshold = 100;
+inline constexpr uint32_t kMinHoldDownBaseMs = 100;
+inline constexpr uint32_t kMaxHoldDownBaseMs = 600000;
+inline constexpr uint32_t kMinHoldDownMaxMs = 1000;
+inline constexpr uint32_t kMaxHoldDownMaxMs = 3600000;
+inline constexpr uint32_t kMaxRetryAfterMaxMs = 3600000;
+inline constexpr uint32_t kMinProbeIntervalUpMs = 200;
+inline constexpr uint32_t kMinProbeIntervalDownMs = 100;
+inline constexpr uint32_t kMaxProbeIntervalMs = 3600000;
+inline constexpr uint32_t kMinProbeTimeoutMs = 50;
+inline constexpr uint32_t kMaxProbeTimeoutMs = 32000;
+inline constexpr uint32_t kMaxRampUpMs = 600000;
+inline constexpr uint32_t kMaxHoldDownJitterPct = 100;
+// Failover and probe-failure codes: final responses only (1xx and 2xx never mean failure).
+inline constexpr uint32_t kMinFailureCode = 300;
+inline constexpr uint32_t kMaxFailureCode = 699;
+
 // FailoverPolicy with every field resolved: what the hot path reads.
 struct EffectiveFailoverPolicy {
   uint32_t setup_timeout_ms = kDefaultSetupTimeoutMs;
