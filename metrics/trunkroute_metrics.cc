@@ -1,0 +1,147 @@
+#include "metrics/trunkroute_metrics.h"
+
+#include <utility>
+#include <vector>
+
+namespace trunkroute::metrics {
+namespace {
+
+// Decisions take microseconds; the upper buckets exist to catch a pathological table.
+const std::vector<double> kDecisionBuckets = {0.000005, 0.00001, 0.000025, 0.00005,
+                                              0.0001,   0.00025, 0.0005,   0.001,
+                                              0.0025,   0.005,   0.01};
+// OPTIONS round trips: LAN peers answer in ms, carriers in tens of ms; the probe timeout
+// (default 500 ms) caps what can be observed.
+const std::vector<double> kProbeRttBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,  0.5,  1,     2.5};
+// Post-dial delay: a few hundred ms on good trunks, seconds on international routes.
+const std::vector<double> kPostDialDelayBuckets = {0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30};
+
+std::string_view StripPrefix(const std::string& name, std::string_view prefix) {
+  std::string_view v = name;
+  if (v.substr(0, prefix.size()) == prefix) v.remove_prefix(prefix.size());
+  return v;
+}
+
+}  // namespace
+
+std::string_view HealthStateLabel(v1::HealthState state) {
+  if (state == v1::HEALTH_STATE_UNSPECIFIED || !v1::HealthState_IsValid(state)) {
+    return "UNSPECIFIED";
+  }
+  // The generated name table lives for the program's lifetime.
+  return StripPrefix(v1::HealthState_Name(state), "HEALTH_STATE_");
+}
+
+std::string_view HealthReasonLabel(v1::HealthReason reason) {
+  if (reason == v1::HEALTH_REASON_UNSPECIFIED || !v1::HealthReason_IsValid(reason)) {
+    return "UNSPECIFIED";
+  }
+  return StripPrefix(v1::HealthReason_Name(reason), "HEALTH_REASON_");
+}
+
+absl::StatusOr<std::unique_ptr<TrunkrouteMetrics>> TrunkrouteMetrics::Create(
+    std::string_view version) {
+  std::unique_ptr<TrunkrouteMetrics> m(new TrunkrouteMetrics());
+  if (absl::Status s = m->Register(version); !s.ok()) return s;
+  return m;
+}
+
+absl::Status TrunkrouteMetrics::Register(std::string_view version) {
+  Registry& r = registry_;
+  absl::Status status;
+  // Keeps the declarations below one line each: the first failure wins and stops the rest.
+  auto take = [&status](auto result, auto** slot) {
+    if (!status.ok()) return;
+    if (!result.ok()) {
+      status = result.status();
+      return;
+    }
+    *slot = *result;
+  };
+
+  take(r.AddCounter("trunkroute_route_decisions_total",
+                    "Routing decisions by route and result (routed, no_route, invalid, "
+                    "unavailable, panic).",
+                    {"route", "result"}),
+       &route_decisions);
+  take(r.AddHistogram("trunkroute_route_decision_duration_seconds",
+                      "Time to compute one routing decision.", {}, kDecisionBuckets),
+       &decision_duration);
+  take(r.AddCounter("trunkroute_call_attempts_total",
+                    "Call attempts towards a trunk by outcome class.", {"trunk", "outcome"}),
+       &call_attempts);
+  take(r.AddCounter("trunkroute_failovers_total",
+                    "Calls moved from one trunk to the next, by route, trunks and reason.",
+                    {"route", "from", "to", "reason"}),
+       &failovers);
+  take(r.AddGauge("trunkroute_trunk_health_state",
+                  "Trunk health state: 1 for the current state, 0 for the others.",
+                  {"trunk", "state"}),
+       &trunk_health_state);
+  take(r.AddCounter("trunkroute_trunk_health_transitions_total",
+                    "Trunk health state changes by trunk and states.", {"trunk", "from", "to"}),
+       &health_transitions);
+  take(r.AddCounter("trunkroute_trunk_ejections_total",
+                    "Trunks taken out of service (moved to DOWN) by reason.",
+                    {"trunk", "reason"}),
+       &ejections);
+  take(r.AddCounter("trunkroute_panic_decisions_total",
+                    "Decisions where every trunk of the route was unavailable and all were "
+                    "offered anyway.",
+                    {"route"}),
+       &panic_decisions);
+  take(r.AddCounter("trunkroute_probes_total", "OPTIONS probes by trunk and result.",
+                    {"trunk", "result"}),
+       &probes);
+  take(r.AddHistogram("trunkroute_probe_rtt_seconds", "Round-trip time of answered OPTIONS probes.",
+                      {"trunk"}, kProbeRttBuckets),
+       &probe_rtt);
+  take(r.AddHistogram("trunkroute_post_dial_delay_seconds",
+                      "Time from INVITE sent to the trunk's first 180/183.", {"trunk"},
+                      kPostDialDelayBuckets),
+       &post_dial_delay);
+  take(r.AddGauge("trunkroute_active_calls", "Calls in progress per trunk.", {"trunk"}),
+       &active_calls);
+  take(r.AddGauge("trunkroute_config_version", "Version of the serving configuration.", {}),
+       &config_version);
+  take(r.AddGauge("trunkroute_config_last_apply_timestamp_seconds",
+                  "When the serving configuration was applied, Unix time in seconds.", {}),
+       &config_last_apply);
+  take(r.AddCounter("trunkroute_grpc_requests_total", "gRPC requests by method and status code.",
+                    {"method", "code"}),
+       &grpc_requests);
+  take(r.AddCounter("trunkroute_http_requests_total", "HTTP requests by path and status code.",
+                    {"path", "code"}),
+       &http_requests);
+  take(r.AddCounter("trunkroute_auth_failures_total",
+                    "401/407 answers from a trunk after credentials were sent.", {"trunk"}),
+       &auth_failures);
+  take(r.AddGauge("trunkroute_build_info", "Build information; the value is always 1.",
+                  {"version"}),
+       &build_info);
+  if (!status.ok()) return status;
+  build_info->WithLabels({version})->Set(1);
+  return absl::OkStatus();
+}
+
+void TrunkrouteMetrics::SetTrunkState(std::string_view trunk_id, v1::HealthState state) {
+  for (v1::HealthState s : kExportedHealthStates) {
+    trunk_health_state->WithLabels({trunk_id, HealthStateLabel(s)})->Set(s == state ? 1 : 0);
+  }
+}
+
+void TrunkrouteMetrics::ForgetTrunk(std::string_view trunk_id) {
+  registry_.RemoveMatching("trunk", trunk_id);
+  // Only failovers name trunks in from/to; in health transitions those labels are states, and a
+  // trunk whose id happens to be "DOWN" must not hide other trunks' series.
+  failovers->RemoveMatching("from", trunk_id);
+  failovers->RemoveMatching("to", trunk_id);
+}
+
+void TrunkrouteMetrics::SetConfigApplied(uint64_t version, int64_t applied_unix_ms) {
+  config_version->WithLabels({})->Set(static_cast<double>(version));
+  config_last_apply->WithLabels({})->Set(static_cast<double>(applied_unix_ms) / 1000.0);
+}
+
+}  // namespace trunkroute::metrics

@@ -1,0 +1,120 @@
+#ifndef TRUNKROUTE_METRICS_TRUNKROUTE_METRICS_H_
+#define TRUNKROUTE_METRICS_TRUNKROUTE_METRICS_H_
+
+// Every metric trunkroute exports, declared in one place (names, help, labels, buckets), so the
+// dashboard, the alert rules and the runbook have one list to refer to.
+//
+// Label vocabulary (bounded sets only; never a dialed number or a call id):
+//   trunk, from, to   trunk ids from the config ("" for "no trunk", e.g. failover to nothing)
+//   route             route ids ("" when no route matched)
+//   result            decisions: routed | no_route | invalid | unavailable | panic
+//                     probes:    alive | failed_status | timeout | transport_error
+//   outcome           attempt class as the API names it: SUCCESS | FAILOVER | CALLEE_FINAL |
+//                     AUTH_FAILED | RING_NO_ANSWER
+//   state, from, to   health states as the API names them without prefix: UP | DOWN | PROBING |
+//                     DRAINING | FORCED_DOWN | FORCED_UP
+//   reason            ejections: health reason without prefix (CONSECUTIVE_FAILURES,
+//                     PROBE_FAILURES, RETRY_AFTER, TRANSPORT_ERROR, AUTH_FAILED, ADMIN, ...);
+//                     failovers: the SIP status that caused it ("503") or timeout |
+//                     transport_error | no_codec
+//   method            gRPC full method name ("/trunkroute.v1.RoutingService/RouteCall")
+//   code              gRPC: status code name ("OK", "NOT_FOUND"); HTTP: status number ("200")
+//   path              HTTP: the served path, or "other" for anything unknown
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "metrics/registry.h"
+#include "trunkroute/v1/health.pb.h"
+
+namespace trunkroute::metrics {
+
+// Values of the `result` label of trunkroute_route_decisions_total.
+inline constexpr std::string_view kDecisionRouted = "routed";
+inline constexpr std::string_view kDecisionNoRoute = "no_route";
+inline constexpr std::string_view kDecisionInvalid = "invalid";
+inline constexpr std::string_view kDecisionUnavailable = "unavailable";
+inline constexpr std::string_view kDecisionPanic = "panic";
+
+// Values of the `result` label of trunkroute_probes_total.
+inline constexpr std::string_view kProbeAlive = "alive";
+inline constexpr std::string_view kProbeFailedStatus = "failed_status";
+inline constexpr std::string_view kProbeTimeout = "timeout";
+inline constexpr std::string_view kProbeTransportError = "transport_error";
+
+// Every state a trunk can be in, in the order the state gauge is written.
+inline constexpr v1::HealthState kExportedHealthStates[] = {
+    v1::HEALTH_STATE_UP,          v1::HEALTH_STATE_DOWN,        v1::HEALTH_STATE_PROBING,
+    v1::HEALTH_STATE_DRAINING,    v1::HEALTH_STATE_FORCED_DOWN, v1::HEALTH_STATE_FORCED_UP};
+
+// "UP", "DOWN", ... ("UNSPECIFIED" for 0 and unknown values).
+std::string_view HealthStateLabel(v1::HealthState state);
+// "CONSECUTIVE_FAILURES", ... ("UNSPECIFIED" for 0 and unknown values).
+std::string_view HealthReasonLabel(v1::HealthReason reason);
+
+class TrunkrouteMetrics {
+ public:
+  // Registers every family in a registry this object owns. `version` is the build's version
+  // string (trunkroute_build_info). Fails only on a declaration bug.
+  static absl::StatusOr<std::unique_ptr<TrunkrouteMetrics>> Create(std::string_view version);
+
+  Registry& registry() { return registry_; }
+  const Registry& registry() const { return registry_; }
+
+  // trunkroute_route_decisions_total{route,result}: every routing decision (edge, gRPC, HTTP).
+  CounterFamily* route_decisions = nullptr;
+  // trunkroute_route_decision_duration_seconds: time to compute one decision.
+  HistogramFamily* decision_duration = nullptr;
+  // trunkroute_call_attempts_total{trunk,outcome}: attempt outcomes as classified by health.
+  CounterFamily* call_attempts = nullptr;
+  // trunkroute_failovers_total{route,from,to,reason}: a call moved from one trunk to the next.
+  CounterFamily* failovers = nullptr;
+  // trunkroute_trunk_health_state{trunk,state}: 1 for the trunk's current state, 0 for others.
+  GaugeFamily* trunk_health_state = nullptr;
+  // trunkroute_trunk_health_transitions_total{trunk,from,to}.
+  CounterFamily* health_transitions = nullptr;
+  // trunkroute_trunk_ejections_total{trunk,reason}: transitions into DOWN.
+  CounterFamily* ejections = nullptr;
+  // trunkroute_panic_decisions_total{route}: every trunk down, all offered anyway.
+  CounterFamily* panic_decisions = nullptr;
+  // trunkroute_probes_total{trunk,result}: OPTIONS probes.
+  CounterFamily* probes = nullptr;
+  // trunkroute_probe_rtt_seconds{trunk}: round trip of answered probes.
+  HistogramFamily* probe_rtt = nullptr;
+  // trunkroute_post_dial_delay_seconds{trunk}: INVITE sent → first 180/183 from the trunk.
+  HistogramFamily* post_dial_delay = nullptr;
+  // trunkroute_active_calls{trunk}: calls currently established or being set up.
+  GaugeFamily* active_calls = nullptr;
+  // trunkroute_config_version: version of the serving config.
+  GaugeFamily* config_version = nullptr;
+  // trunkroute_config_last_apply_timestamp_seconds: when it was applied (Unix seconds).
+  GaugeFamily* config_last_apply = nullptr;
+  // trunkroute_grpc_requests_total{method,code}.
+  CounterFamily* grpc_requests = nullptr;
+  // trunkroute_http_requests_total{path,code}.
+  CounterFamily* http_requests = nullptr;
+  // trunkroute_auth_failures_total{trunk}: 401/407 after credentials were sent.
+  CounterFamily* auth_failures = nullptr;
+  // trunkroute_build_info{version}: always 1.
+  GaugeFamily* build_info = nullptr;
+
+  // Sets the trunk's state gauge: 1 for `state`, 0 for every other exported state.
+  void SetTrunkState(std::string_view trunk_id, v1::HealthState state);
+  // Hides every series that names this trunk (trunk, from or to label): a deleted trunk.
+  void ForgetTrunk(std::string_view trunk_id);
+  // A config was applied: version and wall time (Unix milliseconds).
+  void SetConfigApplied(uint64_t version, int64_t applied_unix_ms);
+
+ private:
+  TrunkrouteMetrics() = default;
+  absl::Status Register(std::string_view version);
+
+  Registry registry_;
+};
+
+}  // namespace trunkroute::metrics
+
+#endif  // TRUNKROUTE_METRICS_TRUNKROUTE_METRICS_H_

@@ -1,0 +1,213 @@
+#include "metrics/health_metrics_observer.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/metrics/exposition_matchers.h"
+
+namespace trunkroute::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::SeriesValue;
+
+v1::TrunkHealth Health(const std::string& trunk, v1::HealthState state, int64_t since_ms,
+                       v1::HealthReason reason = v1::HEALTH_REASON_UNSPECIFIED) {
+  v1::TrunkHealth h;
+  h.set_trunk_id(trunk);
+  h.set_state(state);
+  h.set_since_unix_ms(since_ms);
+  h.set_reason(reason);
+  return h;
+}
+
+health::HealthEvent Event(const std::string& trunk, v1::HealthState from, v1::HealthState to,
+                          int64_t since_ms,
+                          v1::HealthReason reason = v1::HEALTH_REASON_UNSPECIFIED) {
+  health::HealthEvent e;
+  e.health = Health(trunk, to, since_ms, reason);
+  e.previous_state = from;
+  return e;
+}
+
+health::AttemptOutcome Outcome(const std::string& trunk, int status) {
+  health::AttemptOutcome o;
+  o.trunk_id = trunk;
+  o.sip_status = status;
+  return o;
+}
+
+health::ProbeResult Probe(const std::string& trunk, int status, Duration rtt) {
+  health::ProbeResult p;
+  p.trunk_id = trunk;
+  p.sip_status = status;
+  p.rtt = rtt;
+  return p;
+}
+
+std::string State(const std::string& trunk, const std::string& state) {
+  return "trunkroute_trunk_health_state{trunk=\"" + trunk + "\",state=\"" + state + "\"}";
+}
+
+class HealthMetricsObserverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto created = TrunkrouteMetrics::Create("test");
+    ASSERT_TRUE(created.ok()) << created.status();
+    metrics_ = std::move(*created);
+    observer_ = std::make_unique<HealthMetricsObserver>(metrics_.get());
+  }
+  std::string Scrape() const { return metrics_->registry().Serialize(); }
+
+  std::unique_ptr<TrunkrouteMetrics> metrics_;
+  std::unique_ptr<HealthMetricsObserver> observer_;
+};
+
+TEST_F(HealthMetricsObserverTest, FirstAppearanceSetsStateWithoutCountingATransition) {
+  observer_->OnStateChange(
+      Event("a", v1::HEALTH_STATE_UNSPECIFIED, v1::HEALTH_STATE_UP, 1000,
+            v1::HEALTH_REASON_CONFIGURED));
+  std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "1");
+  EXPECT_EQ(SeriesValue(text, State("a", "DOWN")), "0");
+  EXPECT_THAT(text, Not(HasSubstr("trunkroute_trunk_health_transitions_total{")));
+}
+
+TEST_F(HealthMetricsObserverTest, EjectionCountsTransitionAndReasonAndFlipsTheStateGauge) {
+  observer_->OnStateChange(Event("a", v1::HEALTH_STATE_UNSPECIFIED, v1::HEALTH_STATE_UP, 1000));
+  observer_->OnStateChange(Event("a", v1::HEALTH_STATE_UP, v1::HEALTH_STATE_DOWN, 2000,
+                                 v1::HEALTH_REASON_CONSECUTIVE_FAILURES));
+  std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "0");
+  EXPECT_EQ(SeriesValue(text, State("a", "DOWN")), "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_transitions_total{trunk=\"a\",from=\"UP\","
+                              "to=\"DOWN\"}"),
+            "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_ejections_total{trunk=\"a\","
+                              "reason=\"CONSECUTIVE_FAILURES\"}"),
+            "1");
+}
+
+TEST_F(HealthMetricsObserverTest, RecoveryIsATransitionButNotAnEjection) {
+  observer_->OnStateChange(Event("a", v1::HEALTH_STATE_DOWN, v1::HEALTH_STATE_PROBING, 1000,
+                                 v1::HEALTH_REASON_HOLD_DOWN_EXPIRED));
+  observer_->OnStateChange(Event("a", v1::HEALTH_STATE_PROBING, v1::HEALTH_STATE_UP, 2000,
+                                 v1::HEALTH_REASON_RECOVERED));
+  std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_transitions_total{trunk=\"a\","
+                              "from=\"PROBING\",to=\"UP\"}"),
+            "1");
+  EXPECT_THAT(text, Not(HasSubstr("trunkroute_trunk_ejections_total{")));
+}
+
+TEST_F(HealthMetricsObserverTest, AStateChangeOlderThanTheLastOneDoesNotOverwriteTheGauge) {
+  observer_->OnStateChange(Event("a", v1::HEALTH_STATE_UP, v1::HEALTH_STATE_DOWN, 2000));
+  // Reported late by a slower thread: it happened before the change above.
+  observer_->OnStateChange(Event("a", v1::HEALTH_STATE_PROBING, v1::HEALTH_STATE_UP, 1500));
+  std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, State("a", "DOWN")), "1");
+  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "0");
+  // Still a transition that happened.
+  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_transitions_total{trunk=\"a\","
+                              "from=\"PROBING\",to=\"UP\"}"),
+            "1");
+}
+
+TEST_F(HealthMetricsObserverTest, OutcomesAreCountedByClassAndAuthFailuresSeparately) {
+  observer_->OnOutcome(Outcome("a", 200), health::OutcomeClass::kSuccess);
+  observer_->OnOutcome(Outcome("a", 503), health::OutcomeClass::kFailover);
+  observer_->OnOutcome(Outcome("a", 503), health::OutcomeClass::kFailover);
+  observer_->OnOutcome(Outcome("a", 486), health::OutcomeClass::kCalleeFinal);
+  observer_->OnOutcome(Outcome("a", 401), health::OutcomeClass::kAuthFailed);
+  observer_->OnOutcome(Outcome("a", 408), health::OutcomeClass::kRingNoAnswer);
+  std::string text = Scrape();
+  auto attempts = [&](const std::string& outcome) {
+    return SeriesValue(
+        text, "trunkroute_call_attempts_total{trunk=\"a\",outcome=\"" + outcome + "\"}");
+  };
+  EXPECT_EQ(attempts("SUCCESS"), "1");
+  EXPECT_EQ(attempts("FAILOVER"), "2");
+  EXPECT_EQ(attempts("CALLEE_FINAL"), "1");
+  EXPECT_EQ(attempts("AUTH_FAILED"), "1");
+  EXPECT_EQ(attempts("RING_NO_ANSWER"), "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_auth_failures_total{trunk=\"a\"}"), "1");
+}
+
+TEST_F(HealthMetricsObserverTest, ProbesAreCountedByResultAndAnsweredOnesTimed) {
+  observer_->OnProbe(Probe("a", 200, std::chrono::milliseconds(20)), true);
+  observer_->OnProbe(Probe("a", 503, std::chrono::milliseconds(7)), false);
+  health::ProbeResult timeout = Probe("a", 0, Duration(0));
+  timeout.timed_out = true;
+  observer_->OnProbe(timeout, false);
+  health::ProbeResult refused = Probe("a", 0, Duration(0));
+  refused.transport_error = true;
+  observer_->OnProbe(refused, false);
+  std::string text = Scrape();
+  auto probes = [&](const std::string& result) {
+    return SeriesValue(text, "trunkroute_probes_total{trunk=\"a\",result=\"" + result + "\"}");
+  };
+  EXPECT_EQ(probes("alive"), "1");
+  EXPECT_EQ(probes("failed_status"), "1");
+  EXPECT_EQ(probes("timeout"), "1");
+  EXPECT_EQ(probes("transport_error"), "1");
+  // Two answered probes (200 after 20 ms, 503 after 7 ms); the unanswered ones have no RTT.
+  EXPECT_EQ(SeriesValue(text, "trunkroute_probe_rtt_seconds_count{trunk=\"a\"}"), "2");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_probe_rtt_seconds_bucket{trunk=\"a\",le=\"0.01\"}"),
+            "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_probe_rtt_seconds_bucket{trunk=\"a\",le=\"0.025\"}"),
+            "2");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_probe_rtt_seconds_sum{trunk=\"a\"}"), "0.027");
+}
+
+TEST_F(HealthMetricsObserverTest, SyncTrunksSetsListedStatesAndRemovesDeletedTrunks) {
+  observer_->SyncTrunks({Health("a", v1::HEALTH_STATE_UP, 1000),
+                         Health("b", v1::HEALTH_STATE_DRAINING, 1000)});
+  observer_->OnOutcome(Outcome("b", 503), health::OutcomeClass::kFailover);
+  observer_->OnStateChange(Event("b", v1::HEALTH_STATE_UP, v1::HEALTH_STATE_DOWN, 1500));
+  std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "1");
+  EXPECT_EQ(SeriesValue(text, State("b", "DOWN")), "1");
+
+  observer_->SyncTrunks({Health("a", v1::HEALTH_STATE_UP, 1000)});  // b deleted
+  text = Scrape();
+  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "1");
+  EXPECT_THAT(text, Not(HasSubstr("trunk=\"b\"")));
+
+  // An attempt that was in flight when b was deleted does not bring its series back.
+  observer_->OnOutcome(Outcome("b", 200), health::OutcomeClass::kSuccess);
+  observer_->OnProbe(Probe("b", 200, std::chrono::milliseconds(3)), true);
+  EXPECT_THAT(Scrape(), Not(HasSubstr("trunk=\"b\"")));
+
+  // b configured again: back, with its counters where they were.
+  observer_->SyncTrunks({Health("a", v1::HEALTH_STATE_UP, 1000),
+                         Health("b", v1::HEALTH_STATE_UP, 3000)});
+  text = Scrape();
+  EXPECT_EQ(SeriesValue(text, State("b", "UP")), "1");
+  EXPECT_EQ(SeriesValue(text, State("b", "DOWN")), "0");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_call_attempts_total{trunk=\"b\",outcome=\"FAILOVER\"}"),
+            "1");
+}
+
+TEST_F(HealthMetricsObserverTest, StateChangeToUnspecifiedForgetsTheTrunk) {
+  observer_->OnStateChange(Event("a", v1::HEALTH_STATE_UNSPECIFIED, v1::HEALTH_STATE_UP, 1000));
+  observer_->OnStateChange(Event("a", v1::HEALTH_STATE_UP, v1::HEALTH_STATE_UNSPECIFIED, 2000));
+  EXPECT_THAT(Scrape(), Not(HasSubstr("trunk=\"a\"")));
+}
+
+TEST_F(HealthMetricsObserverTest, OutcomeLabelsMatchTheApiNames) {
+  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kSuccess), "SUCCESS");
+  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kFailover), "FAILOVER");
+  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kCalleeFinal),
+            "CALLEE_FINAL");
+  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kAuthFailed),
+            "AUTH_FAILED");
+  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kRingNoAnswer),
+            "RING_NO_ANSWER");
+}
+
+}  // namespace
+}  // namespace trunkroute::metrics
