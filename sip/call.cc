@@ -1,0 +1,403 @@
+#include "sip/call.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace trunkroute::sip {
+namespace {
+
+// Rank of a trunk's failover-class answer as the caller's final: the lower, the more telling.
+// 503 says "try later" in the words every dialer understands; 408 is the weakest statement.
+int TellingRank(int status) {
+  switch (status) {
+    case 503: return 0;
+    case 500: return 1;
+    case 502: return 2;
+    case 504: return 3;
+    case 408: return 5;
+    default: return 4;
+  }
+}
+
+// Reason header text must not carry quotes or backslashes (quoted-string).
+std::string Sanitize(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '"' || c == '\\' || c == '\r' || c == '\n') continue;
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view CallActionKindName(CallAction::Kind kind) {
+  switch (kind) {
+    case CallAction::Kind::kSendInvite: return "SendInvite";
+    case CallAction::Kind::kAuthenticate: return "Authenticate";
+    case CallAction::Kind::kCancel: return "Cancel";
+    case CallAction::Kind::kAckAndBye: return "AckAndBye";
+    case CallAction::Kind::kRelease: return "Release";
+    case CallAction::Kind::kRelayProvisional: return "RelayProvisional";
+    case CallAction::Kind::kAnswer: return "Answer";
+    case CallAction::Kind::kRelayFinal: return "RelayFinal";
+    case CallAction::Kind::kRejectCaller: return "RejectCaller";
+    case CallAction::Kind::kReportOutcome: return "ReportOutcome";
+  }
+  return "?";
+}
+
+CallFsm::CallFsm(std::vector<CallCandidate> candidates,
+                 const router::EffectiveFailoverPolicy& policy, std::string call_id)
+    : candidates_(std::move(candidates)),
+      policy_(policy),
+      call_id_(std::move(call_id)),
+      max_attempts_(std::min<uint32_t>(
+          policy.max_attempts,
+          static_cast<uint32_t>(candidates_.size()) * (1 + policy.retries_per_trunk))) {}
+
+CallActions CallFsm::Start(MonoTime now) {
+  CallActions out;
+  if (phase_ != Phase::kIdle) return out;
+  phase_ = Phase::kSetup;
+  started_ = now;
+  bool any_usable = false;
+  bool all_codec = !candidates_.empty();
+  for (const CallCandidate& c : candidates_) {
+    if (c.skip == CallCandidate::Skip::kNone) any_usable = true;
+    if (c.skip != CallCandidate::Skip::kNoCommonCodec) all_codec = false;
+  }
+  if (!any_usable) {
+    if (all_codec) {
+      Reject(488, "Not Acceptable Here", "SIP;cause=488;text=\"no common codec with any trunk\"",
+             out);
+    } else {
+      Reject(503, "Service Unavailable", "SIP;cause=503;text=\"no trunk available\"", out);
+    }
+    return out;
+  }
+  Advance(now, /*retry_same_allowed=*/false, out);
+  return out;
+}
+
+CallActions CallFsm::OnProvisional(int attempt, int status, MonoTime now) {
+  CallActions out;
+  if (attempt < 0 || attempt >= attempt_count()) return out;
+  Attempt& a = attempts_[attempt];
+  switch (a.state) {
+    case AttemptState::kCalling:
+    case AttemptState::kProceeding:
+      if (!IsCurrent(attempt)) return out;
+      if (a.state == AttemptState::kCalling) {
+        a.state = AttemptState::kProceeding;
+        a.deadline = MonoTime::max();
+        if (a.first_response_ms == 0) {
+          a.first_response_ms =
+              static_cast<uint32_t>(std::max<int64_t>(1, MillisBetween(a.started, now)));
+        }
+      }
+      // 100 Trying is hop-by-hop: it stops our timer but is not relayed.
+      if (status > 100) {
+        a.ringing = true;
+        out.push_back({.kind = CallAction::Kind::kRelayProvisional, .attempt = attempt,
+                       .candidate = a.candidate, .status = status});
+      }
+      break;
+    case AttemptState::kAbandoned:
+      // RFC 3261 §9.1: the CANCEL we owed can go now that the trunk has answered at all.
+      a.state = AttemptState::kCanceling;
+      out.push_back({.kind = CallAction::Kind::kCancel, .attempt = attempt,
+                     .candidate = a.candidate});
+      break;
+    case AttemptState::kAnswered:
+    case AttemptState::kCanceling:
+    case AttemptState::kReleased:
+      break;
+  }
+  return out;
+}
+
+CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) {
+  CallActions out;
+  if (attempt < 0 || attempt >= attempt_count()) return out;
+  Attempt& a = attempts_[attempt];
+  const int status = r.status;
+  if (a.state == AttemptState::kAbandoned || a.state == AttemptState::kCanceling) {
+    a.state = AttemptState::kReleased;
+    // A 2xx crossing our CANCEL (or arriving after we gave up) is a live call at the trunk:
+    // confirm and end it so that no phone keeps ringing or stays off-hook.
+    out.push_back({.kind = status >= 200 && status < 300 ? CallAction::Kind::kAckAndBye
+                                                         : CallAction::Kind::kRelease,
+                   .attempt = attempt, .candidate = a.candidate, .status = status});
+    return out;
+  }
+  if (!IsCurrent(attempt) || phase_ != Phase::kSetup) return out;
+
+  if (status >= 200 && status < 300) {
+    a.state = AttemptState::kAnswered;
+    a.deadline = MonoTime::max();
+    connected_attempt_ = attempt;
+    current_ = -1;
+    phase_ = Phase::kConnected;
+    Report(attempt, status, false, false, false, 0, out);
+    out.push_back({.kind = CallAction::Kind::kAnswer, .attempt = attempt,
+                   .candidate = a.candidate, .status = status});
+    return out;
+  }
+
+  const auto release = [&] {
+    a.state = AttemptState::kReleased;
+    a.deadline = MonoTime::max();
+    current_ = -1;
+    out.push_back({.kind = CallAction::Kind::kRelease, .attempt = attempt,
+                   .candidate = a.candidate, .status = status});
+  };
+  const CallCandidate& cand = candidates_[a.candidate];
+
+  if (r.local) {
+    if (status == 408 && a.ringing) {
+      // Ring-no-answer decided by the stack: the callee's business, relayed as is.
+      Report(attempt, 408, true, false, false, 0, out);
+      out.push_back({.kind = CallAction::Kind::kRelayFinal, .attempt = attempt,
+                     .candidate = a.candidate, .status = 408, .phrase = r.phrase});
+      release();
+      phase_ = Phase::kFailed;
+      return out;
+    }
+    const bool timed_out = status == 408;
+    Report(attempt, 0, timed_out, !timed_out, false, 0, out);
+    failures_.push_back({a.candidate, 0, timed_out, !timed_out, false, r.phrase});
+    release();
+    const bool may_fail_over =
+        timed_out ? policy_.failover_on_timeout : policy_.failover_on_transport_error;
+    if (!may_fail_over) {
+      RejectWithFailures(out);
+      return out;
+    }
+    Advance(now, /*retry_same_allowed=*/true, out);
+    return out;
+  }
+
+  if (status == 401 || status == 407) {
+    if (cand.has_credentials && !a.auth_sent) {
+      a.auth_sent = true;
+      // The re-sent INVITE is a new transaction: it gets a fresh setup timer.
+      a.state = AttemptState::kCalling;
+      ArmSetupTimer(a, now);
+      out.push_back({.kind = CallAction::Kind::kAuthenticate, .attempt = attempt,
+                     .candidate = a.candidate, .status = status});
+      return out;
+    }
+    // Challenged again after our credentials (AUTH_FAILED), or no credentials to give: this
+    // trunk will not take the call; the next one may.
+    Report(attempt, status, false, false, a.auth_sent, 0, out);
+    failures_.push_back({a.candidate, status, false, false, true, r.phrase});
+    release();
+    Advance(now, /*retry_same_allowed=*/false, out);
+    return out;
+  }
+
+  if (status == 408 && a.ringing) {
+    Report(attempt, status, false, false, false, 0, out);
+    out.push_back({.kind = CallAction::Kind::kRelayFinal, .attempt = attempt,
+                   .candidate = a.candidate, .status = status, .phrase = r.phrase});
+    release();
+    phase_ = Phase::kFailed;
+    return out;
+  }
+
+  if (policy_.IsFailoverCode(status)) {
+    Report(attempt, status, false, false, false, r.retry_after_s, out);
+    failures_.push_back({a.candidate, status, false, false, false, r.phrase});
+    release();
+    // A trunk that asked us to come back later (Retry-After) is not retried within this call.
+    Advance(now, /*retry_same_allowed=*/r.retry_after_s == 0, out);
+    return out;
+  }
+
+  // The callee's answer: relayed, never failed over.
+  Report(attempt, status, false, false, false, 0, out);
+  out.push_back({.kind = CallAction::Kind::kRelayFinal, .attempt = attempt,
+                 .candidate = a.candidate, .status = status, .phrase = r.phrase});
+  release();
+  phase_ = Phase::kFailed;
+  return out;
+}
+
+CallActions CallFsm::OnCallerCancel(MonoTime) {
+  CallActions out;
+  if (phase_ != Phase::kSetup) return out;
+  phase_ = Phase::kCanceled;
+  if (current_ >= 0) Abandon(current_, out);
+  out.push_back({.kind = CallAction::Kind::kRejectCaller, .status = 487,
+                 .phrase = "Request Terminated"});
+  return out;
+}
+
+CallActions CallFsm::OnTimer(MonoTime now) {
+  CallActions out;
+  if (phase_ != Phase::kSetup || current_ < 0) return out;
+  const int attempt = current_;
+  Attempt& a = attempts_[attempt];
+  if (a.state == AttemptState::kCalling && now >= a.deadline) {
+    Report(attempt, 0, true, false, false, 0, out);
+    failures_.push_back({a.candidate, 0, true, false, false, "timeout"});
+    Abandon(attempt, out);
+    if (!policy_.failover_on_timeout) {
+      RejectWithFailures(out);
+      return out;
+    }
+    Advance(now, /*retry_same_allowed=*/true, out);
+    return out;
+  }
+  if (a.state == AttemptState::kProceeding && !a.ringing && now >= BudgetDeadline()) {
+    // Only 100 Trying and the budget is spent: the trunk accepted the INVITE and went quiet.
+    Report(attempt, 0, true, false, false, 0, out);
+    failures_.push_back({a.candidate, 0, true, false, false, "timeout after 100 Trying"});
+    Abandon(attempt, out);
+    RejectWithFailures(out);
+  }
+  return out;
+}
+
+MonoTime CallFsm::NextDeadline() const {
+  if (phase_ != Phase::kSetup || current_ < 0) return MonoTime::max();
+  const Attempt& a = attempts_[current_];
+  if (a.state == AttemptState::kCalling) return a.deadline;
+  if (a.state == AttemptState::kProceeding && !a.ringing) return BudgetDeadline();
+  return MonoTime::max();
+}
+
+bool CallFsm::AttemptsSettled() const {
+  return std::all_of(attempts_.begin(), attempts_.end(), [](const Attempt& a) {
+    return a.state == AttemptState::kReleased || a.state == AttemptState::kAnswered;
+  });
+}
+
+bool CallFsm::IsCurrent(int attempt) const { return attempt == current_ && current_ >= 0; }
+
+MonoTime CallFsm::BudgetDeadline() const {
+  return started_ + std::chrono::milliseconds(policy_.call_setup_budget_ms);
+}
+
+void CallFsm::ArmSetupTimer(Attempt& a, MonoTime now) {
+  const uint32_t timeout_ms =
+      candidates_[a.candidate].attempt_timeout_ms != 0
+          ? std::min(candidates_[a.candidate].attempt_timeout_ms, policy_.setup_timeout_ms)
+          : policy_.setup_timeout_ms;
+  a.deadline = std::min(now + std::chrono::milliseconds(timeout_ms), BudgetDeadline());
+}
+
+void CallFsm::Advance(MonoTime now, bool retry_same_allowed, CallActions& out) {
+  current_ = -1;
+  if (attempts_.size() >= max_attempts_ || now >= BudgetDeadline()) {
+    RejectWithFailures(out);
+    return;
+  }
+  int cand = -1;
+  if (retry_same_allowed && last_candidate_ >= 0 &&
+      tries_on_candidate_ < 1 + static_cast<int>(policy_.retries_per_trunk)) {
+    cand = last_candidate_;
+  } else {
+    for (int i = last_candidate_ + 1; i < static_cast<int>(candidates_.size()); ++i) {
+      if (candidates_[i].skip == CallCandidate::Skip::kNone) {
+        cand = i;
+        tries_on_candidate_ = 0;
+        break;
+      }
+    }
+  }
+  if (cand < 0) {
+    RejectWithFailures(out);
+    return;
+  }
+  last_candidate_ = cand;
+  ++tries_on_candidate_;
+  Attempt a;
+  a.candidate = cand;
+  a.started = now;
+  ArmSetupTimer(a, now);
+  attempts_.push_back(a);
+  current_ = attempt_count() - 1;
+  out.push_back({.kind = CallAction::Kind::kSendInvite, .attempt = current_, .candidate = cand});
+}
+
+void CallFsm::Abandon(int attempt, CallActions& out) {
+  Attempt& a = attempts_[attempt];
+  a.deadline = MonoTime::max();
+  if (a.state == AttemptState::kCalling) {
+    a.state = AttemptState::kAbandoned;  // CANCEL waits for a 1xx (RFC 3261 §9.1)
+  } else if (a.state == AttemptState::kProceeding) {
+    a.state = AttemptState::kCanceling;
+    out.push_back({.kind = CallAction::Kind::kCancel, .attempt = attempt,
+                   .candidate = a.candidate});
+  }
+  if (current_ == attempt) current_ = -1;
+}
+
+void CallFsm::Reject(int status, std::string phrase, std::string reason, CallActions& out) {
+  phase_ = Phase::kFailed;
+  current_ = -1;
+  out.push_back({.kind = CallAction::Kind::kRejectCaller, .status = status,
+                 .phrase = std::move(phrase), .reason = std::move(reason)});
+}
+
+void CallFsm::RejectWithFailures(CallActions& out) {
+  if (failures_.empty()) {
+    Reject(503, "Service Unavailable", "SIP;cause=503;text=\"no trunk available\"", out);
+    return;
+  }
+  const Failure* best = nullptr;
+  bool any_timeout = false;
+  std::string text;
+  for (const Failure& f : failures_) {
+    if (!text.empty()) text += ", ";
+    absl::StrAppend(&text, candidates_[f.candidate].trunk_id, ": ");
+    if (f.auth_failed) {
+      absl::StrAppend(&text, f.status, " auth failed");
+    } else if (f.timed_out) {
+      any_timeout = true;
+      text += "timeout";
+    } else if (f.transport_error) {
+      absl::StrAppend(&text, "transport error");
+      if (!f.phrase.empty()) absl::StrAppend(&text, " (", f.phrase, ")");
+    } else {
+      absl::StrAppend(&text, f.status, " ", f.phrase);
+      if (best == nullptr || TellingRank(f.status) < TellingRank(best->status)) best = &f;
+    }
+  }
+  int status = 503;
+  std::string phrase = "Service Unavailable";
+  if (best != nullptr) {
+    status = best->status;
+    phrase = best->phrase.empty() ? "Service Unavailable" : best->phrase;
+  } else if (any_timeout) {
+    status = 408;
+    phrase = "Request Timeout";
+  }
+  Reject(status, std::move(phrase),
+         absl::StrCat("SIP;cause=", status, ";text=\"", Sanitize(text), "\""), out);
+}
+
+void CallFsm::Report(int attempt, int status, bool timed_out, bool transport_error,
+                     bool credentials_sent, uint32_t retry_after_s, CallActions& out) const {
+  const Attempt& a = attempts_[attempt];
+  CallAction act{.kind = CallAction::Kind::kReportOutcome, .attempt = attempt,
+                 .candidate = a.candidate, .status = status};
+  health::AttemptOutcome& o = act.outcome;
+  o.trunk_id = candidates_[a.candidate].trunk_id;
+  o.sip_status = status;
+  o.timed_out = timed_out;
+  o.transport_error = transport_error;
+  o.provisional_received = a.ringing;
+  o.credentials_sent = credentials_sent;
+  o.retry_after_s = retry_after_s;
+  o.first_response_ms = a.first_response_ms;
+  o.call_id = call_id_;
+  out.push_back(std::move(act));
+}
+
+}  // namespace trunkroute::sip

@@ -1,0 +1,106 @@
+// The per-trunk SDP codec filter: what is kept, what is dropped, and that streams keep their
+// place so the trunk's answer still matches the caller's offer.
+#include "sip/sdp_filter.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace trunkroute::sip {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::vector<std::string> kDefaultCodecs = {"pcmu", "pcma", "telephone-event"};
+
+constexpr char kOffer[] =
+    "v=0\r\n"
+    "o=dialer 1 1 IN IP4 127.0.0.1\r\n"
+    "s=-\r\n"
+    "c=IN IP4 127.0.0.1\r\n"
+    "t=0 0\r\n"
+    "m=audio 6000 RTP/AVP 18 0 8 101\r\n"
+    "a=rtpmap:18 G729/8000\r\n"
+    "a=fmtp:18 annexb=no\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=fmtp:101 0-16\r\n"
+    "a=sendrecv\r\n";
+
+TEST(SdpFilterTest, StripsG729UnlessEnabled) {
+  SdpFilterResult r = FilterSdpCodecs(kOffer, kDefaultCodecs);
+  EXPECT_TRUE(r.has_common_codec);
+  EXPECT_EQ(r.removed_formats, 1);
+  EXPECT_EQ(r.sdp,
+            "v=0\r\n"
+            "o=dialer 1 1 IN IP4 127.0.0.1\r\n"
+            "s=-\r\n"
+            "c=IN IP4 127.0.0.1\r\n"
+            "t=0 0\r\n"
+            "m=audio 6000 RTP/AVP 0 8 101\r\n"
+            "a=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:8 PCMA/8000\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\n"
+            "a=fmtp:101 0-16\r\n"
+            "a=sendrecv\r\n");
+}
+
+TEST(SdpFilterTest, KeepsG729WhenTheTrunkEnablesIt) {
+  SdpFilterResult r = FilterSdpCodecs(kOffer, {"g729", "pcmu"});
+  EXPECT_THAT(r.sdp, HasSubstr("m=audio 6000 RTP/AVP 18 0\r\n"));
+  EXPECT_THAT(r.sdp, HasSubstr("a=fmtp:18 annexb=no\r\n"));
+  EXPECT_THAT(r.sdp, Not(HasSubstr("telephone-event")));
+}
+
+TEST(SdpFilterTest, StaticPayloadTypesWithoutRtpmapAreKnownByNumber) {
+  SdpFilterResult r =
+      FilterSdpCodecs("v=0\nm=audio 4000 RTP/AVP 18 8\n", kDefaultCodecs);  // bare LF input too
+  EXPECT_TRUE(r.has_common_codec);
+  EXPECT_EQ(r.sdp, "v=0\r\nm=audio 4000 RTP/AVP 8\r\n");
+}
+
+TEST(SdpFilterTest, OnlyDtmfLeftIsNoCommonCodecAndTheStreamIsDeclinedInPlace) {
+  SdpFilterResult r = FilterSdpCodecs(
+      "v=0\r\nm=audio 4000 RTP/AVP 18 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+      "a=rtpmap:18 G729/8000\r\n",
+      kDefaultCodecs);
+  EXPECT_FALSE(r.has_common_codec);
+  EXPECT_EQ(r.sdp, "v=0\r\nm=audio 0 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n");
+}
+
+TEST(SdpFilterTest, DisallowedVideoIsDeclinedButAudioKeepsTheCall) {
+  SdpFilterResult r = FilterSdpCodecs(
+      "v=0\r\nm=audio 4000 RTP/AVP 0\r\nm=video 5000 RTP/AVP 96 97\r\na=rtpmap:96 H264/90000\r\n"
+      "a=rtpmap:97 VP8/90000\r\na=rtcp-fb:97 nack\r\n",
+      kDefaultCodecs);
+  EXPECT_TRUE(r.has_common_codec);
+  EXPECT_EQ(r.sdp,
+            "v=0\r\nm=audio 4000 RTP/AVP 0\r\nm=video 0 RTP/AVP 96\r\n"
+            "a=rtpmap:96 H264/90000\r\n");
+}
+
+TEST(SdpFilterTest, DynamicCodecNamesAreCaseInsensitive) {
+  SdpFilterResult r = FilterSdpCodecs(
+      "v=0\r\nm=audio 4000 RTP/SAVP 96 0\r\na=rtpmap:96 OPUS/48000/2\r\n", {"opus"});
+  EXPECT_EQ(r.sdp, "v=0\r\nm=audio 4000 RTP/SAVP 96\r\na=rtpmap:96 OPUS/48000/2\r\n");
+}
+
+TEST(SdpFilterTest, NonRtpFormatsFollowTheirNames) {
+  SdpFilterResult r = FilterSdpCodecs("v=0\r\nm=image 4000 udptl t38\r\n", kDefaultCodecs);
+  EXPECT_FALSE(r.has_common_codec);
+  EXPECT_EQ(r.sdp, "v=0\r\nm=image 0 udptl t38\r\n");
+  EXPECT_EQ(FilterSdpCodecs("v=0\r\nm=image 4000 udptl t38\r\n", {"t38"}).sdp,
+            "v=0\r\nm=image 4000 udptl t38\r\n");
+}
+
+TEST(SdpFilterTest, TextWithoutMediaHasNoCommonCodec) {
+  EXPECT_FALSE(FilterSdpCodecs("", kDefaultCodecs).has_common_codec);
+  EXPECT_FALSE(FilterSdpCodecs("garbage\r\nm=\r\nm=audio\r\n", kDefaultCodecs).has_common_codec);
+}
+
+}  // namespace
+}  // namespace trunkroute::sip
