@@ -1,0 +1,82 @@
+#ifndef TRUNKROUTE_HTTP_HTTP_SERVER_H_
+#define TRUNKROUTE_HTTP_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "http/routing_backend.h"
+#include "metrics/trunkroute_metrics.h"
+
+namespace trunkroute::http {
+
+// Where and how the HTTP listener serves. Defaults are the documented ones.
+struct HttpServerOptions {
+  // Loopback unless configured otherwise (design.md §6).
+  std::string host = "127.0.0.1";
+  // 0: the kernel picks a free port; HttpServer::port() reports it.
+  int port = 9464;
+  // Non-empty: every /v1/ request needs "Authorization: Bearer <token>". Never logged.
+  std::string bearer_token;
+  // With a token configured, whether /metrics and /healthz need it too. Off by default:
+  // Prometheus and liveness checks usually scrape without credentials, and the listener is
+  // loopback-only unless configured otherwise.
+  bool token_required_for_metrics = false;
+  // Request bodies above this are refused with 413 before they are read.
+  size_t max_body_bytes = 64 * 1024;
+  // Worker threads answering requests (each holds one connection at a time).
+  int worker_threads = 4;
+  // Per-connection read and write timeouts, seconds.
+  int io_timeout_s = 5;
+};
+
+// The operations HTTP face: GET /metrics (Prometheus text 0.0.4), GET /healthz, and the Genesys
+// data-action API: POST /v1/route (RouteCallRequest JSON → RouteCallResponse JSON),
+// POST /v1/outcome (ReportCallOutcomeRequest → ReportCallOutcomeResponse), GET /v1/trunks/health
+// (ListTrunkHealthResponse). JSON is protobuf's canonical JSON mapping (lowerCamelCase names on
+// output, both spellings accepted on input, unknown fields rejected, default values written out
+// so that data-action output contracts always find their fields).
+//
+// Errors are JSON: {"error":{"code":"NOT_FOUND","http_status":404,"message":"..."}}, with the HTTP
+// status from HttpStatusFromCode() (http/http_status.h). Missing/wrong token: 401 with
+// WWW-Authenticate: Bearer. Bad JSON: 400 naming the parse error. Too large: 413. Unknown path:
+// 404. Wrong method: 405 with Allow. Every answer is counted in
+// trunkroute_http_requests_total{path,code} (path "other" for unknown paths).
+//
+// Threading: requests run on a pool of worker threads; the backend and the metrics registry are
+// thread-safe. Start() returns once the listener accepts; Stop() (or the destructor) closes it and
+// waits for the serving thread.
+class HttpServer {
+ public:
+  // `backend` (may be null: /v1/ answers 503) and `metrics` (may be null: /metrics answers 404,
+  // nothing is counted) must outlive the server. A port in use or an address that cannot be
+  // bound → Unavailable naming the address; bad options → InvalidArgument naming the field.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions options,
+                                                           RoutingBackend* backend,
+                                                           metrics::TrunkrouteMetrics* metrics);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound port (the chosen one when options.port was 0).
+  int port() const;
+  // "host:port" as bound.
+  std::string address() const;
+  // Stops accepting, finishes, joins. Idempotent.
+  void Stop();
+
+ private:
+  class Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Constant-time comparison of a presented token with the configured one: the time taken depends
+// only on the configured token's length, never on where the first difference is.
+bool TokenEquals(std::string_view presented, std::string_view configured);
+
+}  // namespace trunkroute::http
+
+#endif  // TRUNKROUTE_HTTP_HTTP_SERVER_H_
