@@ -34,7 +34,22 @@ enum class OutcomeClass {
 std::string_view OutcomeClassName(OutcomeClass c);  // "SUCCESS", "FAILOVER", ...
 
 // Pure classification against a route's (or the global) failover policy.
+//  - transport_error → kFailover, always (the trunk is unreachable, whatever the policy says).
+//  - timed_out, or a 408, after a 180/183 → kRingNoAnswer; timed_out without → kFailover, always:
+//    silence is bad news about the trunk even when the policy turns failover_on_timeout off.
+//  - 2xx → kSuccess; 401/407 with credentials_sent → kAuthFailed;
+//  - a code in policy.failover_codes → kFailover;
+//  - any other 3xx–6xx (including 401/407 without credentials) → kCalleeFinal.
+//  - no usable status (0 or 1xx as a "final") and no flag → treated as a timeout.
+// Whether the edge may try the next trunk is a separate question: see FailsOver().
 OutcomeClass Classify(const AttemptOutcome& outcome, const router::EffectiveFailoverPolicy& policy);
+
+// Whether the same call goes on to the next trunk after this outcome: kFailover outcomes do,
+// except a timeout when policy.failover_on_timeout is off and a transport error when
+// policy.failover_on_transport_error is off (those still count against the trunk's health).
+// kAuthFailed also fails over (another carrier may take the call). Everything else does not.
+bool FailsOver(const AttemptOutcome& outcome, OutcomeClass c,
+               const router::EffectiveFailoverPolicy& policy);
 
 }  // namespace trunkroute::health
 

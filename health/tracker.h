@@ -32,7 +32,7 @@ class HealthObserver {
   virtual ~HealthObserver() = default;
   virtual void OnStateChange(const HealthEvent& event) = 0;
   virtual void OnOutcome(const AttemptOutcome&, OutcomeClass) {}
-  virtual void OnProbe(const ProbeResult&, bool alive) {}
+  virtual void OnProbe(const ProbeResult&, bool /*alive*/) {}
 };
 
 // Per-trunk health (design.md §3): UP → DOWN → PROBING → UP, admin DRAINING/FORCED_DOWN/FORCED_UP,
@@ -67,7 +67,9 @@ class HealthTracker : public router::HealthView {
   // When Tick() next has something to do (MonoTime::max() if nothing scheduled).
   MonoTime NextDeadline() const;
 
-  // HealthView: lock-free read of the published snapshot.
+  // HealthView: lock-free read of the published snapshot. `reason` points into storage the
+  // tracker keeps for its whole lifetime (never freed while it lives), so it stays valid after
+  // later state changes.
   router::TrunkAvailability Availability(std::string_view trunk_id) const override;
 
   // For ListTrunkHealth, sorted by trunk id.
@@ -76,7 +78,15 @@ class HealthTracker : public router::HealthView {
   bool Get(std::string_view trunk_id, v1::TrunkHealth* out) const;
 
   // Observers (metrics, WatchTrunkHealth streams). The returned id unregisters.
+  // Callbacks arrive in the order the events happened (one delivery at a time across threads).
   uint64_t AddObserver(std::shared_ptr<HealthObserver> observer);
+  // The same, and fills `snapshot` with List() taken atomically with the registration: the
+  // observer then receives exactly the events that happen after that snapshot (what
+  // WatchTrunkHealth needs to stream "a snapshot, then every change" with no gap or repeat).
+  uint64_t AddObserver(std::shared_ptr<HealthObserver> observer,
+                       std::vector<v1::TrunkHealth>* snapshot);
+  // After it returns the observer is not called again (unless called from inside one of its own
+  // callbacks, where the current delivery may still reach it once).
   void RemoveObserver(uint64_t id);
 
  private:
