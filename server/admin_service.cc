@@ -1,0 +1,45 @@
+#include "server/admin_service.h"
+
+#include <string>
+
+#include "common/log.h"
+
+namespace trunkroute::server {
+
+grpc::Status AdminServiceImpl::SetLogLevel(grpc::ServerContext* /*context*/,
+                                           const v1::SetLogLevelRequest* request,
+                                           v1::SetLogLevelResponse* response) {
+  LogLevel level;
+  if (!ParseLogLevel(request->level(), &level)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "level: '" + request->level() +
+                            "' is not a log level (expected debug, info, warn or error)");
+  }
+  const LogLevel previous = GetLogLevel();
+  SetLogLevel(level);
+  if (request->has_json()) SetLogJson(request->json());
+  // Logged at warn so that the change itself is visible whatever the new level is (an
+  // operator turning logs down still sees who did it and from what).
+  LogWarn("log level changed", {{"from", LogLevelName(previous)},
+                                {"to", LogLevelName(level)},
+                                {"json", GetLogJson() ? "true" : "false"}});
+  response->set_level(std::string(LogLevelName(GetLogLevel())));
+  response->set_json(GetLogJson());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* /*context*/,
+                                             const v1::GetServerInfoRequest* /*request*/,
+                                             v1::GetServerInfoResponse* response) {
+  response->set_version(info_.version);
+  response->set_log_level(std::string(LogLevelName(GetLogLevel())));
+  response->set_log_json(GetLogJson());
+  response->set_started_at_unix_ms(info_.started_at_unix_ms);
+  response->set_config_version(info_.config_version ? info_.config_version() : 0);
+  response->set_grpc_listen(info_.grpc_listen);
+  response->set_http_listen(info_.http_listen);
+  response->set_sip_listen(info_.sip_listen);
+  return grpc::Status::OK;
+}
+
+}  // namespace trunkroute::server
