@@ -49,15 +49,10 @@ std::string_view HealthMetricsObserver::OutcomeLabel(health::OutcomeClass cls) {
 }
 
 HealthMetricsObserver::TrunkSeries* HealthMetricsObserver::Find(std::string_view trunk_id) {
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    auto it = trunks_.find(Key(trunk_id));
-    if (it != trunks_.end()) return it->second->forgotten ? nullptr : it->second.get();
-  }
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   auto it = trunks_.find(Key(trunk_id));
-  if (it != trunks_.end() && it->second->forgotten) return nullptr;
-  return FindOrCreateLocked(trunk_id);
+  if (it == trunks_.end() || it->second->forgotten) return nullptr;
+  return it->second.get();
 }
 
 HealthMetricsObserver::TrunkSeries* HealthMetricsObserver::FindOrCreateLocked(

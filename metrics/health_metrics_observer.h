@@ -17,9 +17,12 @@
 namespace trunkroute::metrics {
 
 // Turns health events into metrics: trunk state gauge, transitions, ejections, attempts by
-// outcome class, auth failures, probes and probe RTT. Register it with
-// HealthTracker::AddObserver; call SyncTrunks() with HealthTracker::List() at start-up and after
-// every config apply, so new trunks show their state and deleted trunks' series disappear.
+// outcome class, auth failures, probes and probe RTT. Wiring:
+//   std::vector<v1::TrunkHealth> snapshot;
+//   tracker.AddObserver(observer, &snapshot);
+//   observer->SyncTrunks(snapshot);
+// and after every config apply (the tracker sends no event for a deleted trunk):
+//   tracker.ApplyTable(*table); observer->SyncTrunks(tracker.List());
 //
 // Threading: callbacks may arrive concurrently from any thread. Per-trunk series handles are
 // resolved once and cached, so an outcome or probe costs a shared lock on the cache plus atomic
@@ -35,9 +38,13 @@ class HealthMetricsObserver final : public health::HealthObserver {
   void OnProbe(const health::ProbeResult& result, bool alive) override;
 
   // Reconciles with the tracker's full list: sets every listed trunk's state gauge and hides
-  // every series of trunks seen before but not listed any more. Outcomes and probes that arrive
-  // later for a hidden trunk are dropped (a call that was in flight when the trunk was deleted
-  // must not bring its series back); a listed trunk or a state change for it lifts that.
+  // every series of trunks seen before but not listed any more.
+  //
+  // Which trunks are exported: those this observer has been told about by a state change (the
+  // tracker reports UNSPECIFIED → UP for every new trunk) or by SyncTrunks. Outcomes and probes
+  // for any other trunk id, or for one hidden since, are dropped: the label set stays bounded by
+  // the configured trunks, and a call in flight when its trunk was deleted does not bring the
+  // trunk's series back.
   void SyncTrunks(const std::vector<v1::TrunkHealth>& trunks);
 
   // Label value of an outcome class: "SUCCESS", "FAILOVER", "CALLEE_FINAL", "AUTH_FAILED",
@@ -62,7 +69,7 @@ class HealthMetricsObserver final : public health::HealthObserver {
     bool forgotten = false;
   };
 
-  // Cached series for a live trunk (created on first sight); null for a forgotten trunk.
+  // Cached series for a known, live trunk; null otherwise.
   TrunkSeries* Find(std::string_view trunk_id) ABSL_LOCKS_EXCLUDED(mu_);
   // Creates, or brings a forgotten trunk's series back.
   TrunkSeries* FindOrCreateLocked(std::string_view trunk_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

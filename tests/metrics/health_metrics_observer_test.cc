@@ -61,6 +61,12 @@ class HealthMetricsObserverTest : public ::testing::Test {
     observer_ = std::make_unique<HealthMetricsObserver>(metrics_.get());
   }
   std::string Scrape() const { return metrics_->registry().Serialize(); }
+  // As the tracker does for every new trunk.
+  void Announce(const std::string& trunk) {
+    observer_->OnStateChange(
+        Event(trunk, v1::HEALTH_STATE_UNSPECIFIED, v1::HEALTH_STATE_UP, 1000,
+              v1::HEALTH_REASON_CONFIGURED));
+  }
 
   std::unique_ptr<TrunkrouteMetrics> metrics_;
   std::unique_ptr<HealthMetricsObserver> observer_;
@@ -118,6 +124,7 @@ TEST_F(HealthMetricsObserverTest, AStateChangeOlderThanTheLastOneDoesNotOverwrit
 }
 
 TEST_F(HealthMetricsObserverTest, OutcomesAreCountedByClassAndAuthFailuresSeparately) {
+  Announce("a");
   observer_->OnOutcome(Outcome("a", 200), health::OutcomeClass::kSuccess);
   observer_->OnOutcome(Outcome("a", 503), health::OutcomeClass::kFailover);
   observer_->OnOutcome(Outcome("a", 503), health::OutcomeClass::kFailover);
@@ -138,6 +145,7 @@ TEST_F(HealthMetricsObserverTest, OutcomesAreCountedByClassAndAuthFailuresSepara
 }
 
 TEST_F(HealthMetricsObserverTest, ProbesAreCountedByResultAndAnsweredOnesTimed) {
+  Announce("a");
   observer_->OnProbe(Probe("a", 200, std::chrono::milliseconds(20)), true);
   observer_->OnProbe(Probe("a", 503, std::chrono::milliseconds(7)), false);
   health::ProbeResult timeout = Probe("a", 0, Duration(0));
@@ -190,6 +198,12 @@ TEST_F(HealthMetricsObserverTest, SyncTrunksSetsListedStatesAndRemovesDeletedTru
   EXPECT_EQ(SeriesValue(text, State("b", "DOWN")), "0");
   EXPECT_EQ(SeriesValue(text, "trunkroute_call_attempts_total{trunk=\"b\",outcome=\"FAILOVER\"}"),
             "1");
+}
+
+TEST_F(HealthMetricsObserverTest, OutcomesAndProbesForTrunksNeverAnnouncedAreDropped) {
+  observer_->OnOutcome(Outcome("typo-trunk", 503), health::OutcomeClass::kFailover);
+  observer_->OnProbe(Probe("typo-trunk", 200, std::chrono::milliseconds(3)), true);
+  EXPECT_THAT(Scrape(), Not(HasSubstr("typo-trunk")));
 }
 
 TEST_F(HealthMetricsObserverTest, StateChangeToUnspecifiedForgetsTheTrunk) {
