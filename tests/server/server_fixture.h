@@ -1,0 +1,123 @@
+#ifndef TRUNKROUTE_TESTS_SERVER_SERVER_FIXTURE_H_
+#define TRUNKROUTE_TESTS_SERVER_SERVER_FIXTURE_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "config/config_manager.h"
+#include "config/config_store.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "health/tracker.h"
+#include "server/grpc_server.h"
+#include "tests/support/simulated_clock.h"
+#include "tests/support/temp_dir.h"
+#include "trunkroute/v1/config_service.grpc.pb.h"
+#include "trunkroute/v1/health.grpc.pb.h"
+#include "trunkroute/v1/routing.grpc.pb.h"
+
+namespace trunkroute::testing {
+
+inline constexpr char kPrimaryPassword[] = "topsecret-primary-pw";
+
+// Two loopback trunks and two routes: NANP (primary, backup) and an E.164 catch-all (backup).
+inline v1::Config TwoTrunkConfig() {
+  v1::Config config;
+  v1::Trunk* primary = config.add_trunks();
+  primary->set_id("primary");
+  primary->set_host("127.0.0.1");
+  primary->set_port(5081);
+  primary->set_transport(v1::TRANSPORT_UDP);
+  primary->set_username("acme");
+  primary->set_password(kPrimaryPassword);
+  v1::Trunk* backup = config.add_trunks();
+  backup->set_id("backup");
+  backup->set_host("127.0.0.1");
+  backup->set_port(5082);
+  backup->set_transport(v1::TRANSPORT_UDP);
+  v1::Route* nanp = config.add_routes();
+  nanp->set_id("nanp");
+  nanp->set_priority(10);
+  nanp->set_pattern("\\+1\\d{10}");
+  nanp->add_trunk_ids("primary");
+  nanp->add_trunk_ids("backup");
+  v1::Route* intl = config.add_routes();
+  intl->set_id("intl");
+  intl->set_priority(100);
+  intl->set_pattern("\\+\\d{8,15}");
+  intl->add_trunk_ids("backup");
+  return config;
+}
+
+// A real trunkroute gRPC server on 127.0.0.1 (port 0), over a store in a temp directory, with
+// health on simulated time (nothing in these tests waits for a timer).
+class ServerHarness {
+ public:
+  explicit ServerHarness(const std::string& data_dir, v1::Config initial = TwoTrunkConfig())
+      : tracker_(&clock_, &random_, nullptr) {
+    auto store = config::ConfigStore::Open(data_dir);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return;
+    store_ = *std::move(store);
+    auto loaded = store_->Load();
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    const bool fresh = loaded.ok() && !loaded->has_value();
+    auto manager = config::ConfigManager::Create(
+        store_.get(), &clock_, fresh ? std::move(initial) : **loaded, fresh);
+    EXPECT_TRUE(manager.ok()) << manager.status();
+    if (!manager.ok()) return;
+    manager_ = *std::move(manager);
+    tracker_.ApplyTable(*manager_->Current());
+    manager_->AddListener([this](const auto& table) { tracker_.ApplyTable(*table); });
+    server::GrpcServer::Options options;
+    options.listen_address = "127.0.0.1:0";
+    auto server = server::GrpcServer::Start(options, manager_.get(), &tracker_);
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return;
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+    routing_ = v1::RoutingService::NewStub(channel_);
+    config_ = v1::ConfigService::NewStub(channel_);
+    health_ = v1::HealthService::NewStub(channel_);
+  }
+  ~ServerHarness() { Stop(); }
+
+  bool ok() const { return server_ != nullptr; }
+  void Stop() {
+    if (server_ != nullptr) server_->Shutdown(std::chrono::milliseconds(2000));
+    server_.reset();
+  }
+
+  v1::RoutingService::Stub& routing() { return *routing_; }
+  v1::ConfigService::Stub& config() { return *config_; }
+  v1::HealthService::Stub& health() { return *health_; }
+  server::GrpcServer& server() { return *server_; }
+  config::ConfigManager& manager() { return *manager_; }
+  config::ConfigStore& store() { return *store_; }
+  SimulatedClock& clock() { return clock_; }
+
+ private:
+  SimulatedClock clock_;
+  FakeRandom random_{0.5};
+  health::HealthTracker tracker_;
+  std::unique_ptr<config::ConfigStore> store_;
+  std::unique_ptr<config::ConfigManager> manager_;
+  std::unique_ptr<server::GrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::RoutingService::Stub> routing_;
+  std::unique_ptr<v1::ConfigService::Stub> config_;
+  std::unique_ptr<v1::HealthService::Stub> health_;
+};
+
+// A client context with a deadline, so no test can hang on a broken server.
+inline std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 10) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return ctx;
+}
+
+}  // namespace trunkroute::testing
+
+#endif  // TRUNKROUTE_TESTS_SERVER_SERVER_FIXTURE_H_

@@ -1,0 +1,214 @@
+// The real trunkrouted binary: start-up on a temp data dir, serving, SIGTERM → exit 0, and the
+// start-up errors an operator meets (busy port, corrupt config, bad flags).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <regex>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
+#include "trunkroute/v1/config_service.grpc.pb.h"
+#include "trunkroute/v1/routing.grpc.pb.h"
+
+namespace trunkroute {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ReadFileBytes;
+using testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+// One trunkrouted child process; stderr goes to a file the test reads.
+class Daemon {
+ public:
+  Daemon(const std::vector<std::string>& args, const std::string& stderr_path)
+      : stderr_path_(stderr_path) {
+    std::vector<std::string> argv_storage = {TRUNKROUTED_PATH};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(err, 1);
+      ::dup2(err, 2);
+      std::vector<char*> argv;
+      for (auto& a : argv_storage) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  ~Daemon() {
+    if (pid_ > 0 && !exit_code_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // Exit code once the process ended, polled until `timeout`; nullopt if still running.
+  std::optional<int> WaitExit(std::chrono::seconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (!exit_code_ && Clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return exit_code_;
+  }
+
+  // The gRPC address from the "trunkrouted serving grpc=..." log line, polled until `timeout`.
+  std::optional<std::string> WaitServing(std::chrono::seconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    const std::regex serving("trunkrouted serving\"? grpc=([0-9.]+:[0-9]+)");
+    while (Clock::now() < deadline) {
+      std::smatch m;
+      std::string log = Stderr();
+      if (std::regex_search(log, m, serving)) return m[1].str();
+      if (WaitExit(std::chrono::seconds(0))) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::nullopt;
+  }
+
+  void Signal(int sig) { ::kill(pid_, sig); }
+  std::string Stderr() const { return ReadFileBytes(stderr_path_); }
+
+ private:
+  std::string stderr_path_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+};
+
+TEST(TrunkroutedBinaryTest, ServesTheEmbeddedDefaultAndExitsZeroOnSigterm) {
+  TempDir tmp;
+  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0",
+                 "--http-listen", "127.0.0.1:0", "--sip-listen", "127.0.0.1:0"},
+                tmp.Sub("stderr"));
+  std::optional<std::string> address = daemon.WaitServing(std::chrono::seconds(20));
+  ASSERT_TRUE(address.has_value()) << daemon.Stderr();
+
+  auto channel = grpc::CreateChannel(*address, grpc::InsecureChannelCredentials());
+  auto stub = v1::RoutingService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::RouteCallRequest req;
+  req.set_dialed_number("+15551234567");
+  v1::RouteCallResponse resp;
+  grpc::Status st = stub->RouteCall(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.candidates_size(), 2);
+  EXPECT_EQ(resp.candidates(0).trunk_id(), "demo-primary");
+  EXPECT_EQ(resp.candidates(1).trunk_id(), "demo-backup");
+
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(15)), 0) << daemon.Stderr();
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("shutting down"));
+  // The embedded default was stored on first start.
+  EXPECT_THAT(ReadFileBytes(tmp.Sub("data/config.json")), HasSubstr("demo-primary"));
+}
+
+TEST(TrunkroutedBinaryTest, BusyPortIsAClearErrorAndNonZeroExit) {
+  TempDir tmp;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string busy = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+
+  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", busy}, tmp.Sub("stderr"));
+  std::optional<int> code = daemon.WaitExit(std::chrono::seconds(20));
+  ::close(fd);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_NE(*code, 0);
+  EXPECT_THAT(daemon.Stderr(),
+              HasSubstr("cannot listen for gRPC on " + busy + ": Address already in use"));
+}
+
+TEST(TrunkroutedBinaryTest, CorruptStoredConfigStopsStartUpAndIsLeftAlone) {
+  TempDir tmp;
+  ASSERT_EQ(::mkdir(tmp.Sub("data").c_str(), 0700), 0);
+  const std::string garbage = "{\"trunks\": [";
+  testing::WriteFileBytes(tmp.Sub("data/config.json"), garbage);
+  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0"},
+                tmp.Sub("stderr"));
+  std::optional<int> code = daemon.WaitExit(std::chrono::seconds(20));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_NE(*code, 0);
+  EXPECT_THAT(daemon.Stderr(), HasSubstr(tmp.Sub("data/config.json") + " is corrupt"));
+  EXPECT_EQ(ReadFileBytes(tmp.Sub("data/config.json")), garbage);
+}
+
+TEST(TrunkroutedBinaryTest, UnusableDataDirIsAClearError) {
+  TempDir tmp;
+  testing::WriteFileBytes(tmp.Sub("file"), "x");
+  Daemon daemon({"--data-dir", tmp.Sub("file"), "--grpc-listen", "127.0.0.1:0"},
+                tmp.Sub("stderr"));
+  EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(20)), 1);
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("data directory " + tmp.Sub("file") + ": not a directory"));
+}
+
+TEST(TrunkroutedBinaryTest, BootstrapConfigIsUsedOnlyForAnEmptyDataDir) {
+  TempDir tmp;
+  testing::WriteFileBytes(tmp.Sub("boot.json"), R"({
+    "trunks": [{"id": "only", "host": "127.0.0.1", "port": 5090, "transport": "TRANSPORT_UDP"}],
+    "routes": [{"id": "all", "priority": 1, "pattern": "\\+\\d+", "trunk_ids": ["only"]}]})");
+  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0",
+                 "--bootstrap-config", tmp.Sub("boot.json")},
+                tmp.Sub("stderr"));
+  std::optional<std::string> address = daemon.WaitServing(std::chrono::seconds(20));
+  ASSERT_TRUE(address.has_value()) << daemon.Stderr();
+  auto stub = v1::ConfigService::NewStub(
+      grpc::CreateChannel(*address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ListTrunksResponse trunks;
+  ASSERT_TRUE(stub->ListTrunks(&ctx, {}, &trunks).ok());
+  ASSERT_EQ(trunks.trunks_size(), 1);
+  EXPECT_EQ(trunks.trunks(0).id(), "only");
+  daemon.Signal(SIGINT);
+  EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(15)), 0) << daemon.Stderr();
+}
+
+TEST(TrunkroutedBinaryTest, FlagErrorsAndHelp) {
+  TempDir tmp;
+  Daemon bad({"--grpc-port", "1"}, tmp.Sub("stderr1"));
+  EXPECT_EQ(bad.WaitExit(std::chrono::seconds(10)), 2);
+  EXPECT_THAT(bad.Stderr(), HasSubstr("unknown flag '--grpc-port'"));
+
+  Daemon missing({"--data-dir"}, tmp.Sub("stderr2"));
+  EXPECT_EQ(missing.WaitExit(std::chrono::seconds(10)), 2);
+  EXPECT_THAT(missing.Stderr(), HasSubstr("--data-dir: missing value"));
+
+  Daemon level({"--log-level", "loud"}, tmp.Sub("stderr3"));
+  EXPECT_EQ(level.WaitExit(std::chrono::seconds(10)), 2);
+  EXPECT_THAT(level.Stderr(), HasSubstr("--log-level"));
+
+  Daemon help({"--help"}, tmp.Sub("stdout"));
+  EXPECT_EQ(help.WaitExit(std::chrono::seconds(10)), 0);
+  for (const char* flag : {"--data-dir", "--grpc-listen", "--http-listen", "--sip-listen",
+                           "--bootstrap-config", "--log-level", "--log-json", "--help"}) {
+    EXPECT_THAT(help.Stderr(), HasSubstr(flag));
+  }
+}
+
+}  // namespace
+}  // namespace trunkroute
