@@ -89,6 +89,41 @@ bool ParseBody(const httplib::Request& req, httplib::Response& res, Message* mes
 
 }  // namespace
 
+absl::Status ParseListenAddress(std::string_view address, HttpServerOptions* options) {
+  auto bad = [address](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("http listen address '", std::string(address),
+                                                   "': ", std::string(why)));
+  };
+  std::string_view host;
+  std::string_view port;
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    if (close == std::string_view::npos || close + 1 >= address.size() ||
+        address[close + 1] != ':') {
+      return bad("expected [ipv6]:port");
+    }
+    host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+  } else {
+    size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos) return bad("expected host:port");
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return bad("write IPv6 hosts as [addr]:port");
+  }
+  if (host.empty()) return bad("host is empty (use 0.0.0.0 to listen on every address)");
+  if (port.empty() || port.size() > 5) return bad("port must be a number 0-65535");
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return bad("port must be a number 0-65535");
+    value = value * 10 + (c - '0');
+  }
+  if (value > 65535) return bad("port must be a number 0-65535");
+  options->host = std::string(host);
+  options->port = value;
+  return absl::OkStatus();
+}
+
 bool TokenEquals(std::string_view presented, std::string_view configured) {
   // Runs over the configured token's length whatever was presented, and never exits early.
   unsigned char diff = presented.size() == configured.size() ? 0 : 1;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "http/routing_backend.h"
@@ -72,6 +73,10 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Sets options->host and ->port from "host:port" or "[ipv6]:port" (the --http-listen flag).
+// InvalidArgument naming the address and what is wrong with it.
+absl::Status ParseListenAddress(std::string_view address, HttpServerOptions* options);
 
 // Constant-time comparison of a presented token with the configured one: the time taken depends
 // only on the configured token's length, never on where the first difference is.

@@ -513,6 +513,34 @@ TEST_F(HttpServerTest, StopIsIdempotentAndClosesTheListener) {
   EXPECT_FALSE(res);
 }
 
+TEST(ParseListenAddressTest, HostAndPort) {
+  HttpServerOptions options;
+  ASSERT_TRUE(ParseListenAddress("127.0.0.1:9464", &options).ok());
+  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.port, 9464);
+  ASSERT_TRUE(ParseListenAddress("[::1]:0", &options).ok());
+  EXPECT_EQ(options.host, "::1");
+  EXPECT_EQ(options.port, 0);
+  ASSERT_TRUE(ParseListenAddress("metrics.local:80", &options).ok());
+  EXPECT_EQ(options.host, "metrics.local");
+}
+
+TEST(ParseListenAddressTest, BadAddressesNameTheProblem) {
+  HttpServerOptions options;
+  EXPECT_EQ(ParseListenAddress("127.0.0.1", &options).message(),
+            "http listen address '127.0.0.1': expected host:port");
+  EXPECT_EQ(ParseListenAddress(":9464", &options).message(),
+            "http listen address ':9464': host is empty (use 0.0.0.0 to listen on every address)");
+  EXPECT_EQ(ParseListenAddress("127.0.0.1:99999", &options).message(),
+            "http listen address '127.0.0.1:99999': port must be a number 0-65535");
+  EXPECT_EQ(ParseListenAddress("127.0.0.1:http", &options).message(),
+            "http listen address '127.0.0.1:http': port must be a number 0-65535");
+  EXPECT_EQ(ParseListenAddress("::1:9464", &options).message(),
+            "http listen address '::1:9464': write IPv6 hosts as [addr]:port");
+  EXPECT_EQ(ParseListenAddress("[::1]9464", &options).message(),
+            "http listen address '[::1]9464': expected [ipv6]:port");
+}
+
 TEST(TokenEqualsTest, ExactMatchOnly) {
   EXPECT_TRUE(TokenEquals("abc", "abc"));
   EXPECT_FALSE(TokenEquals("abd", "abc"));
