@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,7 @@
 #include "config/config_store.h"
 #include "config/default_config.h"
 #include "health/tracker.h"
+#include "server/admin_service.h"
 #include "server/grpc_server.h"
 
 namespace {
@@ -182,10 +184,19 @@ int Run(const Flags& flags) {
     timer.Wake();
   });
 
+  server::AdminServiceImpl::Info admin_info;
+  admin_info.version = TRUNKROUTE_VERSION;
+  admin_info.started_at_unix_ms = clock->WallUnixMs();
+  admin_info.grpc_listen = flags.grpc_listen;
+  admin_info.http_listen = flags.http_listen;
+  admin_info.sip_listen = flags.sip_listen;
+  config::ConfigManager* config_manager = manager->get();
+  admin_info.config_version = [config_manager] { return config_manager->Current()->version(); };
+  server::AdminServiceImpl admin_service(std::move(admin_info));
+
   server::GrpcServer::Options grpc_options;
   grpc_options.listen_address = flags.grpc_listen;
-  // WIRING POINT (admin/metrics): extra gRPC services (AdminService) go in
-  // grpc_options.extra_services.
+  grpc_options.extra_services.push_back(&admin_service);
   auto grpc_server = server::GrpcServer::Start(grpc_options, manager->get(), &tracker);
   if (!grpc_server.ok()) return Fail(grpc_server.status());
 

@@ -16,7 +16,7 @@ grpc::Status AdminServiceImpl::SetLogLevel(grpc::ServerContext* /*context*/,
                             "' is not a log level (expected debug, info, warn or error)");
   }
   const LogLevel previous = GetLogLevel();
-  SetLogLevel(level);
+  trunkroute::SetLogLevel(level);
   if (request->has_json()) SetLogJson(request->json());
   // Logged at warn so that the change itself is visible whatever the new level is (an
   // operator turning logs down still sees who did it and from what).
