@@ -270,6 +270,11 @@ void TrunkState::OnFailure(const Failure& f, StepContext& ctx) {
         Eject(v1::HEALTH_REASON_PROBE_FAILURES,
               absl::StrCat(consecutive_probe_failures_, " failed probes, last: ", f.text), 0,
               ctx);
+      } else if (f.probe) {
+        // Confirm a failed probe at the PROBING pace, not a whole UP interval later: an idle
+        // trunk that went silent is then DOWN within two UP probe intervals (design.md §3).
+        next_probe_at_ = std::min(next_probe_at_,
+                                  ctx.now + milliseconds(policy_.probe_interval_down_ms));
       }
       return;
     case v1::HEALTH_STATE_PROBING: {

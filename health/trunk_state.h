@@ -77,6 +77,8 @@ struct TrunkLive {
 //    the trunk had then been UP for at least the (un-jittered) length of its last hold-down.
 //  - A Retry-After hold counts as an ejection (it raises the exponent) but is never jittered;
 //    a 503 Retry-After while DOWN extends the hold-down when it ends later.
+//  - A failed probe of an UP trunk that does not eject it yet is followed by the next probe after
+//    probe_interval_down_ms (not probe_interval_up_ms), to confirm quickly.
 //  - A failure of any kind while PROBING ejects again at once.
 //  - Outcomes while DOWN (panic-mode calls) never end the hold-down early.
 class TrunkState {

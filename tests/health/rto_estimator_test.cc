@@ -1,0 +1,78 @@
+#include "health/rto_estimator.h"
+
+#include "gtest/gtest.h"
+
+namespace trunkroute::health {
+namespace {
+
+TEST(RtoEstimatorTest, NothingLearnedMeansZero) {
+  RtoEstimator rto;
+  EXPECT_EQ(rto.TimeoutMs(), 0u);
+  rto.OnSilentTimeout();  // nothing to back off from
+  EXPECT_EQ(rto.TimeoutMs(), 0u);
+}
+
+TEST(RtoEstimatorTest, FirstSampleFollowsRfc6298) {
+  RtoEstimator rto;
+  rto.AddSample(400);
+  EXPECT_DOUBLE_EQ(rto.srtt_ms(), 400);
+  EXPECT_DOUBLE_EQ(rto.rttvar_ms(), 200);
+  EXPECT_EQ(rto.TimeoutMs(), 400u + 4 * 200);
+}
+
+TEST(RtoEstimatorTest, LaterSamplesSmoothWithAlphaEighthAndBetaQuarter) {
+  RtoEstimator rto;
+  rto.AddSample(400);
+  rto.AddSample(200);
+  // RTTVAR = 3/4·200 + 1/4·|400−200| = 200; SRTT = 7/8·400 + 1/8·200 = 375.
+  EXPECT_DOUBLE_EQ(rto.rttvar_ms(), 200);
+  EXPECT_DOUBLE_EQ(rto.srtt_ms(), 375);
+  EXPECT_EQ(rto.TimeoutMs(), 375u + 800);
+}
+
+TEST(RtoEstimatorTest, FastTrunkGetsTheFloor) {
+  RtoEstimator rto;
+  for (int i = 0; i < 50; ++i) rto.AddSample(20);
+  EXPECT_EQ(rto.TimeoutMs(), RtoEstimator::kFloorMs);
+  EXPECT_EQ(rto.TimeoutMs(), 150u);
+}
+
+TEST(RtoEstimatorTest, VarianceRaisesTheTimeout) {
+  RtoEstimator steady;
+  RtoEstimator jittery;
+  for (int i = 0; i < 50; ++i) {
+    steady.AddSample(100);
+    jittery.AddSample(i % 2 == 0 ? 20 : 180);
+  }
+  EXPECT_EQ(steady.TimeoutMs(), 150u);  // 100 + 4·~0 is under the floor
+  // Mean 100, |deviation| 80 each time: RTTVAR settles near 80 → timeout well above the floor.
+  EXPECT_GT(jittery.TimeoutMs(), 350u);
+  EXPECT_LT(jittery.TimeoutMs(), 500u);
+}
+
+TEST(RtoEstimatorTest, SilentTimeoutsBackOffUntilTheCap) {
+  RtoEstimator rto;
+  for (int i = 0; i < 50; ++i) rto.AddSample(20);
+  rto.OnSilentTimeout();
+  EXPECT_EQ(rto.TimeoutMs(), 300u);
+  rto.OnSilentTimeout();
+  EXPECT_EQ(rto.TimeoutMs(), 600u);
+  for (int i = 0; i < 20; ++i) rto.OnSilentTimeout();
+  EXPECT_EQ(rto.TimeoutMs(), RtoEstimator::kMaxBackoffMs);
+}
+
+TEST(RtoEstimatorTest, NextSampleEndsTheBackoff) {
+  RtoEstimator rto;
+  for (int i = 0; i < 50; ++i) rto.AddSample(20);
+  rto.OnSilentTimeout();
+  rto.OnSilentTimeout();
+  ASSERT_EQ(rto.TimeoutMs(), 600u);
+  // A slow but alive trunk answers at 400 ms: the estimate now follows it.
+  rto.AddSample(400);
+  EXPECT_EQ(rto.backoff_shift(), 0);
+  EXPECT_GT(rto.TimeoutMs(), 150u);
+  EXPECT_LT(rto.TimeoutMs(), 600u);
+}
+
+}  // namespace
+}  // namespace trunkroute::health
