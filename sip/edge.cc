@@ -1,0 +1,618 @@
+#include "sip/edge.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "router/decision.h"
+#include "sip/edge_call.h"
+#include "sip/edge_core.h"
+#include "sip/sdp_filter.h"
+
+namespace trunkroute::sip {
+namespace {
+
+constexpr int kShutdownGraceMs = 3000;
+
+std::once_flag su_init_once;
+
+// Sofia's own diagnostics (e.g. "tport_udp_error: Connection refused") go to our structured log
+// at debug level instead of raw stderr. Sofia writes a line in pieces; a line ends with '\n'.
+void SofiaLogger(void*, char const* fmt, va_list ap) {
+  thread_local std::string line;
+  char buf[512];
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  line += buf;
+  if (!line.empty() && line.back() == '\n') {
+    line.pop_back();
+    LogDebug("sofia", {{"msg", line}});
+    line.clear();
+  }
+}
+
+std::string UriHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? absl::StrCat("[", host, "]") : host;
+}
+
+// Why a socket cannot be bound to `hp` ("Address already in use"), or empty if it can.
+std::string BindProblem(const HostPort& hp, int type) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (inet_pton(AF_INET, hp.host.c_str(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr) == 1) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(hp.port));
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, hp.host.c_str(),
+                       &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr) == 1) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(hp.port));
+    len = sizeof(sockaddr_in6);
+  } else {
+    return "not an IP address";
+  }
+  int fd = socket(ss.ss_family, type, 0);
+  if (fd < 0) return std::strerror(errno);
+  int one = 1;
+  if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  std::string problem;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) problem = std::strerror(errno);
+  close(fd);
+  return problem;
+}
+
+bool IsIncomingRequestOnNewHandle(nua_event_t event) {
+  switch (event) {
+    case nua_i_options:
+    case nua_i_message:
+    case nua_i_subscribe:
+    case nua_i_refer:
+    case nua_i_publish:
+    case nua_i_notify:
+    case nua_i_info:
+    case nua_i_update:
+    case nua_i_register:
+    case nua_i_method:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// SipEdge
+
+absl::StatusOr<std::unique_ptr<SipEdge>> SipEdge::Start(const EdgeOptions& options,
+                                                        config::ConfigManager* config,
+                                                        health::HealthTracker* health,
+                                                        Clock* clock) {
+  if (config == nullptr || health == nullptr || clock == nullptr) {
+    return absl::InvalidArgumentError("SipEdge::Start: config, health and clock are required");
+  }
+  auto core = std::make_unique<EdgeCore>(options, config, health, clock);
+  if (absl::Status s = core->Start(); !s.ok()) return s;
+  return std::unique_ptr<SipEdge>(new SipEdge(std::move(core)));
+}
+
+SipEdge::SipEdge(std::unique_ptr<EdgeCore> core) : core_(std::move(core)) {}
+SipEdge::~SipEdge() { Stop(); }
+void SipEdge::Stop() { core_->Stop(); }
+void SipEdge::SendProbe(const health::ProbeTarget& target) { core_->SendProbe(target); }
+const EdgeCounters& SipEdge::counters() const { return core_->counters(); }
+
+// ---------------------------------------------------------------------------------------------
+// EdgeCore: start and stop
+
+EdgeCore::EdgeCore(const EdgeOptions& options, config::ConfigManager* config,
+                   health::HealthTracker* health, Clock* clock)
+    : options_(options), config_(config), health_(health), clock_(clock) {
+  entropy_state_ = static_cast<uint64_t>(clock->Now().time_since_epoch().count()) ^
+                   reinterpret_cast<uintptr_t>(this);
+}
+
+EdgeCore::~EdgeCore() { Stop(); }
+
+absl::Status EdgeCore::Start() {
+  // Validate before any thread exists: errors name the option.
+  absl::StatusOr<HostPort> listen = ParseHostPort(options_.listen, 5060, "sip listen");
+  if (!listen.ok()) return listen.status();
+  own_addresses_.push_back(*listen);
+  if (!options_.tls_listen.empty()) {
+    absl::StatusOr<HostPort> tls = ParseHostPort(options_.tls_listen, 5061, "sip tls listen");
+    if (!tls.ok()) return tls.status();
+    if (options_.tls_cert_dir.empty()) {
+      return absl::InvalidArgumentError(
+          "sip tls listen: a certificate directory (agent.pem, cafile.pem) is required");
+    }
+    if (access((options_.tls_cert_dir + "/agent.pem").c_str(), R_OK) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sip tls: cannot read ", options_.tls_cert_dir, "/agent.pem: ", std::strerror(errno)));
+    }
+    own_addresses_.push_back(*tls);
+  }
+  std::string advertised = options_.advertised_address;
+  if (advertised.empty()) advertised = config_->Current()->config().edge().advertised_address();
+  if (!advertised.empty()) {
+    absl::StatusOr<HostPort> adv = ParseHostPort(advertised, listen->port, "advertised address");
+    if (!adv.ok()) return adv.status();
+    if (adv->port != listen->port) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("advertised address: port ", adv->port, " differs from the listen port ",
+                       listen->port, " (only 1:1 NAT is supported)"));
+    }
+    own_addresses_.push_back(*adv);
+  }
+
+  std::promise<absl::Status> started;
+  std::future<absl::Status> result = started.get_future();
+  thread_ = std::thread([this, &started] { ThreadMain(&started); });
+  absl::Status status = result.get();
+  if (!status.ok()) thread_.join();
+  return status;
+}
+
+void EdgeCore::Stop() {
+  std::call_once(stop_once_, [this] {
+    if (!thread_.joinable()) return;
+    if (!Post([this] { BeginShutdown(); })) {
+      // The thread is already leaving (it failed to start); just wait for it.
+    }
+    thread_.join();
+  });
+}
+
+bool EdgeCore::Post(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(post_mu_);
+  if (!accepting_posts_ || root_ == nullptr) return false;
+  su_msg_r msg = SU_MSG_R_INIT;
+  if (su_msg_create(msg, su_root_task(root_), su_task_null, &EdgeCore::OnPosted,
+                    sizeof(PostedTask)) != 0) {
+    return false;
+  }
+  su_msg_data(msg)->fn = new std::function<void()>(std::move(fn));
+  if (su_msg_send(msg) != 0) return false;
+  return true;
+}
+
+void EdgeCore::OnPosted(EdgeCore*, su_msg_r, PostedTask* task) {
+  std::unique_ptr<std::function<void()>> fn(task->fn);
+  (*fn)();
+}
+
+void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
+  std::call_once(su_init_once, [] {
+    su_init();
+    su_log_redirect(su_log_default, &SofiaLogger, nullptr);
+  });
+  su_home_init(home_);
+  root_ = su_root_create(this);
+  if (root_ == nullptr) {
+    started->set_value(absl::InternalError("sip: su_root_create failed"));
+    su_home_deinit(home_);
+    return;
+  }
+  // nua runs its stack as a "clone" task; without this it would get a thread of its own and
+  // every nua call would cross threads.
+  su_root_threading(root_, 0);
+  absl::Status status = CreateStack();
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    accepting_posts_ = status.ok();
+  }
+  const bool ok = status.ok();
+  started->set_value(std::move(status));  // `started` must not be touched after this
+  if (ok) {
+    su_root_run(root_);
+    {
+      std::lock_guard<std::mutex> lock(post_mu_);
+      accepting_posts_ = false;
+    }
+    calls_.clear();
+    for (auto& [p, probe] : probes_) {
+      if (probe->timer != nullptr) su_timer_destroy(probe->timer);
+      if (probe->nh != nullptr) HandleDestroyed(probe->nh);
+    }
+    probes_.clear();
+    if (shutdown_timer_ != nullptr) su_timer_destroy(shutdown_timer_);
+    if (saved_event_[0] != nullptr) nua_destroy_event(saved_event_);
+    if (shutdown_done_) nua_destroy(nua_);  // else leaked on purpose: nua refuses mid-shutdown
+    nua_ = nullptr;
+  }
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    su_root_destroy(root_);
+    root_ = nullptr;
+  }
+  su_home_deinit(home_);
+}
+
+absl::Status EdgeCore::CreateStack() {
+  const HostPort& listen = own_addresses_[0];
+  const bool tls = !options_.tls_listen.empty();
+  const HostPort* advertised =
+      own_addresses_.size() > (tls ? 2u : 1u) ? &own_addresses_.back() : nullptr;
+  // With an advertised address the socket is bound to maddr and the advertised host goes into
+  // Via and Contact.
+  std::string url =
+      advertised != nullptr
+          ? absl::StrCat("sip:", UriHost(advertised->host), ":", listen.port,
+                         ";maddr=", listen.host)
+          : absl::StrCat("sip:", UriHost(listen.host), ":", listen.port);
+  if (!options_.enable_tcp) url += ";transport=udp";
+  std::string tls_url;
+  if (tls) {
+    const HostPort& t = own_addresses_[1];
+    tls_url = advertised != nullptr
+                  ? absl::StrCat("sips:", UriHost(advertised->host), ":", t.port,
+                                 ";maddr=", t.host)
+                  : absl::StrCat("sips:", UriHost(t.host), ":", t.port);
+  }
+  const std::string from = absl::StrCat(
+      "<sip:trunkroute@", UriHost(advertised != nullptr ? advertised->host : listen.host), ">");
+  const unsigned verify =
+      options_.tls_verify_peer ? (TPTLS_VERIFY_ALL | TPTLS_VERIFY_SUBJECTS_OUT) : TPTLS_VERIFY_NONE;
+
+  nua_ = nua_create(
+      root_, &EdgeCore::NuaCallback, this, NUTAG_URL(url.c_str()),
+      TAG_IF(tls, NUTAG_SIPS_URL(tls_url.c_str())),
+      TAG_IF(tls, TPTAG_CERTIFICATE(options_.tls_cert_dir.c_str())),
+      TAG_IF(tls, TPTAG_TLS_VERIFY_POLICY(verify)),
+      // A B2BUA passes SDP through untouched: no offer/answer engine of our own.
+      NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOACK(0),
+      NUTAG_ENABLEINVITE(1), NUTAG_SESSION_TIMER(0),
+      NUTAG_APPL_METHOD("UPDATE"), NUTAG_APPL_METHOD("INFO"),
+      NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"),
+      NUTAG_USER_AGENT("trunkroute"), SIPTAG_FROM_STR(from.c_str()),
+      NUTAG_OUTBOUND("no-options-keepalive no-validate"),
+      // Our own timers decide failover (attempt setup timer, budget, probe timeout); the stack's
+      // are left at RFC values only to clean up abandoned transactions, and DNS graylisting is
+      // off so that a trunk that failed once is not skipped by the resolver.
+      NTATAG_SIP_T1X64(32000), NTATAG_TIMER_C(185000), NTATAG_GRAYLIST(0), TAG_END());
+  if (nua_ != nullptr) return absl::OkStatus();
+
+  std::string problem = BindProblem(listen, SOCK_DGRAM);
+  std::string what = "udp";
+  if (problem.empty() && options_.enable_tcp) {
+    problem = BindProblem(listen, SOCK_STREAM);
+    what = "tcp";
+  }
+  if (problem.empty() && tls) {
+    problem = BindProblem(own_addresses_[1], SOCK_STREAM);
+    if (!problem.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sip: cannot listen on tls ", options_.tls_listen, ": ", problem));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sip: cannot start the TLS listener on ", options_.tls_listen,
+        " (check agent.pem and cafile.pem in ", options_.tls_cert_dir, ")"));
+  }
+  if (problem.empty()) problem = "the SIP stack refused the address";
+  return absl::FailedPreconditionError(
+      absl::StrCat("sip: cannot listen on ", what, " ", options_.listen, ": ", problem));
+}
+
+void EdgeCore::BeginShutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  LogInfo("sip edge stopping", {{"calls", std::to_string(calls_.size())}});
+  std::vector<EdgeCall*> calls;
+  calls.reserve(calls_.size());
+  for (auto& [p, c] : calls_) calls.push_back(p);
+  for (EdgeCall* c : calls) {
+    c->Shutdown();
+    ReapIfFinished(c);
+  }
+  std::vector<Probe*> probes;
+  for (auto& [p, probe] : probes_) probes.push_back(p);
+  for (Probe* p : probes) FinishProbe(p, 0, true, true);
+  nua_shutdown(nua_);
+  shutdown_timer_ = su_timer_create(su_root_task(root_), 0);
+  su_timer_set_interval(shutdown_timer_, &EdgeCore::OnShutdownTimer, nullptr, kShutdownGraceMs);
+}
+
+void EdgeCore::OnShutdownTimer(EdgeCore* core, su_timer_t*, void*) {
+  LogWarn("sip edge: stack shutdown did not finish in time; stopping anyway");
+  su_root_break(core->root_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+void EdgeCore::NuaCallback(nua_event_t event, int status, char const* phrase, nua_t*,
+                           EdgeCore* core, nua_handle_t* nh, LegRef* ref, sip_t const* sip,
+                           tagi_t tags[]) {
+  core->OnEvent(event, status, phrase, nh, ref, sip, tags);
+}
+
+void EdgeCore::OnEvent(nua_event_t event, int status, char const* phrase, nua_handle_t* nh,
+                       LegRef* ref, sip_t const* sip, tagi_t tags[]) {
+  if (ref == nullptr) {
+    if (event == nua_i_invite) {
+      OnIncomingInvite(nh, sip);
+    } else if (event == nua_r_shutdown) {
+      if (status >= 200) {
+        shutdown_done_ = true;
+        su_root_break(root_);
+      }
+    } else if (nh != nullptr && nh != nua_default(nua_) && IsIncomingRequestOnNewHandle(event)) {
+      // OPTIONS to the edge itself (answered 200 by the stack) and other out-of-dialog
+      // requests: nothing of ours holds the handle.
+      nua_handle_destroy(nh);
+    }
+    return;
+  }
+  switch (ref->kind) {
+    case LegRef::Kind::kCaller: {
+      EdgeCall* call = ref->call;
+      call->OnCallerEvent(event, status, phrase, sip, tags);
+      ReapIfFinished(call);
+      break;
+    }
+    case LegRef::Kind::kTrunk: {
+      EdgeCall* call = ref->call;
+      // Whether a failure came from the trunk or from our own stack (refused, unreachable, TLS,
+      // its own timer) matters to failover and health; only finals ≥ 300 need the check.
+      const bool local = event == nua_r_invite && status >= 300 && !CameFromNetwork(sip);
+      call->OnTrunkEvent(ref->attempt, event, status, phrase, sip, tags, local);
+      ReapIfFinished(call);
+      break;
+    }
+    case LegRef::Kind::kProbe:
+      if (event == nua_r_options && status >= 200) {
+        FinishProbe(ref->probe, status, !CameFromNetwork(sip), false);
+      }
+      break;
+  }
+}
+
+bool EdgeCore::CameFromNetwork(sip_t const* sip) {
+  if (sip == nullptr) return false;
+  // The event's message: a response the stack made up itself has no peer address
+  // (its address family stays AF_UNSPEC). Saving the
+  // event is the only way to reach the msg_t; it is released at once (the callback's `sip`
+  // points into nua's copy of the same message, which stays valid until the callback returns —
+  // so the saved event is destroyed only after that, by the next call or at shutdown).
+  if (saved_event_[0] != nullptr) nua_destroy_event(saved_event_);
+  if (!nua_save_event(nua_, saved_event_)) return true;
+  const nua_event_data_t* data = nua_event_data(saved_event_);
+  su_addrinfo_t* ai = data != nullptr && data->e_msg != nullptr ? msg_addrinfo(data->e_msg) : nullptr;
+  return ai != nullptr && ai->ai_addr != nullptr && ai->ai_addr->sa_family != AF_UNSPEC;
+}
+
+void EdgeCore::ReapIfFinished(EdgeCall* call) {
+  if (call->Finished()) calls_.erase(call);
+}
+
+void EdgeCore::RejectIncoming(nua_handle_t* nh, int status, const char* phrase,
+                              const std::string& reason, const char* log_reason,
+                              const sip_t* sip) {
+  counters_.calls_rejected.fetch_add(1, std::memory_order_relaxed);
+  nua_respond(nh, status, phrase, TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())),
+              TAG_END());
+  nua_handle_destroy(nh);
+  LogInfo("call rejected",
+          {{"call_id", sip != nullptr && sip->sip_call_id ? sip->sip_call_id->i_id : ""},
+           {"status", std::to_string(status)},
+           {"reason", log_reason}});
+}
+
+void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
+  counters_.invites_received.fetch_add(1, std::memory_order_relaxed);
+  if (stopping_) {
+    RejectIncoming(nh, 503, "Service Unavailable", "SIP;cause=503;text=\"edge shutting down\"",
+                   "shutting down", sip);
+    return;
+  }
+  std::shared_ptr<const router::RoutingTable> table = config_->Current();
+
+  // 1. Source: a trunk's allow_cidrs (which names the ingress trunk) or the edge's own list.
+  const std::string source = SourceAddress(nua_current_request(nua_));
+  const router::CompiledTrunk* ingress = table->TrunkForSource(source);
+  if (ingress == nullptr) {
+    bool allowed = false;
+    for (const router::Cidr& c : table->edge_allowed_sources()) {
+      if (c.Contains(source)) {
+        allowed = true;
+        break;
+      }
+    }
+    if (!allowed) {
+      RejectIncoming(nh, 403, "Forbidden", "", "source not allowed", sip);
+      LogWarn("INVITE from a source that is not allowed", {{"source", source}});
+      return;
+    }
+  }
+  // 2. Max-Forwards, then loops (RFC 3261 §16.3: 483 Too Many Hops, 482 Loop Detected).
+  const unsigned max_forwards =
+      sip->sip_max_forwards != nullptr ? sip->sip_max_forwards->mf_count : 70;
+  if (max_forwards == 0) {
+    RejectIncoming(nh, 483, "Too Many Hops", "", "Max-Forwards 0", sip);
+    return;
+  }
+  if (ViaNamesUs(sip->sip_via, own_addresses_)) {
+    RejectIncoming(nh, 482, "Loop Detected", "", "our own Via in the request", sip);
+    return;
+  }
+  // 3. Route decision, in-process.
+  const char* dialed = sip->sip_request && sip->sip_request->rq_url->url_user
+                           ? sip->sip_request->rq_url->url_user
+                           : "";
+  CallerRequest request;
+  request.call_id = sip->sip_call_id ? sip->sip_call_id->i_id : "";
+  request.identity = CallerIdentityOf(sip);
+  std::string caller = UserOfNameAddr(request.identity.pai);
+  if (caller.empty() && sip->sip_from && sip->sip_from->a_url->url_user) {
+    caller = sip->sip_from->a_url->url_user;
+  }
+  absl::StatusOr<router::Decision> decision = router::Decide(
+      table, *health_, {dialed, caller, ingress != nullptr ? ingress->id : ""}, NextEntropy());
+  if (!decision.ok()) {
+    const std::string text(decision.status().message());
+    std::string clean;
+    for (char c : text) {
+      if (c != '"' && c != '\\') clean.push_back(c);
+    }
+    if (absl::IsUnavailable(decision.status())) {
+      RejectIncoming(nh, 503, "Service Unavailable",
+                     absl::StrCat("SIP;cause=503;text=\"", clean, "\""), "no trunk available", sip);
+    } else {
+      RejectIncoming(nh, 404, "Not Found", absl::StrCat("SIP;cause=404;text=\"", clean, "\""),
+                     "no route", sip);
+    }
+    return;
+  }
+  request.caller_number = decision->normalized_caller.empty() ? caller : decision->normalized_caller;
+  if (sip->sip_privacy != nullptr) {
+    char* p = sip_header_as_string(home_, reinterpret_cast<sip_header_t const*>(sip->sip_privacy));
+    if (p != nullptr) request.privacy = p;
+    su_free(home_, p);
+  }
+  request.max_forwards = max_forwards - 1;
+  if (sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0) {
+    request.content_type = sip->sip_content_type && sip->sip_content_type->c_type
+                               ? sip->sip_content_type->c_type
+                               : "application/sdp";
+    request.body.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+  }
+  const bool sdp = !request.body.empty() && strcasecmp(request.content_type.c_str(),
+                                                       "application/sdp") == 0;
+
+  // 4. Candidates: codec filter and concurrency per trunk.
+  std::vector<CallCandidate> candidates;
+  std::vector<std::string> offers;
+  candidates.reserve(decision->candidates.size());
+  offers.reserve(decision->candidates.size());
+  for (const router::DecisionCandidate& dc : decision->candidates) {
+    const router::CompiledTrunk& t = *dc.trunk;
+    CallCandidate c;
+    c.trunk_id = t.id;
+    c.attempt_timeout_ms = dc.attempt_timeout_ms;
+    c.has_credentials = !t.username.empty();
+    std::string offer;
+    if (t.max_concurrent_calls > 0 &&
+        TrunkLoad(t.id) >= static_cast<int>(t.max_concurrent_calls)) {
+      c.skip = CallCandidate::Skip::kAtCapacity;
+    } else if (sdp) {
+      SdpFilterResult f = FilterSdpCodecs(request.body, t.codecs);
+      if (!f.has_common_codec) {
+        c.skip = CallCandidate::Skip::kNoCommonCodec;
+      } else {
+        offer = std::move(f.sdp);
+      }
+    }
+    candidates.push_back(std::move(c));
+    offers.push_back(std::move(offer));
+  }
+
+  auto call = std::make_unique<EdgeCall>(this, nh, *std::move(decision), std::move(request),
+                                         std::move(candidates), std::move(offers));
+  EdgeCall* raw = call.get();
+  calls_.emplace(raw, std::move(call));
+  raw->Start();
+  ReapIfFinished(raw);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services for calls
+
+void EdgeCore::ReportOutcome(const health::AttemptOutcome& outcome,
+                             const router::EffectiveFailoverPolicy& policy) {
+  health_->ReportOutcome(outcome, policy);
+}
+
+int EdgeCore::TrunkLoad(const std::string& trunk_id) const {
+  auto it = trunk_load_.find(trunk_id);
+  return it == trunk_load_.end() ? 0 : it->second;
+}
+
+void EdgeCore::AddTrunkLoad(const std::string& trunk_id, int delta) {
+  int& n = trunk_load_[trunk_id];
+  n += delta;
+  if (n <= 0) trunk_load_.erase(trunk_id);
+}
+
+void EdgeCore::HandleDestroyed(nua_handle_t* nh) {
+  nua_handle_destroy(nh);
+  counters_.open_handles.fetch_sub(1, std::memory_order_relaxed);
+}
+
+double EdgeCore::NextEntropy() {
+  // splitmix64: a per-call draw on the SIP thread without a lock.
+  uint64_t z = (entropy_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+// ---------------------------------------------------------------------------------------------
+// OPTIONS probes
+
+void EdgeCore::SendProbe(const health::ProbeTarget& target) {
+  Post([this, target] { StartProbe(target); });
+}
+
+void EdgeCore::StartProbe(const health::ProbeTarget& target) {
+  if (stopping_) return;
+  auto probe = std::make_unique<Probe>();
+  Probe* p = probe.get();
+  p->ref.kind = LegRef::Kind::kProbe;
+  p->ref.probe = p;
+  p->target = target;
+  const std::string url = TargetUri(target.host, target.port, target.transport);
+  p->nh = nua_handle(nua_, &p->ref, NUTAG_URL(url.c_str()), SIPTAG_TO_STR(url.c_str()),
+                     TAG_END());
+  HandleCreated();
+  p->sent = clock_->Now();
+  nua_options(p->nh, TAG_END());
+  p->timer = su_timer_create(su_root_task(root_), 0);
+  const uint32_t timeout_ms = target.timeout_ms != 0 ? target.timeout_ms : 500;
+  su_timer_set_interval(p->timer, &EdgeCore::OnProbeTimer, p, static_cast<su_duration_t>(timeout_ms));
+  counters_.probes_sent.fetch_add(1, std::memory_order_relaxed);
+  probes_.emplace(p, std::move(probe));
+}
+
+void EdgeCore::OnProbeTimer(EdgeCore* core, su_timer_t*, void* arg) {
+  core->FinishProbe(static_cast<Probe*>(arg), 0, true, true);
+}
+
+void EdgeCore::FinishProbe(Probe* p, int status, bool local, bool timed_out) {
+  auto it = probes_.find(p);
+  if (it == probes_.end()) return;
+  health::ProbeResult result;
+  result.trunk_id = p->target.trunk_id;
+  result.probe_id = p->target.probe_id;
+  if (timed_out || (local && status == 408)) {
+    result.timed_out = true;
+    counters_.probes_timed_out.fetch_add(1, std::memory_order_relaxed);
+  } else if (local) {
+    result.transport_error = true;
+  } else {
+    result.sip_status = status;
+    result.rtt = clock_->Now() - p->sent;
+    counters_.probes_answered.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The timer is destroyed later than its own callback returns: su_timer_destroy from inside
+  // the callback is allowed (the timer is already off the queue).
+  su_timer_destroy(p->timer);
+  p->timer = nullptr;
+  nua_handle_bind(p->nh, nullptr);
+  HandleDestroyed(p->nh);
+  p->nh = nullptr;
+  std::unique_ptr<Probe> owned = std::move(it->second);
+  probes_.erase(it);
+  if (!stopping_) health_->ReportProbe(result);
+}
+
+}  // namespace trunkroute::sip

@@ -1,0 +1,90 @@
+#ifndef TRUNKROUTE_SIP_EDGE_H_
+#define TRUNKROUTE_SIP_EDGE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "config/config_manager.h"
+#include "health/prober.h"
+#include "health/tracker.h"
+
+namespace trunkroute::sip {
+
+// Listen settings (from flags; everything a call needs comes from the config snapshot).
+struct EdgeOptions {
+  // "ip:port" for UDP and TCP. Port 0 is not supported (trunks and dialers need a known port).
+  std::string listen = "127.0.0.1:5060";
+  bool enable_tcp = true;
+  // "ip:port" for TLS (e.g. "127.0.0.1:5061"); empty: no TLS listener, and no TLS to trunks.
+  std::string tls_listen;
+  // Directory with agent.pem (private key + certificate chain) and cafile.pem (trusted CAs).
+  std::string tls_cert_dir;
+  // Verify the peer's certificate (both directions) and, towards trunks, that it names the host
+  // we dialled. Off only for lab setups.
+  bool tls_verify_peer = true;
+  // host[:port] to put in Via/Contact behind 1:1 NAT. Empty: the config's
+  // edge.advertised_address at start-up, else the bound address. The port, if given, must equal
+  // the listen port (the socket is bound to the listen address, advertised as this host).
+  std::string advertised_address;
+};
+
+// Counters for tests and metrics. Written on the SIP thread, read from anywhere.
+struct EdgeCounters {
+  std::atomic<uint64_t> invites_received{0};  // initial INVITEs from callers
+  std::atomic<uint64_t> calls_rejected{0};    // answered by the edge itself before any attempt
+                                              // (403, 482, 483, 404, 488, 503 …)
+  std::atomic<uint64_t> calls_answered{0};    // a trunk's 2xx relayed to the caller
+  std::atomic<uint64_t> calls_failed{0};      // attempts made, caller got a final ≥ 300
+  std::atomic<uint64_t> attempts{0};          // INVITEs sent to trunks (auth re-sends excluded)
+  std::atomic<uint64_t> failovers{0};         // attempts after the first within a call
+  std::atomic<uint64_t> auth_failures{0};     // AUTH_FAILED outcomes
+  std::atomic<uint64_t> late_answers_cleared{0};  // 2xx after abandonment, ACKed and BYEd
+  std::atomic<uint64_t> probes_sent{0};
+  std::atomic<uint64_t> probes_answered{0};
+  std::atomic<uint64_t> probes_timed_out{0};
+  std::atomic<int64_t> active_calls{0};       // calls with any leg or attempt still open
+  std::atomic<int64_t> open_handles{0};       // Sofia nua handles held by calls and probes
+};
+
+class EdgeCore;
+
+// The SIP edge (design.md §4): a Sofia-SIP B2BUA that takes INVITEs from dialers, asks the
+// router in-process, and forwards each call to the chosen trunks with serial failover; it also
+// sends the OPTIONS probes the health tracker asks for.
+//
+// Threading: one su_root thread owns every Sofia object. Public methods may be called from any
+// thread; they post work to that thread (su_msg) and never block on it, except Start and Stop.
+class SipEdge : public health::ProbeSender {
+ public:
+  // Binds the listeners and starts the SIP thread. FailedPrecondition naming the address when a
+  // port cannot be bound (in use, not local); InvalidArgument for malformed options.
+  // `config`, `health` and `clock` must outlive the edge.
+  static absl::StatusOr<std::unique_ptr<SipEdge>> Start(const EdgeOptions& options,
+                                                        config::ConfigManager* config,
+                                                        health::HealthTracker* health,
+                                                        Clock* clock);
+  ~SipEdge() override;  // Stop()s if still running
+
+  // Graceful: new INVITEs get 503, calls in setup are CANCELed (caller gets 503), connected calls
+  // are BYEd on both legs; then the stack shuts down and the thread is joined (bounded: a few
+  // seconds at most). Idempotent.
+  void Stop();
+
+  // health::ProbeSender: sends OPTIONS to the target from the edge's agent, with the target's own
+  // timeout; the result goes to HealthTracker::ReportProbe. Dropped after Stop().
+  void SendProbe(const health::ProbeTarget& target) override;
+
+  const EdgeCounters& counters() const;
+
+ private:
+  explicit SipEdge(std::unique_ptr<EdgeCore> core);
+  std::unique_ptr<EdgeCore> core_;
+};
+
+}  // namespace trunkroute::sip
+
+#endif  // TRUNKROUTE_SIP_EDGE_H_

@@ -1,0 +1,453 @@
+#include "sip/edge_call.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace trunkroute::sip {
+namespace {
+
+enum nua_callstate CallStateOf(tagi_t tags[]) {
+  int state = nua_callstate_init;
+  tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+  return static_cast<enum nua_callstate>(state);
+}
+
+bool HasBody(sip_t const* sip) {
+  return sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0;
+}
+
+}  // namespace
+
+EdgeCall::EdgeCall(EdgeCore* core, nua_handle_t* caller_handle, router::Decision decision,
+                   CallerRequest request, std::vector<CallCandidate> candidates,
+                   std::vector<std::string> offers)
+    : core_(core),
+      decision_(std::move(decision)),
+      request_(std::move(request)),
+      offers_(std::move(offers)),
+      fsm_(std::move(candidates), decision_.policy(), request_.call_id) {
+  caller_.ref.kind = LegRef::Kind::kCaller;
+  caller_.ref.call = this;
+  caller_.nh = caller_handle;
+  nua_handle_bind(caller_handle, &caller_.ref);
+  core_->HandleCreated();
+  core_->counters().active_calls.fetch_add(1, std::memory_order_relaxed);
+}
+
+EdgeCall::~EdgeCall() {
+  if (timer_ != nullptr) su_timer_destroy(timer_);
+  // Only reached with every handle destroyed (Finished()) or when the stack itself is gone.
+  if (caller_.nh != nullptr) DestroyLeg(caller_);
+  for (auto& leg : attempts_) {
+    if (leg->nh != nullptr) DestroyLeg(*leg);
+  }
+  if (pending_ && pending_->has_saved) nua_destroy_event(pending_->saved);
+  core_->counters().active_calls.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void EdgeCall::Start() {
+  started_ = core_->clock()->Now();
+  Execute(fsm_.Start(started_), nullptr);
+}
+
+bool EdgeCall::Finished() const {
+  if (caller_.nh != nullptr) return false;
+  return std::all_of(attempts_.begin(), attempts_.end(),
+                     [](const std::unique_ptr<Leg>& l) { return l->nh == nullptr; });
+}
+
+const router::CompiledTrunk& EdgeCall::TrunkOf(int candidate) const {
+  return *decision_.candidates[static_cast<size_t>(candidate)].trunk;
+}
+
+EdgeCall::Leg* EdgeCall::ConnectedLeg() {
+  int a = fsm_.connected_attempt();
+  if (a < 0) return nullptr;
+  return attempts_[static_cast<size_t>(a)].get();
+}
+
+EdgeCall::Leg& EdgeCall::OtherSide(Leg& leg) {
+  if (&leg == &caller_) return *ConnectedLeg();
+  return caller_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Caller side (leg A)
+
+void EdgeCall::OnCallerEvent(nua_event_t event, int status, char const* phrase, sip_t const* sip,
+                             tagi_t tags[]) {
+  const MonoTime now = core_->clock()->Now();
+  switch (event) {
+    case nua_i_cancel:
+      caller_final_sent_ = true;  // the stack has answered the INVITE 487 itself
+      Execute(fsm_.OnCallerCancel(now), nullptr);
+      break;
+    case nua_i_ack:
+      if (Leg* b = ConnectedLeg(); b != nullptr && b->nh != nullptr && !b->closing) {
+        // Our B legs run with NUTAG_AUTOACK(0) so that an answer in the caller's ACK (late
+        // offer, or a relayed re-INVITE) reaches the trunk.
+        nua_ack(b->nh, TAG_IF(HasBody(sip), SIPTAG_CONTENT_TYPE(sip ? sip->sip_content_type : nullptr)),
+                TAG_IF(HasBody(sip), SIPTAG_PAYLOAD(sip ? sip->sip_payload : nullptr)), TAG_END());
+      }
+      break;
+    case nua_i_bye:
+      caller_.closing = true;
+      EndDialog(&caller_);
+      break;
+    case nua_i_invite:  // re-INVITE from the caller
+    case nua_i_update:
+    case nua_i_info:
+      RelayInDialog(caller_, event, sip);
+      break;
+    case nua_r_invite:
+    case nua_r_update:
+    case nua_r_info:
+      if (pending_ && pending_->answer_event == event && status >= 200) {
+        RelayAnswer(*pending_->from, status, phrase, sip);
+      }
+      break;
+    case nua_i_state:
+      if (CallStateOf(tags) == nua_callstate_terminated) {
+        if (fsm_.phase() == CallFsm::Phase::kSetup) {
+          caller_final_sent_ = true;  // nothing can be sent on a terminated leg
+          Execute(fsm_.OnCallerCancel(now), nullptr);
+        }
+        caller_.closing = true;
+        EndDialog(&caller_);
+        DestroyLeg(caller_);
+      }
+      break;
+    default:
+      break;
+  }
+  Rearm();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trunk side (leg B, one per attempt)
+
+void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char const* phrase,
+                            sip_t const* sip, tagi_t tags[], bool local) {
+  if (attempt < 0 || attempt >= static_cast<int>(attempts_.size())) return;
+  Leg& leg = *attempts_[static_cast<size_t>(attempt)];
+  const MonoTime now = core_->clock()->Now();
+  const bool connected = attempt == fsm_.connected_attempt();
+  switch (event) {
+    case nua_r_invite:
+      if (connected && pending_ && pending_->answer_event == nua_r_invite) {
+        if (status >= 200) RelayAnswer(*pending_->from, status, phrase, sip);
+        break;
+      }
+      if (connected) break;  // 2xx retransmissions of the answered INVITE
+      if (status < 200) {
+        Execute(fsm_.OnProvisional(attempt, status, now), sip);
+      } else {
+        FinalResponse r;
+        r.status = status;
+        r.phrase = phrase != nullptr ? phrase : "";
+        r.local = local;
+        if (sip != nullptr && sip->sip_retry_after != nullptr) {
+          r.retry_after_s = static_cast<uint32_t>(sip->sip_retry_after->af_delta);
+        }
+        Execute(fsm_.OnFinal(attempt, r, now), sip);
+      }
+      break;
+    case nua_i_ack:
+      if (connected && caller_.nh != nullptr && !caller_.closing) {
+        nua_ack(caller_.nh, TAG_IF(HasBody(sip), SIPTAG_CONTENT_TYPE(sip ? sip->sip_content_type : nullptr)),
+                TAG_IF(HasBody(sip), SIPTAG_PAYLOAD(sip ? sip->sip_payload : nullptr)), TAG_END());
+      }
+      break;
+    case nua_i_bye:
+      leg.closing = true;
+      if (connected) EndDialog(&leg);
+      break;
+    case nua_i_invite:
+    case nua_i_update:
+    case nua_i_info:
+      if (connected) {
+        RelayInDialog(leg, event, sip);
+      } else {
+        nua_respond(leg.nh, SIP_481_NO_TRANSACTION, TAG_END());
+      }
+      break;
+    case nua_r_update:
+    case nua_r_info:
+      if (connected && pending_ && pending_->answer_event == event && status >= 200) {
+        RelayAnswer(*pending_->from, status, phrase, sip);
+      }
+      break;
+    case nua_i_state:
+      if (CallStateOf(tags) == nua_callstate_terminated) {
+        if (connected) {
+          leg.closing = true;
+          EndDialog(&leg);
+          DestroyLeg(leg);
+        } else if (leg.closing || fsm_.phase() != CallFsm::Phase::kSetup) {
+          // Released attempts are destroyed by the FSM's Release; BYEd late answers end here.
+          if (leg.closing) DestroyLeg(leg);
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  Rearm();
+}
+
+void EdgeCall::OnTimer(EdgeCore* core, su_timer_t*, void* arg) {
+  auto* call = static_cast<EdgeCall*>(arg);
+  call->Execute(call->fsm_.OnTimer(core->clock()->Now()), nullptr);
+  call->Rearm();
+  // A timer can finish a call too (nothing touches the timer after its callback returns).
+  core->ReapIfFinished(call);
+}
+
+void EdgeCall::Rearm() {
+  const MonoTime deadline = fsm_.NextDeadline();
+  if (deadline == MonoTime::max()) {
+    if (timer_ != nullptr) su_timer_reset(timer_);
+    return;
+  }
+  if (timer_ == nullptr) timer_ = su_timer_create(su_root_task(core_->root()), 0);
+  const int64_t ms = std::max<int64_t>(
+      0, std::chrono::duration_cast<std::chrono::milliseconds>(
+             deadline - core_->clock()->Now() + std::chrono::microseconds(999))
+             .count());
+  su_timer_set_interval(timer_, &EdgeCall::OnTimer, this, static_cast<su_duration_t>(ms));
+}
+
+// ---------------------------------------------------------------------------------------------
+// FSM actions
+
+void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
+  for (const CallAction& a : actions) {
+    Leg* leg = a.attempt >= 0 && a.attempt < static_cast<int>(attempts_.size())
+                   ? attempts_[static_cast<size_t>(a.attempt)].get()
+                   : nullptr;
+    switch (a.kind) {
+      case CallAction::Kind::kSendInvite:
+        SendInvite(a.attempt, a.candidate);
+        break;
+      case CallAction::Kind::kAuthenticate:
+        if (leg != nullptr) Authenticate(*leg, a.candidate, sip);
+        break;
+      case CallAction::Kind::kCancel:
+        if (leg != nullptr && leg->nh != nullptr) nua_cancel(leg->nh, TAG_END());
+        break;
+      case CallAction::Kind::kAckAndBye:
+        if (leg != nullptr && leg->nh != nullptr) {
+          core_->counters().late_answers_cleared.fetch_add(1, std::memory_order_relaxed);
+          LogInfo("late answer from abandoned attempt: ACK and BYE",
+                  {{"call_id", request_.call_id}, {"trunk", leg->trunk_id}});
+          leg->closing = true;
+          nua_ack(leg->nh, TAG_END());
+          nua_bye(leg->nh, TAG_END());
+        }
+        break;
+      case CallAction::Kind::kRelease:
+        if (leg != nullptr && leg->nh != nullptr) DestroyLeg(*leg);
+        break;
+      case CallAction::Kind::kRelayProvisional:
+        RespondCaller(a.status, sip != nullptr && sip->sip_status ? sip->sip_status->st_phrase : "",
+                      sip, "");
+        break;
+      case CallAction::Kind::kAnswer:
+        core_->counters().calls_answered.fetch_add(1, std::memory_order_relaxed);
+        RespondCaller(a.status, sip != nullptr && sip->sip_status ? sip->sip_status->st_phrase : "OK",
+                      sip, "");
+        break;
+      case CallAction::Kind::kRelayFinal:
+        core_->counters().calls_failed.fetch_add(1, std::memory_order_relaxed);
+        RespondCaller(a.status, a.phrase.c_str(), nullptr, "");
+        break;
+      case CallAction::Kind::kRejectCaller:
+        if (shutting_down_) {
+          RespondCaller(503, "Service Unavailable", nullptr,
+                        "SIP;cause=503;text=\"edge shutting down\"");
+        } else {
+          if (a.status != 487) {
+            if (fsm_.attempt_count() == 0) {
+              core_->counters().calls_rejected.fetch_add(1, std::memory_order_relaxed);
+            } else {
+              core_->counters().calls_failed.fetch_add(1, std::memory_order_relaxed);
+            }
+            LogInfo("call failed", {{"call_id", request_.call_id},
+                                    {"status", std::to_string(a.status)},
+                                    {"reason", a.reason}});
+          }
+          RespondCaller(a.status, a.phrase.c_str(), nullptr, a.reason);
+        }
+        break;
+      case CallAction::Kind::kReportOutcome:
+        if (a.outcome.credentials_sent) {
+          core_->counters().auth_failures.fetch_add(1, std::memory_order_relaxed);
+          LogWarn("trunk rejected our credentials (AUTH_FAILED): wrong password or source no "
+                  "longer allow-listed",
+                  {{"call_id", request_.call_id}, {"trunk", a.outcome.trunk_id},
+                   {"status", std::to_string(a.outcome.sip_status)}});
+        }
+        core_->ReportOutcome(a.outcome, decision_.policy());
+        break;
+    }
+  }
+}
+
+void EdgeCall::SendInvite(int attempt, int candidate) {
+  const router::CompiledTrunk& trunk = TrunkOf(candidate);
+  auto leg = std::make_unique<Leg>();
+  leg->ref.kind = LegRef::Kind::kTrunk;
+  leg->ref.call = this;
+  leg->ref.attempt = attempt;
+  leg->trunk_id = trunk.id;
+  if (static_cast<int>(attempts_.size()) != attempt) return;  // FSM and glue out of step: never
+
+  const std::string ruri = decision_.RequestUri(trunk);
+  CallerIdentity id = IdentityForTrunk(request_.identity, trunk, request_.caller_number);
+  if (!id.warning.empty()) LogWarn(id.warning, {{"call_id", request_.call_id}});
+  const std::string pai = id.pai.empty() ? "" : absl::StrCat("P-Asserted-Identity: ", id.pai);
+  const std::string max_forwards = std::to_string(request_.max_forwards);
+  const std::string& offer = offers_[static_cast<size_t>(candidate)];
+  const std::string& body = offer.empty() ? request_.body : offer;
+
+  leg->nh = nua_handle(core_->nua(), &leg->ref, SIPTAG_TO_STR(ruri.c_str()),
+                       TAG_IF(!id.from.empty(), SIPTAG_FROM_STR(id.from.c_str())), TAG_END());
+  core_->HandleCreated();
+  core_->AddTrunkLoad(leg->trunk_id, 1);
+  core_->counters().attempts.fetch_add(1, std::memory_order_relaxed);
+  if (attempt > 0) {
+    core_->counters().failovers.fetch_add(1, std::memory_order_relaxed);
+    const int prev = fsm_.candidate_of(attempt - 1);
+    LogInfo("failover", {{"call_id", request_.call_id},
+                         {"route", decision_.route->id},
+                         {"from", TrunkOf(prev).id},
+                         {"to", trunk.id}});
+  }
+  nua_invite(leg->nh, NUTAG_URL(ruri.c_str()), SIPTAG_MAX_FORWARDS_STR(max_forwards.c_str()),
+             TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())),
+             TAG_IF(!request_.privacy.empty(), SIPTAG_PRIVACY_STR(request_.privacy.c_str())),
+             TAG_IF(!request_.content_type.empty(),
+                    SIPTAG_CONTENT_TYPE_STR(request_.content_type.c_str())),
+             TAG_IF(!body.empty(), SIPTAG_PAYLOAD_STR(body.c_str())), TAG_END());
+  attempts_.push_back(std::move(leg));
+}
+
+void EdgeCall::Authenticate(Leg& leg, int candidate, sip_t const* challenge) {
+  const router::CompiledTrunk& trunk = TrunkOf(candidate);
+  std::string realm = challenge != nullptr ? ChallengeRealm(challenge) : "";
+  if (!trunk.auth_realm.empty() && trunk.auth_realm != realm) {
+    LogWarn("trunk challenged with an unexpected realm; not answering",
+            {{"call_id", request_.call_id}, {"trunk", trunk.id}, {"realm", realm}});
+    // Treated as a second challenge: AUTH_FAILED, next trunk.
+    FinalResponse r{.status = challenge && challenge->sip_status ? challenge->sip_status->st_status
+                                                                 : 401};
+    Execute(fsm_.OnFinal(leg.ref.attempt, r, core_->clock()->Now()), nullptr);
+    return;
+  }
+  const std::string cred = DigestCredentials(realm, trunk.username, trunk.password);
+  nua_authenticate(leg.nh, NUTAG_AUTH(cred.c_str()), TAG_END());
+}
+
+void EdgeCall::RespondCaller(int status, char const* phrase, sip_t const* with_body,
+                             const std::string& reason) {
+  if (caller_.nh == nullptr || caller_final_sent_) return;
+  if (status >= 200) caller_final_sent_ = true;
+  const bool body = HasBody(with_body);
+  nua_respond(caller_.nh, status, phrase != nullptr ? phrase : "",
+              TAG_IF(body, SIPTAG_CONTENT_TYPE(body ? with_body->sip_content_type : nullptr)),
+              TAG_IF(body, SIPTAG_PAYLOAD(body ? with_body->sip_payload : nullptr)),
+              TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())), TAG_END());
+}
+
+void EdgeCall::DestroyLeg(Leg& leg) {
+  if (leg.nh == nullptr) return;
+  nua_handle_bind(leg.nh, nullptr);
+  core_->HandleDestroyed(leg.nh);
+  leg.nh = nullptr;
+  if (!leg.trunk_id.empty()) core_->AddTrunkLoad(leg.trunk_id, -1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connected dialog
+
+void EdgeCall::EndDialog(Leg* from) {
+  if (fsm_.phase() != CallFsm::Phase::kConnected) return;
+  dialog_ended_ = true;
+  for (Leg* l : {&caller_, ConnectedLeg()}) {
+    if (l == nullptr || l == from || l->nh == nullptr || l->closing) continue;
+    l->closing = true;
+    nua_bye(l->nh, TAG_END());
+  }
+}
+
+void EdgeCall::RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip) {
+  if (fsm_.phase() != CallFsm::Phase::kConnected) {
+    // Early-dialog UPDATE/INFO from the caller: nothing to relay it to yet.
+    nua_respond(from.nh, 500, "Not Possible Before Answer", TAG_END());
+    return;
+  }
+  Leg& to = OtherSide(from);
+  if (pending_ || to.nh == nullptr || to.closing || dialog_ended_) {
+    // One relayed request at a time (RFC 3261 §14.1 would give 491 for overlapping re-INVITEs).
+    nua_respond(from.nh, event == nua_i_invite ? 491 : 500,
+                event == nua_i_invite ? "Request Pending" : "Server Internal Error", TAG_END());
+    return;
+  }
+  pending_.emplace();
+  pending_->from = &from;
+  if (event != nua_i_invite) {
+    // UPDATE and INFO are answered later: keep the request to answer it with NUTAG_WITH_SAVED.
+    pending_->has_saved = nua_save_event(core_->nua(), pending_->saved) != 0;
+  }
+  const bool body = HasBody(sip);
+  sip_content_type_t const* ct = body ? sip->sip_content_type : nullptr;
+  sip_payload_t const* pl = body ? sip->sip_payload : nullptr;
+  switch (event) {
+    case nua_i_invite:
+      pending_->answer_event = nua_r_invite;
+      nua_invite(to.nh, TAG_IF(body, SIPTAG_CONTENT_TYPE(ct)), TAG_IF(body, SIPTAG_PAYLOAD(pl)),
+                 TAG_END());
+      break;
+    case nua_i_update:
+      pending_->answer_event = nua_r_update;
+      nua_update(to.nh, TAG_IF(body, SIPTAG_CONTENT_TYPE(ct)), TAG_IF(body, SIPTAG_PAYLOAD(pl)),
+                 TAG_END());
+      break;
+    default:
+      pending_->answer_event = nua_r_info;
+      nua_info(to.nh, TAG_IF(body, SIPTAG_CONTENT_TYPE(ct)), TAG_IF(body, SIPTAG_PAYLOAD(pl)),
+               TAG_END());
+      break;
+  }
+}
+
+void EdgeCall::RelayAnswer(Leg& to_answer_side, int status, char const* phrase, sip_t const* sip) {
+  std::optional<PendingRelay> p = std::move(pending_);
+  pending_.reset();
+  if (to_answer_side.nh == nullptr) {
+    if (p->has_saved) nua_destroy_event(p->saved);
+    return;
+  }
+  const bool body = HasBody(sip);
+  nua_respond(to_answer_side.nh, status, phrase != nullptr ? phrase : "",
+              TAG_IF(p->has_saved, NUTAG_WITH_SAVED(p->saved)),
+              TAG_IF(body, SIPTAG_CONTENT_TYPE(body ? sip->sip_content_type : nullptr)),
+              TAG_IF(body, SIPTAG_PAYLOAD(body ? sip->sip_payload : nullptr)), TAG_END());
+  if (p->has_saved) nua_destroy_event(p->saved);
+}
+
+void EdgeCall::Shutdown() {
+  shutting_down_ = true;
+  const MonoTime now = core_->clock()->Now();
+  if (fsm_.phase() == CallFsm::Phase::kSetup) {
+    Execute(fsm_.OnCallerCancel(now), nullptr);
+  } else if (fsm_.phase() == CallFsm::Phase::kConnected) {
+    EndDialog(nullptr);
+  }
+  Rearm();
+}
+
+}  // namespace trunkroute::sip

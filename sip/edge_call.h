@@ -1,0 +1,101 @@
+#ifndef TRUNKROUTE_SIP_EDGE_CALL_H_
+#define TRUNKROUTE_SIP_EDGE_CALL_H_
+
+// Internal to trunkroute_sip: the Sofia glue of one call. The failover decisions are CallFsm's
+// (sip/call.h); this class turns nua events into FSM events and FSM actions into nua calls, and
+// relays the dialog once connected (ACK, BYE, re-INVITE, UPDATE, INFO).
+// Every method runs on the SIP thread.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "router/decision.h"
+#include "sip/call.h"
+#include "sip/edge_core.h"
+#include "sip/edge_util.h"
+#include "sip/sofia.h"
+
+namespace trunkroute::sip {
+
+// What the call keeps from the caller's INVITE (the message itself is gone after the event).
+struct CallerRequest {
+  std::string call_id;        // the caller's Call-ID, for logs and outcomes
+  CallerIdentity identity;    // From (without tag) and P-Asserted-Identity
+  std::string caller_number;  // for caller-ID rewriting
+  std::string privacy;        // Privacy header value, passed on
+  std::string content_type;   // of the offer; empty when the INVITE had no body
+  std::string body;
+  unsigned max_forwards = 70;  // for the B legs (already decremented)
+};
+
+class EdgeCall {
+ public:
+  EdgeCall(EdgeCore* core, nua_handle_t* caller_handle, router::Decision decision,
+           CallerRequest request, std::vector<CallCandidate> candidates,
+           std::vector<std::string> offers);
+  ~EdgeCall();
+  EdgeCall(const EdgeCall&) = delete;
+  EdgeCall& operator=(const EdgeCall&) = delete;
+
+  void Start();
+  void OnCallerEvent(nua_event_t event, int status, char const* phrase, sip_t const* sip,
+                     tagi_t tags[]);
+  // `local`: a final ≥ 300 our own stack generated (see EdgeCore::CameFromNetwork).
+  void OnTrunkEvent(int attempt, nua_event_t event, int status, char const* phrase,
+                    sip_t const* sip, tagi_t tags[], bool local);
+  // The edge is stopping: end the call on both sides now.
+  void Shutdown();
+  // No handle left: the core may delete the call.
+  bool Finished() const;
+
+ private:
+  struct Leg {
+    LegRef ref;
+    nua_handle_t* nh = nullptr;
+    std::string trunk_id;  // kTrunk legs: counted in the trunk's load while open
+    bool closing = false;  // BYE (or final) sent: only waiting for the stack to finish
+  };
+  // A request relayed within the dialog that waits for the other side's answer.
+  struct PendingRelay {
+    nua_event_t answer_event;           // nua_r_invite / nua_r_update / nua_r_info
+    Leg* from = nullptr;                // the side that sent the request and gets the answer
+    nua_saved_event_t saved[1] = {};    // for UPDATE/INFO: answered later with NUTAG_WITH_SAVED
+    bool has_saved = false;
+  };
+
+  static void OnTimer(EdgeCore* core, su_timer_t* timer, void* arg);
+
+  void Execute(const CallActions& actions, sip_t const* sip);
+  void SendInvite(int attempt, int candidate);
+  void Authenticate(Leg& leg, int candidate, sip_t const* challenge);
+  void RespondCaller(int status, char const* phrase, sip_t const* with_body,
+                     const std::string& reason);
+  void Rearm();
+  void DestroyLeg(Leg& leg);
+  void EndDialog(Leg* from);  // BYE the other side(s) once one side ended
+  void RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip);
+  void RelayAnswer(Leg& to_answer_side, int status, char const* phrase, sip_t const* sip);
+  Leg* ConnectedLeg();
+  Leg& OtherSide(Leg& leg);
+  const router::CompiledTrunk& TrunkOf(int candidate) const;
+
+  EdgeCore* const core_;
+  const router::Decision decision_;
+  const CallerRequest request_;
+  const std::vector<std::string> offers_;  // filtered SDP per candidate ("" = as received)
+  CallFsm fsm_;
+  Leg caller_;
+  std::vector<std::unique_ptr<Leg>> attempts_;
+  su_timer_t* timer_ = nullptr;
+  bool caller_final_sent_ = false;
+  bool dialog_ended_ = false;
+  bool shutting_down_ = false;
+  std::optional<PendingRelay> pending_;
+  MonoTime started_{};
+};
+
+}  // namespace trunkroute::sip
+
+#endif  // TRUNKROUTE_SIP_EDGE_CALL_H_

@@ -1,0 +1,137 @@
+#ifndef TRUNKROUTE_SIP_EDGE_CORE_H_
+#define TRUNKROUTE_SIP_EDGE_CORE_H_
+
+// Internal to trunkroute_sip: the object that lives on the su_root thread.
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "config/config_manager.h"
+#include "health/prober.h"
+#include "health/tracker.h"
+#include "sip/edge.h"
+#include "sip/edge_util.h"
+#include "sip/sofia.h"
+
+namespace trunkroute::sip {
+
+class EdgeCall;
+struct Probe;
+
+// What a nua handle belongs to (its hmagic).
+struct LegRef {
+  enum class Kind { kCaller, kTrunk, kProbe };
+  Kind kind = Kind::kCaller;
+  EdgeCall* call = nullptr;
+  int attempt = -1;  // kTrunk: the attempt id within the call
+  Probe* probe = nullptr;
+};
+
+// A unit of work posted to the SIP thread from another thread (su_msg payload).
+struct PostedTask {
+  std::function<void()>* fn;
+};
+
+// One OPTIONS probe in flight.
+struct Probe {
+  LegRef ref;
+  health::ProbeTarget target;
+  nua_handle_t* nh = nullptr;
+  su_timer_t* timer = nullptr;
+  MonoTime sent{};
+};
+
+class EdgeCore {
+ public:
+  EdgeCore(const EdgeOptions& options, config::ConfigManager* config,
+           health::HealthTracker* health, Clock* clock);
+  ~EdgeCore();
+
+  // Starts the SIP thread and waits until the stack is bound (or failed to bind).
+  absl::Status Start();
+  // Graceful stop and join; idempotent. Any thread except the SIP thread.
+  void Stop();
+  // Runs `fn` on the SIP thread. False (and `fn` dropped) once stopped.
+  bool Post(std::function<void()> fn);
+  void SendProbe(const health::ProbeTarget& target);
+
+  // --- SIP thread only: services for EdgeCall ---
+  nua_t* nua() const { return nua_; }
+  su_root_t* root() const { return root_; }
+  Clock* clock() const { return clock_; }
+  EdgeCounters& counters() { return counters_; }
+  bool stopping() const { return stopping_; }
+  void ReportOutcome(const health::AttemptOutcome& outcome,
+                     const router::EffectiveFailoverPolicy& policy);
+  // Concurrent legs per trunk, for max_concurrent_calls.
+  int TrunkLoad(const std::string& trunk_id) const;
+  void AddTrunkLoad(const std::string& trunk_id, int delta);
+  void HandleCreated() { counters_.open_handles.fetch_add(1, std::memory_order_relaxed); }
+  void HandleDestroyed(nua_handle_t* nh);
+  // Deletes `call` if it holds no handle any more. Safe from the call's own timer callback.
+  void ReapIfFinished(EdgeCall* call);
+  // False when the current event's response was made up by our own stack (transport failure,
+  // stack timer) rather than received from the peer. Call only from inside a nua callback.
+  bool CameFromNetwork(sip_t const* sip);
+
+ private:
+  static void NuaCallback(nua_event_t event, int status, char const* phrase, nua_t* nua,
+                          EdgeCore* core, nua_handle_t* nh, LegRef* ref, sip_t const* sip,
+                          tagi_t tags[]);
+  static void OnPosted(EdgeCore* core, su_msg_r msg, PostedTask* task);
+  static void OnProbeTimer(EdgeCore* core, su_timer_t* timer, void* arg);
+  static void OnShutdownTimer(EdgeCore* core, su_timer_t* timer, void* arg);
+
+  void ThreadMain(std::promise<absl::Status>* started);
+  absl::Status CreateStack();
+  void OnEvent(nua_event_t event, int status, char const* phrase, nua_handle_t* nh,
+               LegRef* ref, sip_t const* sip, tagi_t tags[]);
+  void OnIncomingInvite(nua_handle_t* nh, sip_t const* sip);
+  void RejectIncoming(nua_handle_t* nh, int status, const char* phrase, const std::string& reason,
+                      const char* log_reason, const sip_t* sip);
+  void StartProbe(const health::ProbeTarget& target);
+  void FinishProbe(Probe* probe, int status, bool local, bool timed_out);
+  void BeginShutdown();
+  double NextEntropy();
+
+  const EdgeOptions options_;
+  config::ConfigManager* const config_;
+  health::HealthTracker* const health_;
+  Clock* const clock_;
+  EdgeCounters counters_;
+
+  // Guards root_ for Post() from other threads (the root is created and destroyed on the SIP
+  // thread; posting to a destroyed root must be impossible).
+  std::mutex post_mu_;
+  bool accepting_posts_ = false;  // guarded by post_mu_
+
+  std::thread thread_;
+  std::once_flag stop_once_;
+
+  // SIP thread only.
+  su_home_t home_[1] = {};
+  su_root_t* root_ = nullptr;
+  nua_t* nua_ = nullptr;
+  bool stopping_ = false;
+  bool shutdown_done_ = false;
+  su_timer_t* shutdown_timer_ = nullptr;
+  std::vector<HostPort> own_addresses_;
+  absl::flat_hash_map<EdgeCall*, std::unique_ptr<EdgeCall>> calls_;
+  absl::flat_hash_map<Probe*, std::unique_ptr<Probe>> probes_;
+  absl::flat_hash_map<std::string, int> trunk_load_;
+  uint64_t entropy_state_ = 0;
+  nua_saved_event_t saved_event_[1] = {};  // see CameFromNetwork
+};
+
+}  // namespace trunkroute::sip
+
+#endif  // TRUNKROUTE_SIP_EDGE_CORE_H_

@@ -1,0 +1,282 @@
+// End-to-end call handling through the SIP edge, with SIPp as the dialer and as the trunks on
+// 127.0.0.1: relaying, serial failover (503, silence), callee finals, CANCEL, BYE both ways,
+// the edge's own rejections (403, 483, 482, 404, 488), digest auth, late answers.
+#include <chrono>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/sip/edge_test_fixture.h"
+
+namespace trunkroute::sip::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// The dialer's "FINAL;<code>;<reason>" line.
+std::string FinalLine(Sipp* dialer) {
+  std::string log = dialer->Log();
+  size_t p = log.find("FINAL;");
+  if (p == std::string::npos) return "(no final) " + log;
+  return log.substr(p, log.find('\n', p) - p);
+}
+
+TEST_F(EdgeE2eTest, NormalCallIsRelayedWithIdentityPreservedAndG729Stripped) {
+  UseSlot(1);
+  StartEdge(Config());
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer_checked.xml");
+  Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_EQ(dialer_status_, 0) << dialer->Output();
+  EXPECT_THAT(dialer->Log(), HasSubstr("ANSWERED;"));
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK"));
+  // uas_answer_checked.xml fails the call (exit 1) if Request-URI, From, PAI, Max-Forwards or
+  // the codec list are not what the edge must send.
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+  EXPECT_EQ(Count(backup->Log(), "INV"), 0);
+  EXPECT_EQ(counters().attempts.load(), 1u);
+  EXPECT_EQ(counters().calls_answered.load(), 1u);
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, Primary503FailsOverToBackupWithinTheSameCall) {
+  UseSlot(2);
+  StartEdge(Config());
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_503.xml");
+  Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_EQ(dialer_status_, 0) << dialer->Output();
+  EXPECT_THAT(dialer->Log(), HasSubstr("ANSWERED;"));
+  EXPECT_EQ(Count(primary->Log(), "INV"), 1);
+  EXPECT_EQ(backup->Wait(std::chrono::seconds(5)), 0) << backup->Messages();
+  EXPECT_EQ(counters().failovers.load(), 1u);
+  // The trunk's 503 was ACKed hop-by-hop and the attempt closed.
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, SilentPrimaryIsAbandonedAfterTheSetupTimeoutAndBackupAnswers) {
+  UseSlot(3);
+  StartEdge(Config());  // setup_timeout_ms 500
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_silent.xml");
+  Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_EQ(dialer_status_, 0) << dialer->Output();
+  std::string log = dialer->Log();
+  ASSERT_THAT(log, HasSubstr("ANSWERED;"));
+  const int pdd_ms = std::stoi(log.substr(log.find("ANSWERED;") + 9));
+  // Our attempt timer (500 ms) decided, not Sofia's 32 s Timer B.
+  EXPECT_GE(pdd_ms, 480);
+  EXPECT_LT(pdd_ms, 5000);
+  EXPECT_EQ(Count(primary->Log(), "INV"), 1);
+  EXPECT_EQ(backup->Wait(std::chrono::seconds(5)), 0);
+  // No 1xx ever came from the primary, so no CANCEL may be sent to it (RFC 3261 §9.1).
+  EXPECT_THAT(primary->Messages(), Not(HasSubstr("CANCEL sip:")));
+  v1::TrunkHealth h;
+  ASSERT_TRUE(harness_->health().Get("primary", &h));
+  EXPECT_EQ(h.consecutive_failures(), 1u);
+}
+
+TEST_F(EdgeE2eTest, RefusedPrimaryIsATransportErrorAndFailsOverAtOnce) {
+  UseSlot(19);
+  StartEdge(Config());
+  // Nothing listens on the primary's port: the kernel answers ICMP port unreachable.
+  Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(dialer->Log(), HasSubstr("ANSWERED;"));
+  EXPECT_EQ(backup->Wait(std::chrono::seconds(5)), 0);
+  v1::TrunkHealth h;
+  ASSERT_TRUE(harness_->health().Get("primary", &h));
+  EXPECT_EQ(h.state(), v1::HEALTH_STATE_DOWN) << "a transport refusal ejects at once";
+  EXPECT_EQ(h.reason(), v1::HEALTH_REASON_TRANSPORT_ERROR);
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, BothTrunksFailingGivesTheMostTellingFailureWithReason) {
+  UseSlot(4);
+  StartEdge(Config());
+  StartTrunk("primary", primary_port(), "uas_502.xml");
+  StartTrunk("backup", backup_port(), "uas_503.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_EQ(dialer_status_, 0) << dialer->Output();
+  EXPECT_EQ(FinalLine(dialer),
+            "FINAL;503;SIP;cause=503;text=\"primary: 502 Bad Gateway, backup: 503 Service "
+            "Unavailable\"");
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, BusyIsRelayedAndNeverFailedOver) {
+  UseSlot(5);
+  StartEdge(Config());
+  StartTrunk("primary", primary_port(), "uas_486.xml");
+  Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(FinalLine(dialer), HasSubstr("FINAL;486;"));
+  EXPECT_EQ(Count(backup->Log(), "INV"), 0) << "the backup must not see the call";
+  EXPECT_EQ(counters().failovers.load(), 0u);
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, DigestChallengeIsAnsweredWithTheTrunkCredentials) {
+  UseSlot(6);
+  ConfigVars v;
+  v.primary_extra = R"(, "username": "acme", "password": "s3cret")";
+  StartEdge(Config(v));
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_auth.xml", 1,
+                             {"-key", "auth_user", "acme", "-key", "auth_pass", "s3cret"});
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(dialer->Log(), HasSubstr("ANSWERED;"));
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+  EXPECT_THAT(primary->Log(), HasSubstr("AUTH;OK"));  // verifyauth checked the digest
+  EXPECT_EQ(counters().auth_failures.load(), 0u);
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, SecondChallengeIsAuthFailedAndFailsOver) {
+  UseSlot(7);
+  ConfigVars v;
+  v.primary_extra = R"(, "username": "acme", "password": "wrong")";
+  StartEdge(Config(v));
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_auth.xml", 1,
+                             {"-key", "auth_user", "acme", "-key", "auth_pass", "s3cret"});
+  StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(dialer->Log(), HasSubstr("ANSWERED;"));
+  EXPECT_THAT(primary->Log(), HasSubstr("AUTH;BAD"));
+  EXPECT_EQ(Count(primary->Log(), "INV"), 2) << "credentials are sent once per attempt";
+  EXPECT_EQ(counters().auth_failures.load(), 1u);
+  v1::TrunkHealth h;
+  ASSERT_TRUE(harness_->health().Get("primary", &h));
+  EXPECT_EQ(h.consecutive_failures(), 1u);
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, UnlistedSourceIsForbidden) {
+  UseSlot(8);
+  ConfigVars v;
+  v.edge = R"("allowed_sources": ["127.0.0.1/32"])";
+  StartEdge(Config(v));
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml", {}, "+15551234567", "127.0.0.2");
+  EXPECT_THAT(FinalLine(dialer), HasSubstr("FINAL;403;"));
+  EXPECT_EQ(Count(primary->Log(), "INV"), 0);
+  EXPECT_EQ(counters().calls_rejected.load(), 1u);
+}
+
+TEST_F(EdgeE2eTest, MaxForwardsZeroIsTooManyHops) {
+  UseSlot(9);
+  StartEdge(Config());
+  Sipp* dialer = RunDialer("uac_call.xml", {"-key", "max_forwards", "0"});
+  EXPECT_THAT(FinalLine(dialer), HasSubstr("FINAL;483;"));
+}
+
+TEST_F(EdgeE2eTest, RequestThatComesBackToTheEdgeIsLoopDetected) {
+  UseSlot(10);
+  // The "primary" trunk is the edge itself: the forwarded INVITE arrives carrying our own Via.
+  std::string config = Config();
+  config = absl::StrReplaceAll(config, {{absl::StrCat("\"port\": ", primary_port()),
+                                         absl::StrCat("\"port\": ", edge_port())}});
+  StartEdge(config);
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(FinalLine(dialer), HasSubstr("FINAL;482;"));
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, UnroutableNumberIsNotFound) {
+  UseSlot(11);
+  StartEdge(Config());
+  Sipp* dialer = RunDialer("uac_call.xml", {}, "+12");
+  EXPECT_THAT(FinalLine(dialer), HasSubstr("FINAL;404;SIP;cause=404;text=\"no route matches +12\""));
+}
+
+TEST_F(EdgeE2eTest, NoCommonCodecWithAnyTrunkIsNotAcceptableHere) {
+  UseSlot(12);
+  ConfigVars v;
+  v.primary_extra = R"(, "codecs": ["g722"])";
+  v.backup_extra = R"(, "codecs": ["opus"])";
+  StartEdge(Config(v));
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(FinalLine(dialer), HasSubstr("FINAL;488;"));
+  EXPECT_EQ(counters().attempts.load(), 0u);
+}
+
+TEST_F(EdgeE2eTest, CancelDuringRingingCancelsTheTrunkAndAnswers487) {
+  UseSlot(13);
+  StartEdge(Config());
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_ring_cancel.xml");
+  Sipp* dialer = RunDialer("uac_cancel.xml");
+  EXPECT_EQ(dialer_status_, 0) << dialer->Messages();
+  EXPECT_THAT(dialer->Log(), HasSubstr("FINAL;487;"));
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+  EXPECT_THAT(primary->Log(), HasSubstr("CANCELED"));
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, ByeFromTheTrunkReachesTheCaller) {
+  UseSlot(14);
+  StartEdge(Config());
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_hangup.xml");
+  Sipp* dialer = RunDialer("uac_wait_bye.xml");
+  EXPECT_EQ(dialer_status_, 0) << dialer->Messages();
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;RECEIVED"));
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+  EXPECT_THAT(primary->Log(), HasSubstr("BYE;OK"));
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, LateAnswerFromAbandonedTrunkIsAckedAndByed) {
+  UseSlot(15);
+  StartEdge(Config());  // 500 ms attempt timeout; the primary answers 200 at 800 ms
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_late_answer.xml");
+  StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml", {}, "+15551234567", "127.0.0.1", /*hold_ms=*/1000);
+  EXPECT_THAT(dialer->Log(), HasSubstr("ANSWERED;"));
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+  EXPECT_THAT(primary->Log(), HasSubstr("BYE"));
+  EXPECT_THAT(primary->Messages(), Not(HasSubstr("CANCEL sip:")));
+  EXPECT_EQ(counters().late_answers_cleared.load(), 1u);
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, LateRingingFromAbandonedTrunkGetsTheOwedCancel) {
+  UseSlot(18);
+  StartEdge(Config());  // 500 ms attempt timeout; the primary rings at 800 ms
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_late_ring.xml");
+  StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml", {}, "+15551234567", "127.0.0.1", /*hold_ms=*/1000);
+  EXPECT_THAT(dialer->Log(), HasSubstr("ANSWERED;"));
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+  EXPECT_THAT(primary->Log(), HasSubstr("CANCELED"));
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, CallsOverTcpWork) {
+  UseSlot(16);
+  StartEdge(Config());
+  StartTrunk("primary", primary_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml", {"-t", "t1"});
+  EXPECT_EQ(dialer_status_, 0) << dialer->Output();
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK"));
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeE2eTest, ConfigChangeAppliesToTheNextCall) {
+  UseSlot(17);
+  StartEdge(Config());
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml");
+  Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml");
+  auto updated = harness_->config().Update(0, [](v1::Config& c) {
+    c.mutable_routes(0)->clear_trunk_ids();
+    c.mutable_routes(0)->add_trunk_ids("backup");
+    c.mutable_routes(0)->add_trunk_ids("primary");
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK"));
+  EXPECT_EQ(Count(backup->Log(), "INV"), 1);
+  EXPECT_EQ(Count(primary->Log(), "INV"), 0);
+}
+
+}  // namespace
+}  // namespace trunkroute::sip::testing
