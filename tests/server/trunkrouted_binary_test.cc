@@ -113,6 +113,10 @@ TEST(TrunkroutedBinaryTest, ServesTheEmbeddedDefaultAndExitsZeroOnSigterm) {
   ASSERT_EQ(resp.candidates_size(), 2);
   EXPECT_EQ(resp.candidates(0).trunk_id(), "demo-primary");
   EXPECT_EQ(resp.candidates(1).trunk_id(), "demo-backup");
+  // Dropping the client first lets the graceful shutdown finish without waiting for an idle
+  // connection to time out.
+  stub.reset();
+  channel.reset();
 
   daemon.Signal(SIGTERM);
   EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(15)), 0) << daemon.Stderr();
