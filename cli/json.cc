@@ -19,7 +19,9 @@ std::optional<std::string> ParseOneOrList(const std::string& text, const std::st
                                           const std::string& list_key,
                                           std::vector<Element>* out) {
   google::protobuf::Value top;
-  if (auto err = ParseJson(text, source, &top)) return err;
+  if (auto status = google::protobuf::util::JsonStringToMessage(text, &top); !status.ok()) {
+    return source + ": not valid JSON (" + std::string(status.message()) + ")";
+  }
   out->clear();
   const bool is_list = top.has_struct_value() && top.struct_value().fields_size() == 1 &&
                        top.struct_value().fields().count(list_key) == 1;
