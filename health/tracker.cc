@@ -184,7 +184,7 @@ class HealthTracker::Impl {
 StepContext HealthTracker::Impl::MakeContextLocked(std::vector<ProbeTarget>* probes) {
   StepContext ctx;
   ctx.now = clock_->Now();
-  ctx.wall_ms = clock_->WallUnixMs();
+  ctx.clock = clock_;
   ctx.random = random_;
   ctx.can_probe = prober_ != nullptr;
   ctx.next_probe_id = &next_probe_id_;
@@ -229,8 +229,8 @@ void HealthTracker::Impl::ApplyTable(const router::RoutingTable& table) {
   {
     absl::MutexLock l(&mu_);
     absl::flat_hash_map<std::string, std::unique_ptr<TrunkState>> next;
+    StepContext ctx = MakeContextLocked(&probes);
     for (const router::CompiledTrunk& ct : table.trunks()) {
-      StepContext ctx = MakeContextLocked(&probes);
       std::unique_ptr<TrunkState> state;
       auto it = trunks_.find(ct.id);
       if (it != trunks_.end() && it->second != nullptr) {
@@ -256,7 +256,6 @@ void HealthTracker::Impl::ApplyTable(const router::RoutingTable& table) {
     dirty_.clear();
     // New trunks are probed at once, without waiting for the timer thread.
     for (auto& [id, state] : trunks_) {
-      StepContext ctx = MakeContextLocked(&probes);
       state->Tick(ctx);
       AbsorbLocked(*state, ctx, std::nullopt);
     }
@@ -314,8 +313,9 @@ void HealthTracker::Impl::Tick() {
   bool deliver = false;
   {
     absl::MutexLock l(&mu_);
+    // One context for the whole pass: reading the clock per trunk would dominate an idle Tick.
+    StepContext ctx = MakeContextLocked(&probes);
     for (auto& [id, state] : trunks_) {
-      StepContext ctx = MakeContextLocked(&probes);
       state->Tick(ctx);
       AbsorbLocked(*state, ctx, std::nullopt);
     }

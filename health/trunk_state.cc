@@ -90,8 +90,8 @@ std::unique_ptr<TrunkState> TrunkState::Create(const router::CompiledTrunk& trun
   t->measured_ = v1::HEALTH_STATE_UP;
   t->reason_ = v1::HEALTH_REASON_CONFIGURED;
   t->detail_ = std::move(detail);
-  t->since_wall_ms_ = ctx.wall_ms;
-  t->admin_since_wall_ms_ = ctx.wall_ms;
+  t->since_wall_ms_ = ctx.WallMs();
+  t->admin_since_wall_ms_ = ctx.WallMs();
   t->up_since_ = ctx.now;
   t->next_probe_at_ = ctx.now;  // a new trunk is probed at once
   t->PublishTimeout();
@@ -142,7 +142,7 @@ void TrunkState::Reconfigure(const router::CompiledTrunk& trunk, StepContext& ct
   tr.from_reported = ReportedState();
   tr.from_measured = tr.to_measured = measured_;
   admin_ = admin;
-  admin_since_wall_ms_ = ctx.wall_ms;
+  admin_since_wall_ms_ = ctx.WallMs();
   tr.to_reported = ReportedState();
   tr.reason = v1::HEALTH_REASON_ADMIN;
   tr.detail = admin_ == v1::ADMIN_STATE_ENABLED
@@ -296,7 +296,7 @@ void TrunkState::OnFailure(const Failure& f, StepContext& ctx) {
         const MonoTime until = ctx.now + milliseconds(f.retry_after_ms);
         if (until > down_until_) {
           down_until_ = until;
-          down_until_wall_ms_ = ctx.wall_ms + f.retry_after_ms;
+          down_until_wall_ms_ = ctx.WallMs() + f.retry_after_ms;
         }
       }
       return;
@@ -330,7 +330,7 @@ void TrunkState::Eject(v1::HealthReason reason, std::string detail, uint32_t fix
   last_hold_down_ms_ = static_cast<uint32_t>(hold_ms);
   const uint64_t total_ms = hold_ms + jitter_ms;
   down_until_ = ctx.now + milliseconds(total_ms);
-  down_until_wall_ms_ = ctx.wall_ms + static_cast<int64_t>(total_ms);
+  down_until_wall_ms_ = ctx.WallMs() + static_cast<int64_t>(total_ms);
 
   // A probe in flight was asked of the trunk before it failed: its answer means nothing now.
   outstanding_probe_id_ = 0;
@@ -368,7 +368,7 @@ void TrunkState::SetMeasured(v1::HealthState to, v1::HealthReason reason, std::s
   measured_ = to;
   reason_ = reason;
   detail_ = std::move(detail);
-  since_wall_ms_ = ctx.wall_ms;
+  since_wall_ms_ = ctx.WallMs();
   if (to == v1::HEALTH_STATE_UP) up_since_ = ctx.now;
   tr.to_reported = ReportedState();
   tr.to_measured = measured_;

@@ -48,7 +48,16 @@ struct Transition {
 // back (transitions to log and stream, probes to send once the tracker's lock is released).
 struct StepContext {
   MonoTime now;
+  const Clock* clock = nullptr;  // for the wall time, read only when a state changes
+  int64_t WallMs() {
+    if (!wall_ms_read) {
+      wall_ms = clock->WallUnixMs();
+      wall_ms_read = true;
+    }
+    return wall_ms;
+  }
   int64_t wall_ms = 0;
+  bool wall_ms_read = false;
   RandomSource* random = nullptr;
   bool can_probe = false;  // a ProbeSender exists
   uint64_t* next_probe_id = nullptr;

@@ -1,0 +1,173 @@
+// Health tracker costs at 1,000 trunks: outcome reports (the write path every attempt takes),
+// Availability() (the read path of every decision) and the rarer state changes and ticks.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "benchmark/benchmark.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "health/tracker.h"
+#include "router/routing_table.h"
+
+namespace trunkroute::health {
+namespace {
+
+constexpr int kTrunks = 1000;
+
+std::string TrunkId(int i) { return absl::StrCat("trunk-", i); }
+
+std::shared_ptr<const router::RoutingTable> MakeTable() {
+  v1::Config config;
+  for (int i = 0; i < kTrunks; ++i) {
+    v1::Trunk* t = config.add_trunks();
+    t->set_id(TrunkId(i));
+    t->set_host(absl::StrCat("t", i, ".example.com"));
+  }
+  auto table = router::RoutingTable::Create(config);
+  if (!table.ok()) std::abort();
+  return *table;
+}
+
+// One tracker for all benchmarks and threads, on the real clock, without probes.
+struct World {
+  World() : table(MakeTable()), tracker(RealClock::Get(), &random, nullptr) {
+    SetLogLevel(LogLevel::kError);
+    tracker.ApplyTable(*table);
+    for (int i = 0; i < kTrunks; ++i) {
+      AttemptOutcome o;
+      o.trunk_id = TrunkId(i);
+      o.sip_status = 200;
+      o.first_response_ms = 20 + i % 50;
+      successes.push_back(o);
+      ids.push_back(TrunkId(i));
+    }
+  }
+  DefaultRandomSource random;
+  std::shared_ptr<const router::RoutingTable> table;
+  HealthTracker tracker;
+  router::EffectiveFailoverPolicy policy = router::DefaultFailoverPolicy();
+  std::vector<AttemptOutcome> successes;
+  std::vector<std::string> ids;
+};
+
+World& GetWorld() {
+  static World* world = new World();
+  return *world;
+}
+
+// Steady state: successful calls with a 1xx sample each (RTO update, no state change).
+void BM_ReportOutcome(benchmark::State& state) {
+  World& w = GetWorld();
+  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(w.tracker.ReportOutcome(w.successes[i % kTrunks], w.policy));
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ReportOutcome)->Threads(1)->Threads(2)->UseRealTime();
+
+// The same with an observer registered (what the metrics bridge costs on the write path).
+class NullObserver final : public HealthObserver {
+ public:
+  void OnStateChange(const HealthEvent&) override {}
+  void OnOutcome(const AttemptOutcome& o, OutcomeClass) override {
+    benchmark::DoNotOptimize(o.sip_status);
+  }
+};
+
+void BM_ReportOutcomeWithObserver(benchmark::State& state) {
+  World& w = GetWorld();
+  uint64_t id = 0;
+  if (state.thread_index() == 0) id = w.tracker.AddObserver(std::make_shared<NullObserver>());
+  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(w.tracker.ReportOutcome(w.successes[i % kTrunks], w.policy));
+    ++i;
+  }
+  if (state.thread_index() == 0) w.tracker.RemoveObserver(id);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ReportOutcomeWithObserver)->Threads(1)->Threads(2)->UseRealTime();
+
+// The decision's read: one lookup among 1,000 trunks in the published snapshot.
+void BM_Availability(benchmark::State& state) {
+  World& w = GetWorld();
+  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    router::TrunkAvailability a = w.tracker.Availability(w.ids[i % kTrunks]);
+    benchmark::DoNotOptimize(a);
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Availability)->Threads(1)->Threads(2)->UseRealTime();
+
+// Reads while another thread keeps reporting outcomes (the SIP thread next to gRPC handlers).
+void BM_AvailabilityDuringOutcomes(benchmark::State& state) {
+  World& w = GetWorld();
+  size_t i = 0;
+  for (auto _ : state) {
+    if (state.thread_index() == 0) {
+      router::TrunkAvailability a = w.tracker.Availability(w.ids[i % kTrunks]);
+      benchmark::DoNotOptimize(a);
+    } else {
+      w.tracker.ReportOutcome(w.successes[i % kTrunks], w.policy);
+    }
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AvailabilityDuringOutcomes)->Threads(2)->UseRealTime();
+
+// A state change: eject one trunk (3 × 503) and bring it back; each change republishes the
+// 1,000-trunk snapshot. Measures one eject+recover cycle (4 snapshot rebuilds).
+void BM_EjectAndRecover(benchmark::State& state) {
+  SetLogLevel(LogLevel::kError);
+  DefaultRandomSource random;
+  auto table = GetWorld().table;
+  // Its own tracker on a manual clock, so that hold-downs can be skipped.
+  class ManualClock final : public Clock {
+   public:
+    MonoTime Now() const override { return now; }
+    int64_t WallUnixMs() const override { return 0; }
+    MonoTime now{std::chrono::hours(24)};
+  } clock;
+  HealthTracker tracker(&clock, &random, nullptr);
+  tracker.ApplyTable(*table);
+  const router::EffectiveFailoverPolicy policy = router::DefaultFailoverPolicy();
+  AttemptOutcome fail;
+  fail.sip_status = 503;
+  AttemptOutcome ok;
+  ok.sip_status = 200;
+  int i = 0;
+  for (auto _ : state) {
+    fail.trunk_id = ok.trunk_id = TrunkId(i % kTrunks);
+    for (int k = 0; k < 3; ++k) tracker.ReportOutcome(fail, policy);  // → DOWN
+    clock.now += std::chrono::seconds(400);
+    tracker.Tick();  // → PROBING (scans all 1,000 trunks)
+    tracker.ReportOutcome(ok, policy);
+    tracker.ReportOutcome(ok, policy);  // → UP
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EjectAndRecover);
+
+// The timer's periodic work with nothing due: one pass over 1,000 trunks plus NextDeadline.
+void BM_TickIdle(benchmark::State& state) {
+  World& w = GetWorld();
+  for (auto _ : state) {
+    w.tracker.Tick();
+    benchmark::DoNotOptimize(w.tracker.NextDeadline());
+  }
+}
+BENCHMARK(BM_TickIdle);
+
+}  // namespace
+}  // namespace trunkroute::health
+
+BENCHMARK_MAIN();
