@@ -89,6 +89,7 @@ void EdgeCall::OnCallerEvent(nua_event_t event, int status, char const* phrase, 
       if (Leg* b = ConnectedLeg(); b != nullptr && b->nh != nullptr && !b->closing) {
         // Our B legs run with NUTAG_AUTOACK(0) so that an answer in the caller's ACK (late
         // offer, or a relayed re-INVITE) reaches the trunk.
+        b->acked = true;
         nua_ack(b->nh, TAG_IF(HasBody(sip), SIPTAG_CONTENT_TYPE(sip ? sip->sip_content_type : nullptr)),
                 TAG_IF(HasBody(sip), SIPTAG_PAYLOAD(sip ? sip->sip_payload : nullptr)), TAG_END());
       }
@@ -244,6 +245,7 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
           LogInfo("late answer from abandoned attempt: ACK and BYE",
                   {{"call_id", request_.call_id}, {"trunk", leg->trunk_id}});
           leg->closing = true;
+          leg->acked = true;
           nua_ack(leg->nh, TAG_END());
           nua_bye(leg->nh, TAG_END());
         }
@@ -376,9 +378,16 @@ void EdgeCall::DestroyLeg(Leg& leg) {
 void EdgeCall::EndDialog(Leg* from) {
   if (fsm_.phase() != CallFsm::Phase::kConnected) return;
   dialog_ended_ = true;
-  for (Leg* l : {&caller_, ConnectedLeg()}) {
+  Leg* trunk = ConnectedLeg();
+  for (Leg* l : {&caller_, trunk}) {
     if (l == nullptr || l == from || l->nh == nullptr || l->closing) continue;
     l->closing = true;
+    // The caller may hang up (or we may stop) before its ACK came: the trunk's 2xx still needs
+    // its ACK before the BYE (RFC 3261 §13.2.2.4).
+    if (l == trunk && !l->acked) {
+      l->acked = true;
+      nua_ack(l->nh, TAG_END());
+    }
     nua_bye(l->nh, TAG_END());
   }
 }

@@ -32,7 +32,7 @@ inline constexpr char kTwoTrunkConfig[] = R"json({
     {"id": "e164", "priority": 10, "pattern": "\\+\\d{6,15}", "trunk_ids": ["primary", "backup"]}
   ],
   "failover_policy": {"setup_timeout_ms": 500 $POLICY_EXTRA},
-  "health_policy": {"probes_enabled": false $HEALTH_EXTRA},
+  "health_policy": {$HEALTH},
   "edge": {$EDGE}
 })json";
 
@@ -40,7 +40,7 @@ struct ConfigVars {
   std::string primary_extra;  // e.g. R"(, "codecs": ["g722"])"
   std::string backup_extra;
   std::string policy_extra;
-  std::string health_extra;
+  std::string health = R"("probes_enabled": false)";
   std::string edge;
 };
 
@@ -69,7 +69,7 @@ class EdgeE2eTest : public ::testing::Test {
                                {{"$PRIMARY_EXTRA", v.primary_extra},
                                 {"$BACKUP_EXTRA", v.backup_extra},
                                 {"$POLICY_EXTRA", v.policy_extra},
-                                {"$HEALTH_EXTRA", v.health_extra},
+                                {"$HEALTH", v.health},
                                 {"$EDGE", v.edge},
                                 {"$PRIMARY", std::to_string(primary_port())},
                                 {"$BACKUP", std::to_string(backup_port())}});
