@@ -29,13 +29,11 @@ struct ParsedArgs {
 // Parses argv-style words against `specs`. An unknown flag or a missing value is an error
 // message (the caller turns it into a usage error). "--" ends flag parsing.
 std::optional<std::string> ParseArgs(const std::vector<std::string>& words,
-                                      const std::vector<FlagSpec>& specs, ParsedArgs* out);
+                                     const std::vector<FlagSpec>& specs, ParsedArgs* out);
 
 // Value parsers: each returns an error naming the flag when the text does not fit.
-std::optional<std::string> ParseUint32(std::string_view flag, std::string_view text,
-                                       uint32_t* out);
-std::optional<std::string> ParseUint64(std::string_view flag, std::string_view text,
-                                       uint64_t* out);
+std::optional<std::string> ParseUint32(std::string_view flag, std::string_view text, uint32_t* out);
+std::optional<std::string> ParseUint64(std::string_view flag, std::string_view text, uint64_t* out);
 // on|off, true|false, yes|no, 1|0.
 std::optional<std::string> ParseOnOff(std::string_view flag, std::string_view text, bool* out);
 // Comma-separated unsigned integers, e.g. "503,408".

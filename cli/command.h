@@ -43,10 +43,10 @@ struct Command {
 };
 
 // Each file contributes its commands to the registry, in the order `--help` lists them.
-void AddConfigCommands(std::vector<Command>* commands);   // trunks, routes, config
-void AddPolicyCommands(std::vector<Command>* commands);   // policy, route explain|call
-void AddHealthCommands(std::vector<Command>* commands);   // health, trunk <state>
-void AddAdminCommands(std::vector<Command>* commands);    // log-level, info
+void AddConfigCommands(std::vector<Command>* commands);  // trunks, routes, config
+void AddPolicyCommands(std::vector<Command>* commands);  // policy, route explain|call
+void AddHealthCommands(std::vector<Command>* commands);  // health, trunk <state>
+void AddAdminCommands(std::vector<Command>* commands);   // log-level, info
 
 }  // namespace trunkroute::cli
 

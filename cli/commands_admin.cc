@@ -56,12 +56,23 @@ int Info(CommandEnv& env) {
 
 void AddAdminCommands(std::vector<Command>* commands) {
   commands->push_back(
-      {{"log-level"}, "LEVEL [--json on|off]", "change the server's log level at runtime",
+      {{"log-level"},
+       "LEVEL [--json on|off]",
+       "change the server's log level at runtime",
        "LEVEL is debug, info, warn or error. --json on|off here switches the server's JSON-lines\n"
        "log output; for JSON output of this command put --json before the command.",
-       {{"json"}}, 1, 1, LogLevelCommand});
-  commands->push_back({{"info"}, "", "show server version, uptime, listeners and config version",
-                       "", {}, 0, 0, Info});
+       {{"json"}},
+       1,
+       1,
+       LogLevelCommand});
+  commands->push_back({{"info"},
+                       "",
+                       "show server version, uptime, listeners and config version",
+                       "",
+                       {},
+                       0,
+                       0,
+                       Info});
 }
 
 }  // namespace trunkroute::cli

@@ -88,9 +88,8 @@ int TrunksGet(CommandEnv& env) {
   view.Add("allow_cidrs", absl::StrJoin(t.allow_cidrs(), ","));
   view.Add("codecs", t.codecs().empty() ? "PCMU,PCMA,telephone-event (default)"
                                         : absl::StrJoin(t.codecs(), ","));
-  view.Add("max_concurrent_calls", t.max_concurrent_calls() == 0
-                                       ? "unlimited"
-                                       : std::to_string(t.max_concurrent_calls()));
+  view.Add("max_concurrent_calls",
+           t.max_concurrent_calls() == 0 ? "unlimited" : std::to_string(t.max_concurrent_calls()));
   FlattenMessage(t.caller_id(), "caller_id", &view);
   FlattenMessage(t.health(), "health", &view);
   view.Print(env.out);
@@ -263,34 +262,69 @@ void AddConfigCommands(std::vector<Command>* commands) {
       "version the previous produced (ABORTED, exit 5, when someone else wrote in between).\n"
       "With --json: one line of JSON per applied object.";
   commands->push_back({{"trunks", "list"}, "", "list trunks", "", {}, 0, 0, TrunksList});
-  commands->push_back({{"trunks", "get"}, "ID", "show one trunk (passwords are never shown)",
-                       "", {}, 1, 1, TrunksGet});
-  commands->push_back({{"trunks", "apply"}, "-f FILE [--expected-version N]",
+  commands->push_back({{"trunks", "get"},
+                       "ID",
+                       "show one trunk (passwords are never shown)",
+                       "",
+                       {},
+                       1,
+                       1,
+                       TrunksGet});
+  commands->push_back({{"trunks", "apply"},
+                       "-f FILE [--expected-version N]",
                        "create or update trunks from a Trunk or {\"trunks\":[...]} document",
                        apply_details + "\nAn empty password keeps the stored one.",
-                       {kFile, kExpectedVersion}, 0, 0, TrunksApply});
-  commands->push_back({{"trunks", "delete"}, "ID [--expected-version N]",
-                       "delete a trunk (FAILED_PRECONDITION, exit 5, while a route uses it)", "",
-                       {kExpectedVersion}, 1, 1, TrunksDelete});
-  commands->push_back({{"routes", "list"}, "", "list routes in priority order", "", {}, 0, 0,
-                       RoutesList});
-  commands->push_back({{"routes", "apply"}, "-f FILE [--expected-version N]",
+                       {kFile, kExpectedVersion},
+                       0,
+                       0,
+                       TrunksApply});
+  commands->push_back({{"trunks", "delete"},
+                       "ID [--expected-version N]",
+                       "delete a trunk (FAILED_PRECONDITION, exit 5, while a route uses it)",
+                       "",
+                       {kExpectedVersion},
+                       1,
+                       1,
+                       TrunksDelete});
+  commands->push_back(
+      {{"routes", "list"}, "", "list routes in priority order", "", {}, 0, 0, RoutesList});
+  commands->push_back({{"routes", "apply"},
+                       "-f FILE [--expected-version N]",
                        "create or update routes from a Route or {\"routes\":[...]} document",
-                       apply_details, {kFile, kExpectedVersion}, 0, 0, RoutesApply});
-  commands->push_back({{"routes", "delete"}, "ID [--expected-version N]", "delete a route", "",
-                       {kExpectedVersion}, 1, 1, RoutesDelete});
-  commands->push_back({{"config", "export"}, "", "print the whole config as JSON",
+                       apply_details,
+                       {kFile, kExpectedVersion},
+                       0,
+                       0,
+                       RoutesApply});
+  commands->push_back({{"routes", "delete"},
+                       "ID [--expected-version N]",
+                       "delete a route",
+                       "",
+                       {kExpectedVersion},
+                       1,
+                       1,
+                       RoutesDelete});
+  commands->push_back({{"config", "export"},
+                       "",
+                       "print the whole config as JSON",
                        "Always JSON. Passwords are redacted by the server (has_password tells "
                        "whether one is stored);\napplying the export back keeps stored passwords.",
-                       {}, 0, 0, ConfigExport});
+                       {},
+                       0,
+                       0,
+                       ConfigExport});
   commands->push_back(
-      {{"config", "apply"}, "-f FILE [--dry-run] [--expected-version N]",
+      {{"config", "apply"},
+       "-f FILE [--dry-run] [--expected-version N]",
        "replace the whole config atomically and print what changes",
        "FILE is a Config in protobuf JSON ('-' reads stdin); its version field is ignored.\n"
        "--dry-run validates and lists the changes without applying them.\n"
        "--expected-version N fails with ABORTED (exit 5) unless version N is serving.\n"
        "A rejected config (INVALID_ARGUMENT, exit 1) lists every problem with its field path.",
-       {kFile, kExpectedVersion, {"dry-run", false}}, 0, 0, ConfigApply});
+       {kFile, kExpectedVersion, {"dry-run", false}},
+       0,
+       0,
+       ConfigApply});
 }
 
 }  // namespace trunkroute::cli

@@ -19,8 +19,8 @@ int HealthList(CommandEnv& env) {
     env.out << ToJson(resp);
     return kExitOk;
   }
-  Table table({"TRUNK", "STATE", "SINCE", "REASON", "FAILS", "PROBE_RTT", "EJECTIONS",
-               "TIMEOUT_MS", "DETAIL"});
+  Table table({"TRUNK", "STATE", "SINCE", "REASON", "FAILS", "PROBE_RTT", "EJECTIONS", "TIMEOUT_MS",
+               "DETAIL"});
   for (const v1::TrunkHealth& h : resp.trunks()) {
     table.AddRow({h.trunk_id(), ShortEnum(h.state()), FormatUnixMs(h.since_unix_ms()),
                   ShortEnum(h.reason()), std::to_string(h.consecutive_failures()),
@@ -103,15 +103,25 @@ int SetAdminState(CommandEnv& env, v1::AdminState state) {
 }  // namespace
 
 void AddHealthCommands(std::vector<Command>* commands) {
-  commands->push_back({{"health", "list"}, "", "show every trunk's health as this server sees it",
-                       "", {}, 0, 0, HealthList});
+  commands->push_back({{"health", "list"},
+                       "",
+                       "show every trunk's health as this server sees it",
+                       "",
+                       {},
+                       0,
+                       0,
+                       HealthList});
   commands->push_back(
-      {{"health", "watch"}, "[--count N] [--timeout S]",
+      {{"health", "watch"},
+       "[--count N] [--timeout S]",
        "stream health events, one line each (a snapshot first, then every change)",
        "Runs until Ctrl-C or SIGTERM (exit 0), or until N events were printed (--count), or\n"
        "for S seconds (--timeout; without it the watch has no deadline). With --json each\n"
        "event is one line of JSON.",
-       {{"count"}}, 0, 0, HealthWatch});
+       {{"count"}},
+       0,
+       0,
+       HealthWatch});
   struct StateCommand {
     const char* word;
     v1::AdminState state;
@@ -128,8 +138,13 @@ void AddHealthCommands(std::vector<Command>* commands) {
                         "treat a trunk as UP whatever health measures"},
        }) {
     const v1::AdminState state = sc.state;
-    commands->push_back({{"trunk", sc.word}, "ID", sc.summary,
-                         "The admin state is persisted in the trunk's config.", {}, 1, 1,
+    commands->push_back({{"trunk", sc.word},
+                         "ID",
+                         sc.summary,
+                         "The admin state is persisted in the trunk's config.",
+                         {},
+                         1,
+                         1,
                          [state](CommandEnv& env) { return SetAdminState(env, state); }});
   }
 }

@@ -102,8 +102,7 @@ int PolicySet(CommandEnv& env) {
     req.set_expected_version(expected);
   }
   v1::UpdateFailoverPolicyResponse resp;
-  grpc::Status s =
-      env.conn.config().UpdateFailoverPolicy(env.conn.NewContext().get(), req, &resp);
+  grpc::Status s = env.conn.config().UpdateFailoverPolicy(env.conn.NewContext().get(), req, &resp);
   if (!s.ok()) return env.Fail(s);
   if (env.globals.json) {
     env.out << ToJson(resp);
@@ -199,8 +198,9 @@ std::string PolicySetDetails() {
   for (const FieldDescriptor* field : PolicyFields()) {
     text += "  --" + FlagName(field) + " " + ValueHint(field) + "\n";
   }
-  text += "--expected-version N fails with ABORTED (exit 5) unless version N is serving.\n"
-          "Out-of-bounds values are rejected by the server (INVALID_ARGUMENT, exit 1).";
+  text +=
+      "--expected-version N fails with ABORTED (exit 5) unless version N is serving.\n"
+      "Out-of-bounds values are rejected by the server (INVALID_ARGUMENT, exit 1).";
   return text;
 }
 
@@ -210,24 +210,41 @@ void AddPolicyCommands(std::vector<Command>* commands) {
   std::vector<FlagSpec> set_flags = {{"expected-version"}};
   for (const FieldDescriptor* field : PolicyFields()) set_flags.push_back({FlagName(field)});
 
-  commands->push_back({{"policy", "get"}, "[--route ID]",
+  commands->push_back({{"policy", "get"},
+                       "[--route ID]",
                        "show the effective failover and health policy",
                        "With --route, the route's effective policy (global merged with its "
                        "override).",
-                       {{"route"}}, 0, 0, PolicyGet});
-  commands->push_back({{"policy", "set"}, "--FIELD VALUE ... [--expected-version N]",
-                       "change global failover/health policy fields", PolicySetDetails(),
-                       set_flags, 0, 0, PolicySet});
+                       {{"route"}},
+                       0,
+                       0,
+                       PolicyGet});
+  commands->push_back({{"policy", "set"},
+                       "--FIELD VALUE ... [--expected-version N]",
+                       "change global failover/health policy fields",
+                       PolicySetDetails(),
+                       set_flags,
+                       0,
+                       0,
+                       PolicySet});
   const std::vector<FlagSpec> match_flags = {{"caller"}, {"ingress"}};
-  commands->push_back({{"route", "explain"}, "NUMBER [--caller X] [--ingress ID]",
+  commands->push_back({{"route", "explain"},
+                       "NUMBER [--caller X] [--ingress ID]",
                        "show which routes were tried and why each trunk is where it is",
                        "Exit 0 also when no route matches (the explanation says so).",
-                       match_flags, 1, 1, RouteExplain});
-  commands->push_back({{"route", "call"}, "NUMBER [--caller X] [--ingress ID] [--call-id X]",
+                       match_flags,
+                       1,
+                       1,
+                       RouteExplain});
+  commands->push_back({{"route", "call"},
+                       "NUMBER [--caller X] [--ingress ID] [--call-id X]",
                        "ask for the trunks to try, as a dialer would (RouteCall)",
                        "NOT_FOUND (exit 4) when no route matches; UNAVAILABLE (exit 1) when every "
                        "trunk is down and the route fails fast.",
-                       {{"caller"}, {"ingress"}, {"call-id"}}, 1, 1, RouteCall});
+                       {{"caller"}, {"ingress"}, {"call-id"}},
+                       1,
+                       1,
+                       RouteCall});
 }
 
 }  // namespace trunkroute::cli

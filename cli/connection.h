@@ -20,7 +20,7 @@ enum ExitCode : int {
   kExitUsage = 2,        // bad command line or input file
   kExitUnreachable = 3,  // no answer: server unreachable or deadline exceeded
   kExitNotFound = 4,
-  kExitConflict = 5,     // ABORTED / FAILED_PRECONDITION / ALREADY_EXISTS: fix state, retry
+  kExitConflict = 5,  // ABORTED / FAILED_PRECONDITION / ALREADY_EXISTS: fix state, retry
 };
 
 struct GlobalOptions {

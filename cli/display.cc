@@ -42,15 +42,14 @@ std::string ScalarText(const Message& message, const FieldDescriptor* field, int
       return std::to_string(rep ? r->GetRepeatedUInt64(message, field, index)
                                 : r->GetUInt64(message, field));
     case FieldDescriptor::CPPTYPE_DOUBLE:
-      return absl::StrFormat("%g", rep ? r->GetRepeatedDouble(message, field, index)
-                                       : r->GetDouble(message, field));
+      return absl::StrFormat(
+          "%g", rep ? r->GetRepeatedDouble(message, field, index) : r->GetDouble(message, field));
     case FieldDescriptor::CPPTYPE_FLOAT:
-      return absl::StrFormat("%g", rep ? r->GetRepeatedFloat(message, field, index)
-                                       : r->GetFloat(message, field));
+      return absl::StrFormat(
+          "%g", rep ? r->GetRepeatedFloat(message, field, index) : r->GetFloat(message, field));
     case FieldDescriptor::CPPTYPE_BOOL:
-      return (rep ? r->GetRepeatedBool(message, field, index) : r->GetBool(message, field))
-                 ? "on"
-                 : "off";
+      return (rep ? r->GetRepeatedBool(message, field, index) : r->GetBool(message, field)) ? "on"
+                                                                                            : "off";
     case FieldDescriptor::CPPTYPE_ENUM:
       return ShortEnumName(field->enum_type(), rep ? r->GetRepeatedEnumValue(message, field, index)
                                                    : r->GetEnumValue(message, field));

@@ -16,8 +16,7 @@ namespace {
 // else is parsed as one element (so a misspelt single object gets the element's field error).
 template <typename Element>
 std::optional<std::string> ParseOneOrList(const std::string& text, const std::string& source,
-                                          const std::string& list_key,
-                                          std::vector<Element>* out) {
+                                          const std::string& list_key, std::vector<Element>* out) {
   google::protobuf::Value top;
   if (auto status = google::protobuf::util::JsonStringToMessage(text, &top); !status.ok()) {
     return source + ": not valid JSON (" + std::string(status.message()) + ")";
@@ -37,8 +36,8 @@ std::optional<std::string> ParseOneOrList(const std::string& text, const std::st
     std::string element_json;
     (void)google::protobuf::util::MessageToJsonString(list.list_value().values(i), &element_json);
     Element element;
-    if (auto err = ParseJson(element_json,
-                             source + ": " + list_key + "[" + std::to_string(i) + "]", &element)) {
+    if (auto err = ParseJson(element_json, source + ": " + list_key + "[" + std::to_string(i) + "]",
+                             &element)) {
       return err;
     }
     out->push_back(std::move(element));

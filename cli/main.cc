@@ -244,8 +244,9 @@ int Main(int argc, char** argv) {
     return UsageError("missing argument (usage: " + UsageLine(*command) + ")", command->Name());
   }
   if (!TokenIsValid(globals.token)) {
-    return UsageError("TRUNKROUTE_TOKEN contains characters not allowed in a header "
-                      "(spaces, control or non-ASCII characters)");
+    return UsageError(
+        "TRUNKROUTE_TOKEN contains characters not allowed in a header "
+        "(spaces, control or non-ASCII characters)");
   }
 
   Connection conn(globals);

@@ -16,10 +16,10 @@ namespace trunkroute::server {
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
   struct Info {
-    std::string version;          // build version, e.g. "0.1.0"
+    std::string version;  // build version, e.g. "0.1.0"
     int64_t started_at_unix_ms = 0;
-    std::string grpc_listen;      // as configured, e.g. "127.0.0.1:50051"
-    std::string http_listen;      // empty when the HTTP listener is off
+    std::string grpc_listen;  // as configured, e.g. "127.0.0.1:50051"
+    std::string http_listen;  // empty when the HTTP listener is off
     std::string sip_listen;
     // Returns the config version serving now (called per GetServerInfo; must be cheap and
     // thread-safe). May be empty: version 0 is reported.
@@ -32,8 +32,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   // changes then (not even the JSON switch).
   grpc::Status SetLogLevel(grpc::ServerContext* context, const v1::SetLogLevelRequest* request,
                            v1::SetLogLevelResponse* response) override;
-  grpc::Status GetServerInfo(grpc::ServerContext* context,
-                             const v1::GetServerInfoRequest* request,
+  grpc::Status GetServerInfo(grpc::ServerContext* context, const v1::GetServerInfoRequest* request,
                              v1::GetServerInfoResponse* response) override;
 
  private:

@@ -40,16 +40,20 @@ TEST(ValueParsersTest, NameTheFlagAndTheBadValue) {
   uint32_t u = 0;
   EXPECT_EQ(ParseUint32("max-attempts", "3", &u), std::nullopt);
   EXPECT_EQ(u, 3u);
-  EXPECT_EQ(ParseUint32("max-attempts", "3x", &u), "--max-attempts: '3x' is not a non-negative integer");
-  EXPECT_EQ(ParseUint32("max-attempts", "-1", &u), "--max-attempts: '-1' is not a non-negative integer");
-  EXPECT_EQ(ParseUint32("max-attempts", "4294967296", &u), "--max-attempts: '4294967296' is too large");
+  EXPECT_EQ(ParseUint32("max-attempts", "3x", &u),
+            "--max-attempts: '3x' is not a non-negative integer");
+  EXPECT_EQ(ParseUint32("max-attempts", "-1", &u),
+            "--max-attempts: '-1' is not a non-negative integer");
+  EXPECT_EQ(ParseUint32("max-attempts", "4294967296", &u),
+            "--max-attempts: '4294967296' is too large");
 
   bool b = false;
   EXPECT_EQ(ParseOnOff("adaptive-timeout", "ON", &b), std::nullopt);
   EXPECT_TRUE(b);
   EXPECT_EQ(ParseOnOff("adaptive-timeout", "off", &b), std::nullopt);
   EXPECT_FALSE(b);
-  EXPECT_EQ(ParseOnOff("adaptive-timeout", "maybe", &b), "--adaptive-timeout: 'maybe' is not on or off");
+  EXPECT_EQ(ParseOnOff("adaptive-timeout", "maybe", &b),
+            "--adaptive-timeout: 'maybe' is not on or off");
 
   std::vector<uint32_t> codes;
   EXPECT_EQ(ParseUintList("failover-codes", "503, 408,500", &codes), std::nullopt);

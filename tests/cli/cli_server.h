@@ -59,8 +59,7 @@ class RecordingAdminService final : public v1::AdminService::Service {
                            v1::SetLogLevelResponse* response) override {
     return real_->SetLogLevel(context, request, response);
   }
-  grpc::Status GetServerInfo(grpc::ServerContext* context,
-                             const v1::GetServerInfoRequest* request,
+  grpc::Status GetServerInfo(grpc::ServerContext* context, const v1::GetServerInfoRequest* request,
                              v1::GetServerInfoResponse* response) override {
     {
       absl::MutexLock lock(&mu_);

@@ -68,8 +68,8 @@ TEST(JsonDocumentTest, AcceptsOneObjectOrAList) {
   ASSERT_EQ(trunks.size(), 1u);
   EXPECT_EQ(trunks[0].id(), "a");
 
-  EXPECT_EQ(ParseTrunksDocument(R"({"trunks": [{"id": "a", "port": 5070}, {"id": "b"}]})",
-                                "t.json", &trunks),
+  EXPECT_EQ(ParseTrunksDocument(R"({"trunks": [{"id": "a", "port": 5070}, {"id": "b"}]})", "t.json",
+                                &trunks),
             std::nullopt);
   ASSERT_EQ(trunks.size(), 2u);
   EXPECT_EQ(trunks[0].port(), 5070u);

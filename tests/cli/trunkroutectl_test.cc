@@ -100,8 +100,8 @@ TEST_F(TrunkroutectlTest, JsonFlagPrintsTheResponseAsProtobufJson) {
 }
 
 TEST_F(TrunkroutectlTest, GlobalFlagsWorkBeforeTheCommandToo) {
-  CliResult r = RunCli({"--json", "--server", server_.address(), "--timeout", "3", "trunks",
-                        "get", "carrier-b"});
+  CliResult r = RunCli(
+      {"--json", "--server", server_.address(), "--timeout", "3", "trunks", "get", "carrier-b"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   v1::Trunk trunk;
   ASSERT_TRUE(ParsesAs(r.out, &trunk)) << r.out;
@@ -169,8 +169,8 @@ TEST_F(TrunkroutectlTest, ApplyRejectsAnUnknownFieldBeforeSendingAnything) {
   const std::string file = WriteFile("typo.json", R"({"id": "t1", "hots": "t1.example"})");
   CliResult r = Run({"trunks", "apply", "-f", file});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, AllOf(StartsWith("error: " + file + ": not a valid Trunk"),
-                           HasSubstr("hots")));
+  EXPECT_THAT(r.err,
+              AllOf(StartsWith("error: " + file + ": not a valid Trunk"), HasSubstr("hots")));
   EXPECT_EQ(server_.manager().Current()->version(), 1u);
 }
 
@@ -254,6 +254,30 @@ TEST_F(TrunkroutectlTest, UnreachableServerExits3) {
   EXPECT_EQ(r.out, "");
 }
 
+TEST_F(TrunkroutectlTest, UnreachableServerEndsAWatchWithExit3) {
+  const std::string address = "127.0.0.1:" + std::to_string(ClosedPort());
+  CliResult r = RunCli({"--server", address, "health", "watch"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, StartsWith("error: UNAVAILABLE: no answer from " + address + ": "));
+}
+
+TEST_F(TrunkroutectlTest, ServerThatNeverAnswersExits3AtTheDeadline) {
+  // Listening but never accepting: TCP connects (kernel backlog), gRPC never gets its answer.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string address = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  CliResult r = RunCli({"--server", address, "--timeout", "0.3", "trunks", "list"});
+  ::close(fd);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, StartsWith("error: DEADLINE_EXCEEDED: no answer from " + address + ": "));
+}
+
 TEST_F(TrunkroutectlTest, PolicySetChangesOnlyTheGivenFields) {
   v1::GetFailoverPolicyResponse before = Policy();
   ASSERT_NE(before.failover_policy().setup_timeout_ms(), 1500u);
@@ -276,8 +300,9 @@ TEST_F(TrunkroutectlTest, PolicySetChangesOnlyTheGivenFields) {
   // Code lists are sets (the server keeps them sorted).
   google::protobuf::util::MessageDifferencer differencer;
   differencer.set_repeated_field_comparison(google::protobuf::util::MessageDifferencer::AS_SET);
-  EXPECT_TRUE(differencer.Compare(expected, after))
-      << "expected:\n" << expected.DebugString() << "got:\n" << after.DebugString();
+  EXPECT_TRUE(differencer.Compare(expected, after)) << "expected:\n"
+                                                    << expected.DebugString() << "got:\n"
+                                                    << after.DebugString();
 }
 
 TEST_F(TrunkroutectlTest, PolicySetOutOfBoundsIsRejectedByTheServer) {
@@ -290,8 +315,8 @@ TEST_F(TrunkroutectlTest, PolicySetOutOfBoundsIsRejectedByTheServer) {
 TEST_F(TrunkroutectlTest, PolicyGetShowsEffectiveValues) {
   CliResult r = Run({"policy", "get"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, AllOf(HasSubstr("failover.setup_timeout_ms"), HasSubstr("health.failure_threshold"),
-                           HasSubstr("config_version")));
+  EXPECT_THAT(r.out, AllOf(HasSubstr("failover.setup_timeout_ms"),
+                           HasSubstr("health.failure_threshold"), HasSubstr("config_version")));
   CliResult unknown = Run({"policy", "get", "--route", "nope"});
   EXPECT_EQ(unknown.exit_code, 4);
   EXPECT_EQ(unknown.err, "error: NOT_FOUND: route 'nope' not found\n");
