@@ -143,6 +143,8 @@ absl::StatusOr<Decision> Decide(std::shared_ptr<const RoutingTable> table, const
   absl::InlinedVector<DecisionCandidate, 4> deferred;
   // DOWN/PROBING trunks in priority order, for panic mode.
   absl::InlinedVector<DecisionCandidate, 4> panic_candidates;
+  // PROBING trunks that are never probed: real calls are their only recovery path.
+  absl::InlinedVector<DecisionCandidate, 4> retry_by_calls;
   for (int trunk_index : route->trunk_indexes) {
     const CompiledTrunk& trunk = trunks[static_cast<size_t>(trunk_index)];
     if (!query.ingress_trunk_id.empty() && trunk.id == query.ingress_trunk_id) {
@@ -165,10 +167,19 @@ absl::StatusOr<Decision> Decide(std::shared_ptr<const RoutingTable> table, const
       }
       continue;
     }
+    // Without OPTIONS probes nothing but a real call can prove a PROBING trunk alive, so it is
+    // offered as a last resort behind the available trunks instead of being skipped until a
+    // panic that may never come.
+    if (state == v1::HEALTH_STATE_PROBING && !trunk.health.probes_enabled) {
+      retry_by_calls.push_back(candidate);
+      continue;
+    }
     if (IsPanicCandidate(state)) panic_candidates.push_back(candidate);
     decision.skipped.push_back(DecisionSkip{&trunk, state, SkipReason(availability)});
   }
   decision.candidates.insert(decision.candidates.end(), deferred.begin(), deferred.end());
+  decision.candidates.insert(decision.candidates.end(), retry_by_calls.begin(),
+                             retry_by_calls.end());
 
   if (decision.candidates.empty()) {
     if (panic_candidates.empty()) {

@@ -45,7 +45,8 @@ struct Decision {
 };
 
 // The one decision function, used by RouteCall, ExplainRoute and the SIP edge.
-// Order: the route's trunks in priority order; UP/FORCED_UP kept; DOWN, PROBING, DRAINING and
+// Order: the route's trunks in priority order; UP/FORCED_UP kept; a PROBING trunk whose probes
+// are disabled goes last (only real calls can bring it back); DOWN, PROBING, DRAINING and
 // FORCED_DOWN skipped with a reason; the ingress trunk never offered (loop). A ramping trunk
 // (ramp_share < 1) keeps its place with probability ramp_share (drawn from `entropy`, uniform in
 // [0,1)) and otherwise moves behind the fully UP trunks. If nothing is left: panic mode (DOWN and

@@ -116,6 +116,23 @@ TEST_F(DecideTest, SkipsUnavailableTrunksWithReasons) {
   EXPECT_FALSE(decision->panic);
 }
 
+TEST_F(DecideTest, ProbingTrunkWithoutProbesIsTriedLastByRealCalls) {
+  Load(R"pb(
+    trunks { id: "a" host: "a.example.com" health { probes_enabled: false } }
+    trunks { id: "b" host: "b.example.com" }
+    trunks { id: "c" host: "c.example.com" }
+    routes { id: "r" priority: 1 pattern: "\\+1\\d{10}" trunk_ids: "a" trunk_ids: "b"
+             trunk_ids: "c" }
+  )pb");
+  health_.Set("a", v1::HEALTH_STATE_PROBING);
+  health_.Set("b", v1::HEALTH_STATE_PROBING);
+  auto decision = Run("+12125551234");
+  ASSERT_TRUE(decision.ok()) << decision.status();
+  EXPECT_THAT(CandidateIds(*decision), ElementsAre("c", "a"));
+  EXPECT_THAT(Skips(*decision), ElementsAre("b: PROBING: waiting for recovery"));
+  EXPECT_FALSE(decision->panic);
+}
+
 TEST_F(DecideTest, SkipsAdminDrainingAndForcedDown) {
   health_.Set("a", v1::HEALTH_STATE_DRAINING);
   health_.Set("b", v1::HEALTH_STATE_FORCED_DOWN);
