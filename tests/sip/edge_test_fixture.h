@@ -6,6 +6,7 @@
 // parallel: edge = base, primary = base+1, backup = base+2, dialer = base+3.
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/log.h"
 #include "gtest/gtest.h"
 #include "tests/sip/edge_harness.h"
 #include "tests/sip/sipp.h"
@@ -47,6 +49,14 @@ struct ConfigVars {
 class EdgeE2eTest : public ::testing::Test {
  protected:
   static constexpr int kDialed = 0;
+
+  void SetUp() override {
+    // TRUNKROUTE_TEST_LOG=debug shows the edge's (and Sofia's) debug lines.
+    if (const char* level = std::getenv("TRUNKROUTE_TEST_LOG")) {
+      LogLevel l;
+      if (ParseLogLevel(level, &l)) SetLogLevel(l);
+    }
+  }
 
   void TearDown() override {
     for (auto& s : sipps_) s->Kill();
