@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -91,20 +92,29 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const Options& opt
   // gRPC sets SO_REUSEPORT by default, which lets a second trunkrouted bind a busy port and
   // silently steal half the connections. A busy port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Config and health RPCs are rare: one sync queue and few pollers keep those threads from
+  // competing with the routing threads for the connections' reads.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);
   int selected_port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
                            &selected_port);
-  builder.RegisterService(&server->routing_service_);
+  int routing_threads = options.routing_threads;
+  if (routing_threads <= 0) routing_threads = static_cast<int>(std::thread::hardware_concurrency());
+  server->routing_service_.Register(&builder, routing_threads);
   builder.RegisterService(&server->config_service_);
   builder.RegisterService(&server->health_service_);
   for (grpc::Service* service : options.extra_services) builder.RegisterService(service);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || selected_port == 0) {
     if (server->server_ != nullptr) server->server_->Shutdown();
+    server->routing_service_.Shutdown();
     server->shut_down_ = true;
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot listen for gRPC on ", options.listen_address, ": ", DiagnoseBind(host, port)));
   }
+  server->routing_service_.Start();
   if (auto* hc = server->server_->GetHealthCheckService()) hc->SetServingStatus(true);
   server->port_ = selected_port;
   server->address_ = host.find(':') != std::string::npos
@@ -122,6 +132,7 @@ void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
   health_service_.Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + grace);
   server_->Wait();
+  routing_service_.Shutdown();
 }
 
 void GrpcServer::Wait() {

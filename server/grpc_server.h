@@ -27,6 +27,9 @@ class GrpcServer {
     // More services to serve on the same port (e.g. AdminService); not owned, must outlive the
     // server.
     std::vector<grpc::Service*> extra_services;
+    // Threads answering RouteCall/ReportCallOutcome (one completion queue each); 0 = one per
+    // CPU core.
+    int routing_threads = 0;
   };
 
   // FailedPrecondition naming the address and the reason (e.g. "Address already in use") when
@@ -51,7 +54,7 @@ class GrpcServer {
   GrpcServer(config::ConfigManager* config, health::HealthTracker* health);
 
   RoutingCore core_;
-  RoutingServiceImpl routing_service_;
+  AsyncRoutingService routing_service_;
   ConfigServiceImpl config_service_;
   HealthServiceImpl health_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -1,29 +1,47 @@
 #ifndef TRUNKROUTE_SERVER_ROUTING_SERVICE_H_
 #define TRUNKROUTE_SERVER_ROUTING_SERVICE_H_
 
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "grpcpp/server_builder.h"
 #include "server/routing_core.h"
 #include "trunkroute/v1/routing.grpc.pb.h"
 
 namespace trunkroute::server {
 
-// RoutingService on gRPC's callback API: RouteCall is the hot path (dialers ask per call), and
-// the callback API answers inline on gRPC's own threads without a hand-off to a sync pool.
-class RoutingServiceImpl final : public v1::RoutingService::CallbackService {
+// RoutingService on gRPC's async API. RouteCall is the hot path (a dialer asks once per call), so
+// it runs on our own completion-queue threads, one per queue: the request is decided and answered
+// on the thread that dequeued it, with no hand-off to another pool (the sync and callback APIs of
+// gRPC 1.51 each add a thread hop per call). The cost per call is then the decision itself plus
+// gRPC's framing.
+//
+// Lifecycle: Register() before the builder starts the server, Start() after, and
+// Shutdown() after grpc::Server::Shutdown() (it drains and joins the queue threads).
+class AsyncRoutingService {
  public:
-  explicit RoutingServiceImpl(RoutingCore* core) : core_(core) {}
-  // The generated bases keep sync-signature overloads of the same names; keep them visible.
-  using v1::RoutingService::CallbackService::ReportCallOutcome;
-  using v1::RoutingService::CallbackService::RouteCall;
+  explicit AsyncRoutingService(RoutingCore* core) : core_(core) {}
+  ~AsyncRoutingService();
+  AsyncRoutingService(const AsyncRoutingService&) = delete;
+  AsyncRoutingService& operator=(const AsyncRoutingService&) = delete;
 
-  grpc::ServerUnaryReactor* RouteCall(grpc::CallbackServerContext* context,
-                                      const v1::RouteCallRequest* request,
-                                      v1::RouteCallResponse* response) override;
-  grpc::ServerUnaryReactor* ReportCallOutcome(grpc::CallbackServerContext* context,
-                                              const v1::ReportCallOutcomeRequest* request,
-                                              v1::ReportCallOutcomeResponse* response) override;
+  // `threads` completion queues, one thread each (at least 1).
+  void Register(grpc::ServerBuilder* builder, int threads);
+  void Start();
+  void Shutdown();
+
+  class Rpc;  // one in-flight call (internal)
 
  private:
+  void Loop(grpc::ServerCompletionQueue* cq);
+
   RoutingCore* const core_;
+  v1::RoutingService::AsyncService service_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
+  std::vector<std::thread> threads_;
+  bool started_ = false;
+  bool shut_down_ = false;
 };
 
 }  // namespace trunkroute::server
