@@ -8,6 +8,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -68,6 +69,19 @@ std::string BindProblem(const HostPort& hp, int type) {
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) problem = std::strerror(errno);
   close(fd);
   return problem;
+}
+
+// The longest attempt a config can ask for (global and per-route setup timeouts).
+uint32_t LongestSetupTimeoutMs(const router::RoutingTable& table) {
+  uint32_t longest = table.default_failover_policy().setup_timeout_ms;
+  for (const router::CompiledRoute& r : table.routes()) {
+    longest = std::max(longest, r.policy.setup_timeout_ms);
+  }
+  return longest;
+}
+
+uint32_t StackTimeoutFor(const router::RoutingTable& table) {
+  return std::clamp<uint32_t>(LongestSetupTimeoutMs(table) + 2000, 4000, 32000);
 }
 
 bool IsIncomingRequestOnNewHandle(nua_event_t event) {
@@ -260,6 +274,8 @@ absl::Status EdgeCore::CreateStack() {
   }
   const std::string from = absl::StrCat(
       "<sip:trunkroute@", UriHost(advertised != nullptr ? advertised->host : listen.host), ">");
+  t1x64_ms_ = StackTimeoutFor(*config_->Current());
+  seen_table_version_ = config_->Current()->version();
   const unsigned verify =
       options_.tls_verify_peer ? (TPTLS_VERIFY_ALL | TPTLS_VERIFY_SUBJECTS_OUT) : TPTLS_VERIFY_NONE;
 
@@ -275,10 +291,12 @@ absl::Status EdgeCore::CreateStack() {
       NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"),
       NUTAG_USER_AGENT("trunkroute"), SIPTAG_FROM_STR(from.c_str()),
       NUTAG_OUTBOUND("no-options-keepalive no-validate"),
-      // Our own timers decide failover (attempt setup timer, budget, probe timeout); the stack's
-      // are left at RFC values only to clean up abandoned transactions, and DNS graylisting is
-      // off so that a trunk that failed once is not skipped by the resolver.
-      NTATAG_SIP_T1X64(32000), NTATAG_TIMER_C(185000), NTATAG_GRAYLIST(0), TAG_END());
+      // Our own timers decide failover (attempt setup timer, budget, probe timeout). T1×64 (Timer
+      // B/F/H/J) only bounds how long an abandoned INVITE waits for a late answer to CANCEL or
+      // BYE, and how long finished transactions are kept (memory): just above the longest setup
+      // timeout the config asks for, 4 s at least, 32 s (RFC 3261) at most. DNS graylisting is off
+      // so that a trunk whose name failed once is not skipped by the resolver.
+      NTATAG_SIP_T1X64(t1x64_ms_), NTATAG_TIMER_C(185000), NTATAG_GRAYLIST(0), TAG_END());
   if (nua_ != nullptr) return absl::OkStatus();
 
   std::string problem = BindProblem(listen, SOCK_DGRAM);
@@ -415,6 +433,16 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
     return;
   }
   std::shared_ptr<const router::RoutingTable> table = config_->Current();
+  if (table->version() != seen_table_version_) {
+    seen_table_version_ = table->version();
+    // The stack's transaction lifetime is fixed at start-up (Sofia sets its queues once).
+    if (LongestSetupTimeoutMs(*table) + 1000 > t1x64_ms_) {
+      LogWarn("a setup timeout in the new config is close to or above the SIP stack's "
+              "transaction timeout set at start-up; restart the edge to raise it",
+              {{"setup_timeout_ms", std::to_string(LongestSetupTimeoutMs(*table))},
+               {"stack_timeout_ms", std::to_string(t1x64_ms_)}});
+    }
+  }
 
   // 1. Source: a trunk's allow_cidrs (which names the ingress trunk) or the edge's own list.
   const std::string source = SourceAddress(nua_current_request(nua_));

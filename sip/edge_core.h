@@ -129,6 +129,8 @@ class EdgeCore {
   absl::flat_hash_map<Probe*, std::unique_ptr<Probe>> probes_;
   absl::flat_hash_map<std::string, int> trunk_load_;
   uint64_t entropy_state_ = 0;
+  uint32_t t1x64_ms_ = 32000;        // Sofia's T1×64, fixed when the stack is created
+  uint64_t seen_table_version_ = 0;  // last config version checked against t1x64_ms_
   nua_saved_event_t saved_event_[1] = {};  // see CameFromNetwork
 };
 
