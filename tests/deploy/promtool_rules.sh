@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The shipped alert rules pass `promtool check rules` and their unit tests
 # (`promtool test rules deploy/prometheus/trunkroute-alerts.test.yml`), and those unit tests can
-# fail: a copy of the rules with a changed `for:` must make them fail.
+# fail: a copy of the rules with a changed `for:` must make them fail. Every query of the Grafana
+# dashboard must parse as PromQL (promtool checks them as recording rules).
 # Usage: promtool_rules.sh REPO_ROOT   (PROMTOOL: path to promtool, set by ctest)
 # Fails (never skips) when promtool is missing: scripts/get-promtool.sh installs it.
 set -euo pipefail
@@ -25,9 +26,21 @@ if ! "$promtool" test rules "$rules_dir/trunkroute-alerts.test.yml"; then
   status=1
 fi
 
-# Control: the unit tests must notice a changed rule, or they prove nothing.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+
+# The Grafana dashboard's queries, written as recording rules so that promtool parses each one.
+python="${PYTHON:-python3}"
+if ! "$python" "$(dirname "$0")/check_deploy_files.py" "$root" --dashboard-rules \
+    "$tmp/dashboard-queries.yml"; then
+  echo "FAIL: could not extract the dashboard's queries" >&2
+  status=1
+elif ! "$promtool" check rules "$tmp/dashboard-queries.yml"; then
+  echo "FAIL: a query of deploy/grafana/trunkroute-dashboard.json is not valid PromQL" >&2
+  status=1
+fi
+
+# Control: the unit tests must notice a changed rule, or they prove nothing.
 cp "$rules_dir/trunkroute-alerts.yml" "$rules_dir/trunkroute-alerts.test.yml" "$tmp/"
 sed -i 's/^        for: 1m$/        for: 5m/' "$tmp/trunkroute-alerts.yml"
 if cmp -s "$tmp/trunkroute-alerts.yml" "$rules_dir/trunkroute-alerts.yml"; then
@@ -38,5 +51,5 @@ elif "$promtool" test rules "$tmp/trunkroute-alerts.test.yml" >/dev/null 2>&1; t
   status=1
 fi
 
-[[ $status -eq 0 ]] && echo "promtool: alert rules checked and unit-tested: OK"
+[[ $status -eq 0 ]] && echo "promtool: alert rules checked and unit-tested, dashboard queries parse: OK"
 exit $status
