@@ -22,6 +22,8 @@ namespace trunkroute::sip {
 namespace {
 
 constexpr int kShutdownGraceMs = 3000;
+constexpr unsigned kUdpReceiveBuffer = 4u << 20;
+constexpr unsigned kUdpSendBuffer = 1u << 20;
 
 std::once_flag su_init_once;
 
@@ -287,6 +289,9 @@ absl::Status EdgeCore::CreateStack() {
       // A B2BUA passes SDP through untouched: no offer/answer engine of our own.
       NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOACK(0),
       NUTAG_ENABLEINVITE(1), NUTAG_SESSION_TIMER(0),
+      // nua would otherwise answer some finals itself: hold a 503 + Retry-After and re-send the
+      // INVITE later (reporting a fake "100"), or follow a 3xx. Failover decides those here.
+      NUTAG_MAX_RETRY_AFTER(0), NUTAG_AUTO302(0), NUTAG_AUTO305(0),
       NUTAG_APPL_METHOD("UPDATE"), NUTAG_APPL_METHOD("INFO"),
       NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"),
       NUTAG_USER_AGENT("trunkroute"), SIPTAG_FROM_STR(from.c_str()),
@@ -296,7 +301,10 @@ absl::Status EdgeCore::CreateStack() {
       // BYE, and how long finished transactions are kept (memory): just above the longest setup
       // timeout the config asks for, 4 s at least, 32 s (RFC 3261) at most. DNS graylisting is off
       // so that a trunk whose name failed once is not skipped by the resolver.
-      NTATAG_SIP_T1X64(t1x64_ms_), NTATAG_TIMER_C(185000), NTATAG_GRAYLIST(0), TAG_END());
+      NTATAG_SIP_T1X64(t1x64_ms_), NTATAG_TIMER_C(185000), NTATAG_GRAYLIST(0),
+      // One thread serves every UDP datagram: a deep receive buffer rides out bursts instead of
+      // dropping them (the kernel caps it at net.core.rmem_max).
+      TPTAG_UDP_RMEM(kUdpReceiveBuffer), TPTAG_UDP_WMEM(kUdpSendBuffer), TAG_END());
   if (nua_ != nullptr) return absl::OkStatus();
 
   std::string problem = BindProblem(listen, SOCK_DGRAM);

@@ -136,6 +136,13 @@ void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char con
   Leg& leg = *attempts_[static_cast<size_t>(attempt)];
   const MonoTime now = core_->clock()->Now();
   const bool connected = attempt == fsm_.connected_attempt();
+  if (LogEnabled(LogLevel::kDebug)) {
+    LogDebug("trunk leg event", {{"call_id", request_.call_id},
+                                 {"attempt", std::to_string(attempt)},
+                                 {"event", nua_event_name(event)},
+                                 {"status", std::to_string(status)},
+                                 {"local", local ? "yes" : "no"}});
+  }
   switch (event) {
     case nua_r_invite:
       if (connected && pending_ && pending_->answer_event == nua_r_invite) {
@@ -154,6 +161,14 @@ void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char con
           r.retry_after_s = static_cast<uint32_t>(sip->sip_retry_after->af_delta);
         }
         Execute(fsm_.OnFinal(attempt, r, now), sip);
+      }
+      break;
+    case nua_r_authenticate:
+      // The stack could not use our credentials on this challenge (e.g. nothing to match):
+      // the same as being challenged again.
+      if (status >= 300 && !connected) {
+        FinalResponse r{.status = 401, .phrase = phrase != nullptr ? phrase : ""};
+        Execute(fsm_.OnFinal(attempt, r, now), nullptr);
       }
       break;
     case nua_i_ack:
