@@ -1,10 +1,11 @@
-// trunkrouted: the trunkroute daemon (gRPC API, routing core, health; the SIP edge and the
-// HTTP/metrics face plug in at the marked wiring points).
+// trunkrouted: the trunkroute daemon: gRPC API, routing core, health tracker, the Sofia-SIP edge
+// and the HTTP face (/metrics and the JSON API for Genesys data actions), in one process.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -24,8 +26,14 @@
 #include "config/config_store.h"
 #include "config/default_config.h"
 #include "health/tracker.h"
+#include "http/http_server.h"
+#include "http/routing_core_backend.h"
+#include "metrics/health_metrics_observer.h"
+#include "metrics/trunkroute_metrics.h"
 #include "server/admin_service.h"
 #include "server/grpc_server.h"
+#include "sip/edge.h"
+#include "sip/probe_forwarder.h"
 
 namespace {
 
@@ -41,7 +49,17 @@ Flags:
   --grpc-listen ADDR        gRPC API, host:port or [v6]:port; port 0 picks a free port
                             (default 127.0.0.1:50051)
   --http-listen ADDR        /metrics and the HTTP/JSON face (default 127.0.0.1:9464)
-  --sip-listen ADDR         SIP edge (default 127.0.0.1:5060)
+  --sip-listen ADDR         SIP edge, UDP and TCP, ip:port (default 127.0.0.1:5060)
+  --sip-tls-listen ADDR     SIP over TLS listener, e.g. 127.0.0.1:5061 (default: none; needed
+                            for TLS trunks too)
+  --sip-tls-cert-dir DIR    agent.pem (key + certificate chain) and cafile.pem (trusted CAs)
+  --sip-tls-no-verify       do not verify TLS peers (lab only; verification is on by default)
+  --sip-advertised-address HOST
+                            address for Via/Contact behind NAT (default: config
+                            edge.advertised_address, else the bound address)
+  --no-sip                  run without the SIP edge (routing API only; no OPTIONS probes)
+  --api-token-file FILE     bearer token required by the HTTP /v1/ API (or set
+                            TRUNKROUTE_API_TOKEN); never logged
   --bootstrap-config FILE   config to start from when the data dir holds none yet (default: the
                             embedded deploy/trunkroute.example.json); ignored once a config is
                             stored
@@ -58,7 +76,13 @@ struct Flags {
   std::string http_listen = "127.0.0.1:9464";
   std::string sip_listen = "127.0.0.1:5060";
   std::string bootstrap_config;
+  std::string sip_tls_listen;
+  std::string sip_tls_cert_dir;
+  std::string sip_advertised_address;
+  std::string api_token_file;
   std::string log_level = "info";
+  bool sip_tls_no_verify = false;
+  bool no_sip = false;
   bool log_json = false;
   bool help = false;
 };
@@ -73,17 +97,32 @@ absl::Status ParseFlags(int argc, char** argv, Flags* flags) {
       {"--data-dir", &flags->data_dir},       {"--grpc-listen", &flags->grpc_listen},
       {"--http-listen", &flags->http_listen}, {"--sip-listen", &flags->sip_listen},
       {"--bootstrap-config", &flags->bootstrap_config}, {"--log-level", &flags->log_level},
+      {"--sip-tls-listen", &flags->sip_tls_listen},
+      {"--sip-tls-cert-dir", &flags->sip_tls_cert_dir},
+      {"--sip-advertised-address", &flags->sip_advertised_address},
+      {"--api-token-file", &flags->api_token_file},
   };
+  struct BoolFlag {
+    std::string_view name;
+    bool* target;
+  };
+  const BoolFlag bool_flags[] = {{"--log-json", &flags->log_json},
+                                 {"--no-sip", &flags->no_sip},
+                                 {"--sip-tls-no-verify", &flags->sip_tls_no_verify}};
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       flags->help = true;
       continue;
     }
-    if (arg == "--log-json") {
-      flags->log_json = true;
-      continue;
+    bool is_bool = false;
+    for (const BoolFlag& f : bool_flags) {
+      if (f.name == arg) {
+        *f.target = true;
+        is_bool = true;
+      }
     }
+    if (is_bool) continue;
     std::string_view name = arg;
     std::optional<std::string_view> value;
     if (size_t eq = arg.find('='); eq != std::string_view::npos) {
@@ -115,6 +154,23 @@ absl::Status ParseFlags(int argc, char** argv, Flags* flags) {
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "trunkrouted: %s\n", std::string(status.message()).c_str());
   return 1;
+}
+
+// The HTTP API's bearer token: --api-token-file, else TRUNKROUTE_API_TOKEN, else none.
+absl::StatusOr<std::string> LoadApiToken(const Flags& flags) {
+  std::string token;
+  if (!flags.api_token_file.empty()) {
+    std::ifstream in(flags.api_token_file);
+    if (!in) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--api-token-file ", flags.api_token_file, ": ", std::strerror(errno)));
+    }
+    std::getline(in, token);
+  } else if (const char* env = std::getenv("TRUNKROUTE_API_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  return token;
 }
 
 // The config to serve: the stored one, else --bootstrap-config, else the embedded default.
@@ -174,14 +230,47 @@ int Run(const Flags& flags) {
         absl::StrCat("config from ", initial->source, " is invalid:\n", manager.status().message())));
   }
 
+  auto metrics = metrics::TrunkrouteMetrics::Create(TRUNKROUTE_VERSION);
+  if (!metrics.ok()) return Fail(metrics.status());
+
+  // Construction order breaks the tracker ↔ edge cycle: forwarder → tracker → edge → forwarder
+  // points at the edge → tracker learns the trunks → timer thread (the only caller of Tick, hence
+  // of probes) starts. No probe is sent before the edge can carry it.
   DefaultRandomSource random;
-  // WIRING POINT (SIP edge): the edge's OPTIONS ProbeSender goes here instead of nullptr, and the
-  // edge itself starts on flags.sip_listen once the tracker and the config manager exist.
-  health::HealthTracker tracker(clock, &random, /*prober=*/nullptr);
-  tracker.ApplyTable(*(*manager)->Current());
+  sip::ProbeForwarder probe_forwarder;
+  health::HealthTracker tracker(clock, &random, flags.no_sip ? nullptr : &probe_forwarder);
+  auto health_observer = std::make_shared<metrics::HealthMetricsObserver>(metrics->get());
+  {
+    std::vector<v1::TrunkHealth> snapshot;
+    tracker.AddObserver(health_observer, &snapshot);
+    health_observer->SyncTrunks(snapshot);
+  }
+
+  std::unique_ptr<sip::SipEdge> edge;
+  if (!flags.no_sip) {
+    sip::EdgeOptions edge_options;
+    edge_options.listen = flags.sip_listen;
+    edge_options.tls_listen = flags.sip_tls_listen;
+    edge_options.tls_cert_dir = flags.sip_tls_cert_dir;
+    edge_options.tls_verify_peer = !flags.sip_tls_no_verify;
+    edge_options.advertised_address = flags.sip_advertised_address;
+    auto started = sip::SipEdge::Start(edge_options, manager->get(), &tracker, clock);
+    if (!started.ok()) return Fail(started.status());
+    edge = *std::move(started);
+    probe_forwarder.SetTarget(edge.get());
+  }
+
+  auto apply_table = [&tracker, &health_observer, &metrics,
+                      clock](const std::shared_ptr<const router::RoutingTable>& table) {
+    tracker.ApplyTable(*table);
+    // The tracker announces no event for a deleted trunk; re-sync so its series disappear.
+    health_observer->SyncTrunks(tracker.List());
+    (*metrics)->SetConfigApplied(table->version(), clock->WallUnixMs());
+  };
+  apply_table((*manager)->Current());
   health::HealthTimerThread timer(&tracker);
-  (*manager)->AddListener([&tracker, &timer](const std::shared_ptr<const router::RoutingTable>& t) {
-    tracker.ApplyTable(*t);
+  (*manager)->AddListener([&apply_table, &timer](const std::shared_ptr<const router::RoutingTable>& t) {
+    apply_table(t);
     timer.Wake();
   });
 
@@ -201,13 +290,24 @@ int Run(const Flags& flags) {
   auto grpc_server = server::GrpcServer::Start(grpc_options, manager->get(), &tracker);
   if (!grpc_server.ok()) return Fail(grpc_server.status());
 
-  // WIRING POINT (HTTP/metrics): start the /metrics + HTTP/JSON listener on flags.http_listen
-  // here, with (*grpc_server)->routing_core() for POST /v1/route and /v1/outcome.
+  http::HttpServerOptions http_options;
+  if (absl::Status st = http::ParseListenAddress(flags.http_listen, &http_options); !st.ok()) {
+    return Fail(st);
+  }
+  auto token = LoadApiToken(flags);
+  if (!token.ok()) return Fail(token.status());
+  http_options.bearer_token = *std::move(token);
+  http::RoutingCoreBackend http_backend((*grpc_server)->routing_core());
+  auto http_server = http::HttpServer::Start(http_options, &http_backend, metrics->get());
+  if (!http_server.ok()) return Fail(http_server.status());
 
   const std::string version = absl::StrCat((*manager)->Current()->version());
   LogInfo("trunkrouted serving", {{"grpc", (*grpc_server)->address()},
-                                  {"http", flags.http_listen},
-                                  {"sip", flags.sip_listen},
+                                  {"http", (*http_server)->address()},
+                                  {"sip", flags.no_sip ? std::string("off") : flags.sip_listen},
+                                  {"sip_tls", flags.sip_tls_listen.empty() ? std::string("off")
+                                                                           : flags.sip_tls_listen},
+                                  {"api_token", http_options.bearer_token.empty() ? "off" : "on"},
                                   {"data_dir", flags.data_dir},
                                   {"config_version", version},
                                   {"config_source", initial->source}});
@@ -216,6 +316,10 @@ int Run(const Flags& flags) {
   while (sigwait(&stop_signals, &signal) != 0) {
   }
   LogInfo("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  // The edge first: it ends calls in setup cleanly and stops probing; then the API faces.
+  probe_forwarder.SetTarget(nullptr);
+  if (edge) edge->Stop();
+  (*http_server)->Stop();
   (*grpc_server)->Shutdown(std::chrono::milliseconds(5000));
   grpc_server->reset();
   LogInfo("stopped");

@@ -93,10 +93,35 @@ class Daemon {
   std::optional<int> exit_code_;
 };
 
+// A port free for both UDP and TCP on 127.0.0.1 right now (the edge binds both).
+int FreeSipPort() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(udp, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(udp);
+      continue;
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(udp, reinterpret_cast<sockaddr*>(&addr), &len);
+    int tcp = ::socket(AF_INET, SOCK_STREAM, 0);
+    const bool tcp_free = ::bind(tcp, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    const int port = ntohs(addr.sin_port);
+    ::close(tcp);
+    ::close(udp);
+    if (tcp_free) return port;
+  }
+  return 0;
+}
+
 TEST(TrunkroutedBinaryTest, ServesTheEmbeddedDefaultAndExitsZeroOnSigterm) {
   TempDir tmp;
+  // The whole daemon, SIP edge included (it needs a known port: trunks and dialers address it).
+  const std::string sip = "127.0.0.1:" + std::to_string(FreeSipPort());
   Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0",
-                 "--http-listen", "127.0.0.1:0", "--sip-listen", "127.0.0.1:0"},
+                 "--http-listen", "127.0.0.1:0", "--sip-listen", sip},
                 tmp.Sub("stderr"));
   std::optional<std::string> address = daemon.WaitServing(std::chrono::seconds(20));
   ASSERT_TRUE(address.has_value()) << daemon.Stderr();
@@ -121,6 +146,8 @@ TEST(TrunkroutedBinaryTest, ServesTheEmbeddedDefaultAndExitsZeroOnSigterm) {
   daemon.Signal(SIGTERM);
   EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(15)), 0) << daemon.Stderr();
   EXPECT_THAT(daemon.Stderr(), HasSubstr("shutting down"));
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("sip=" + sip));
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("sip edge stopping"));
   // The embedded default was stored on first start.
   EXPECT_THAT(ReadFileBytes(tmp.Sub("data/config.json")), HasSubstr("demo-primary"));
 }
@@ -138,7 +165,9 @@ TEST(TrunkroutedBinaryTest, BusyPortIsAClearErrorAndNonZeroExit) {
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   const std::string busy = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
 
-  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", busy}, tmp.Sub("stderr"));
+  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", busy, "--http-listen",
+                 "127.0.0.1:0", "--no-sip"},
+                tmp.Sub("stderr"));
   std::optional<int> code = daemon.WaitExit(std::chrono::seconds(20));
   ::close(fd);
   ASSERT_TRUE(code.has_value());
@@ -152,7 +181,8 @@ TEST(TrunkroutedBinaryTest, CorruptStoredConfigStopsStartUpAndIsLeftAlone) {
   ASSERT_EQ(::mkdir(tmp.Sub("data").c_str(), 0700), 0);
   const std::string garbage = "{\"trunks\": [";
   testing::WriteFileBytes(tmp.Sub("data/config.json"), garbage);
-  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0"},
+  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0",
+                 "--http-listen", "127.0.0.1:0", "--no-sip"},
                 tmp.Sub("stderr"));
   std::optional<int> code = daemon.WaitExit(std::chrono::seconds(20));
   ASSERT_TRUE(code.has_value());
@@ -164,7 +194,8 @@ TEST(TrunkroutedBinaryTest, CorruptStoredConfigStopsStartUpAndIsLeftAlone) {
 TEST(TrunkroutedBinaryTest, UnusableDataDirIsAClearError) {
   TempDir tmp;
   testing::WriteFileBytes(tmp.Sub("file"), "x");
-  Daemon daemon({"--data-dir", tmp.Sub("file"), "--grpc-listen", "127.0.0.1:0"},
+  Daemon daemon({"--data-dir", tmp.Sub("file"), "--grpc-listen", "127.0.0.1:0",
+                 "--http-listen", "127.0.0.1:0", "--no-sip"},
                 tmp.Sub("stderr"));
   EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(20)), 1);
   EXPECT_THAT(daemon.Stderr(), HasSubstr("data directory " + tmp.Sub("file") + ": not a directory"));
@@ -176,7 +207,7 @@ TEST(TrunkroutedBinaryTest, BootstrapConfigIsUsedOnlyForAnEmptyDataDir) {
     "trunks": [{"id": "only", "host": "127.0.0.1", "port": 5090, "transport": "TRANSPORT_UDP"}],
     "routes": [{"id": "all", "priority": 1, "pattern": "\\+\\d+", "trunk_ids": ["only"]}]})");
   Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0",
-                 "--bootstrap-config", tmp.Sub("boot.json")},
+                 "--bootstrap-config", tmp.Sub("boot.json"), "--http-listen", "127.0.0.1:0", "--no-sip"},
                 tmp.Sub("stderr"));
   std::optional<std::string> address = daemon.WaitServing(std::chrono::seconds(20));
   ASSERT_TRUE(address.has_value()) << daemon.Stderr();
@@ -209,7 +240,9 @@ TEST(TrunkroutedBinaryTest, FlagErrorsAndHelp) {
   Daemon help({"--help"}, tmp.Sub("stdout"));
   EXPECT_EQ(help.WaitExit(std::chrono::seconds(10)), 0);
   for (const char* flag : {"--data-dir", "--grpc-listen", "--http-listen", "--sip-listen",
-                           "--bootstrap-config", "--log-level", "--log-json", "--help"}) {
+                           "--bootstrap-config", "--log-level", "--log-json", "--help",
+                           "--sip-tls-listen", "--sip-tls-cert-dir", "--no-sip",
+                           "--api-token-file"}) {
     EXPECT_THAT(help.Stderr(), HasSubstr(flag));
   }
 }
