@@ -10,8 +10,9 @@ TRUNKROUTE_PACKAGES=(
   libabsl-dev libre2-dev libsofia-sip-ua-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-# Only the test suite needs these (SIPp drives the SIP end-to-end tests).
-TRUNKROUTE_TEST_PACKAGES=(sip-tester)
+# Only the test suite needs these (SIPp drives the SIP end-to-end tests;
+# openssl makes the TLS test certificates; python3 runs the deploy checks).
+TRUNKROUTE_TEST_PACKAGES=(sip-tester openssl python3)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
