@@ -92,6 +92,7 @@ class EdgeCore {
   static void OnShutdownTimer(EdgeCore* core, su_timer_t* timer, void* arg);
 
   void ThreadMain(std::promise<absl::Status>* started);
+  void RunLoop();
   absl::Status CreateStack();
   void OnEvent(nua_event_t event, int status, char const* phrase, nua_handle_t* nh,
                LegRef* ref, sip_t const* sip, tagi_t tags[]);
@@ -122,6 +123,8 @@ class EdgeCore {
   su_root_t* root_ = nullptr;
   nua_t* nua_ = nullptr;
   bool stopping_ = false;
+  bool loop_running_ = false;
+  uint64_t activity_ = 0;  // nua events and posted tasks handled: did a loop step do anything?
   bool shutdown_done_ = false;
   su_timer_t* shutdown_timer_ = nullptr;
   std::vector<HostPort> own_addresses_;
