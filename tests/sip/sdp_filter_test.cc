@@ -2,6 +2,7 @@
 // place so the trunk's answer still matches the caller's offer.
 #include "sip/sdp_filter.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,43 @@ TEST(SdpFilterTest, NonRtpFormatsFollowTheirNames) {
 TEST(SdpFilterTest, TextWithoutMediaHasNoCommonCodec) {
   EXPECT_FALSE(FilterSdpCodecs("", kDefaultCodecs).has_common_codec);
   EXPECT_FALSE(FilterSdpCodecs("garbage\r\nm=\r\nm=audio\r\n", kDefaultCodecs).has_common_codec);
+}
+
+// Offers arrive from outside: whatever the bytes, the filter must not crash and must keep every
+// m= line in place (the trunk's answer has to line up with the caller's offer).
+TEST(SdpFilterTest, MutatedOffersKeepEveryMediaLine) {
+  std::mt19937 rng(20261128);  // fixed seed: the same cases every run
+  const std::string base = kOffer + std::string("m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n");
+  const std::string alphabet = "m=a:0123456789 /\r\nRTPAVPrtpmapfmtp";
+  for (int i = 0; i < 2000; ++i) {
+    std::string sdp = base;
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits; ++e) {
+      const size_t pos = rng() % (sdp.size() + 1);
+      switch (rng() % 3) {
+        case 0: sdp.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        case 1: if (pos < sdp.size()) sdp.erase(pos, 1); break;
+        default: if (pos < sdp.size()) sdp[pos] = alphabet[rng() % alphabet.size()]; break;
+      }
+    }
+    SdpFilterResult r = FilterSdpCodecs(sdp, kDefaultCodecs);
+    auto count_m = [](const std::string& text) {
+      int n = 0;
+      for (size_t p = 0; (p = text.find("m=", p)) != std::string::npos; p += 2) {
+        if (p == 0 || text[p - 1] == '\n') ++n;
+      }
+      return n;
+    };
+    std::string normalized;  // input with CRLF, blank lines dropped, as the filter writes it
+    for (size_t p = 0; p < sdp.size();) {
+      size_t e = sdp.find('\n', p);
+      std::string line = sdp.substr(p, e == std::string::npos ? std::string::npos : e - p);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) normalized += line + "\r\n";
+      p = e == std::string::npos ? sdp.size() : e + 1;
+    }
+    EXPECT_EQ(count_m(r.sdp), count_m(normalized)) << "case " << i << ":\n" << sdp;
+  }
 }
 
 }  // namespace
