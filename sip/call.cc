@@ -277,6 +277,14 @@ bool CallFsm::AttemptsSettled() const {
   });
 }
 
+std::string CallFsm::LastFailureReason() const {
+  if (failures_.empty()) return {};
+  const Failure& f = failures_.back();
+  if (f.timed_out) return "timeout";
+  if (f.transport_error) return "transport_error";
+  return std::to_string(f.status);
+}
+
 bool CallFsm::IsCurrent(int attempt) const { return attempt == current_ && current_ >= 0; }
 
 MonoTime CallFsm::BudgetDeadline() const {

@@ -104,6 +104,10 @@ class CallFsm {
   bool AttemptsSettled() const;
   int attempt_count() const { return static_cast<int>(attempts_.size()); }
   int candidate_of(int attempt) const { return attempts_[attempt].candidate; }
+  MonoTime attempt_started(int attempt) const { return attempts_[attempt].started; }
+  // Why the latest failed attempt failed, in the metrics' vocabulary: the trunk's status ("503",
+  // "401" …), "timeout" or "transport_error"; empty when nothing failed yet.
+  std::string LastFailureReason() const;
 
  private:
   enum class AttemptState {

@@ -511,6 +511,15 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   }
   absl::StatusOr<router::Decision> decision = router::Decide(
       table, *health_, {dialed, caller, ingress != nullptr ? ingress->id : ""}, NextEntropy());
+  if (options_.observer != nullptr) {
+    const absl::Status& st = decision.status();
+    options_.observer->OnDecision(
+        decision.ok() ? std::string_view(decision->route->id) : std::string_view(),
+        decision.ok()                 ? (decision->panic ? "panic" : "routed")
+        : absl::IsNotFound(st)        ? "no_route"
+        : absl::IsInvalidArgument(st) ? "invalid"
+                                      : "unavailable");
+  }
   if (!decision.ok()) {
     const std::string text(decision.status().message());
     std::string clean;
@@ -591,6 +600,7 @@ int EdgeCore::TrunkLoad(const std::string& trunk_id) const {
 }
 
 void EdgeCore::AddTrunkLoad(const std::string& trunk_id, int delta) {
+  if (options_.observer != nullptr) options_.observer->OnActiveCalls(trunk_id, delta);
   int& n = trunk_load_[trunk_id];
   n += delta;
   if (n <= 0) trunk_load_.erase(trunk_id);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -13,6 +14,25 @@
 #include "health/tracker.h"
 
 namespace trunkroute::sip {
+
+// Hooks for metrics (trunkroute_route_decisions_total, _failovers_total, _post_dial_delay_seconds,
+// _active_calls). Called on the SIP thread: implementations must be quick and must not block.
+// Label values are bounded (route and trunk ids, fixed words), never numbers or call ids.
+class EdgeObserver {
+ public:
+  virtual ~EdgeObserver() = default;
+  // Every INVITE that reached the router: result is routed | no_route | invalid | unavailable |
+  // panic (route_id empty unless a route matched).
+  virtual void OnDecision(std::string_view /*route_id*/, std::string_view /*result*/) {}
+  // A call left trunk `from` for `to` ("" = no trunk left, the caller got the failure); reason is
+  // the trunk's status ("503"), "timeout" or "transport_error".
+  virtual void OnFailover(std::string_view /*route_id*/, std::string_view /*from*/,
+                          std::string_view /*to*/, std::string_view /*reason*/) {}
+  // INVITE sent to the trunk → its first 180/183 (relayed to the caller).
+  virtual void OnPostDialDelay(std::string_view /*trunk_id*/, Duration /*delay*/) {}
+  // Legs towards a trunk opened (+1) or closed (−1): calls in setup or established.
+  virtual void OnActiveCalls(std::string_view /*trunk_id*/, int /*delta*/) {}
+};
 
 // Listen settings (from flags; everything a call needs comes from the config snapshot).
 struct EdgeOptions {
@@ -30,6 +50,8 @@ struct EdgeOptions {
   // edge.advertised_address at start-up, else the bound address. The port, if given, must equal
   // the listen port (the socket is bound to the listen address, advertised as this host).
   std::string advertised_address;
+  // Optional metrics hooks; must outlive the edge.
+  EdgeObserver* observer = nullptr;
 };
 
 // Counters for tests and metrics. Written on the SIP thread, read from anywhere.

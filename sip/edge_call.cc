@@ -269,6 +269,13 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
         if (leg != nullptr && leg->nh != nullptr) DestroyLeg(*leg);
         break;
       case CallAction::Kind::kRelayProvisional:
+        if (leg != nullptr && !leg->rang) {
+          leg->rang = true;
+          if (EdgeObserver* o = core_->observer()) {
+            o->OnPostDialDelay(leg->trunk_id,
+                               core_->clock()->Now() - fsm_.attempt_started(a.attempt));
+          }
+        }
         RespondCaller(a.status, sip != nullptr && sip->sip_status ? sip->sip_status->st_phrase : "",
                       sip, "");
         break;
@@ -295,6 +302,10 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
             LogInfo("call failed", {{"call_id", request_.call_id},
                                     {"status", std::to_string(a.status)},
                                     {"reason", a.reason}});
+            if (EdgeObserver* o = core_->observer(); o != nullptr && fsm_.attempt_count() > 0) {
+              const int last = fsm_.candidate_of(fsm_.attempt_count() - 1);
+              o->OnFailover(decision_.route->id, TrunkOf(last).id, "", fsm_.LastFailureReason());
+            }
           }
           RespondCaller(a.status, a.phrase.c_str(), nullptr, a.reason);
         }
@@ -337,11 +348,14 @@ void EdgeCall::SendInvite(int attempt, int candidate) {
   core_->counters().attempts.fetch_add(1, std::memory_order_relaxed);
   if (attempt > 0) {
     core_->counters().failovers.fetch_add(1, std::memory_order_relaxed);
-    const int prev = fsm_.candidate_of(attempt - 1);
+    const std::string& from = TrunkOf(fsm_.candidate_of(attempt - 1)).id;
+    const std::string reason = fsm_.LastFailureReason();
     LogInfo("failover", {{"call_id", request_.call_id},
                          {"route", decision_.route->id},
-                         {"from", TrunkOf(prev).id},
-                         {"to", trunk.id}});
+                         {"from", from},
+                         {"to", trunk.id},
+                         {"reason", reason}});
+    if (EdgeObserver* o = core_->observer()) o->OnFailover(decision_.route->id, from, trunk.id, reason);
   }
   nua_invite(leg->nh, NUTAG_URL(ruri.c_str()), SIPTAG_MAX_FORWARDS_STR(max_forwards.c_str()),
              TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())),

@@ -57,6 +57,7 @@ class EdgeCall {
     std::string trunk_id;  // kTrunk legs: counted in the trunk's load while open
     bool closing = false;  // BYE (or final) sent: only waiting for the stack to finish
     bool acked = false;    // kTrunk: the 2xx to our INVITE has been ACKed
+    bool rang = false;     // kTrunk: a 180/183 was relayed (post-dial delay taken)
   };
   // A request relayed within the dialog that waits for the other side's answer.
   struct PendingRelay {

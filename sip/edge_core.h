@@ -68,6 +68,7 @@ class EdgeCore {
   nua_t* nua() const { return nua_; }
   su_root_t* root() const { return root_; }
   Clock* clock() const { return clock_; }
+  EdgeObserver* observer() const { return options_.observer; }
   EdgeCounters& counters() { return counters_; }
   bool stopping() const { return stopping_; }
   void ReportOutcome(const health::AttemptOutcome& outcome,

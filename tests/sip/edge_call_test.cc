@@ -2,6 +2,10 @@
 // 127.0.0.1: relaying, serial failover (503, silence), callee finals, CANCEL, BYE both ways,
 // the edge's own rejections (403, 483, 482, 404, 488), digest auth, late answers.
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -10,8 +14,46 @@
 namespace trunkroute::sip::testing {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+// What the metrics hooks saw, one line per call ("failover e164 primary->backup 503").
+class RecordingObserver : public EdgeObserver {
+ public:
+  void OnDecision(std::string_view route, std::string_view result) override {
+    Add("decision " + std::string(route) + " " + std::string(result));
+  }
+  void OnFailover(std::string_view route, std::string_view from, std::string_view to,
+                  std::string_view reason) override {
+    Add("failover " + std::string(route) + " " + std::string(from) + "->" + std::string(to) +
+        " " + std::string(reason));
+  }
+  void OnPostDialDelay(std::string_view trunk, Duration) override {
+    Add("pdd " + std::string(trunk));
+  }
+  void OnActiveCalls(std::string_view trunk, int delta) override {
+    std::lock_guard<std::mutex> l(mu_);
+    active_[std::string(trunk)] += delta;
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> l(mu_);
+    return lines_;
+  }
+  int active(const std::string& trunk) {
+    std::lock_guard<std::mutex> l(mu_);
+    return active_[trunk];
+  }
+
+ private:
+  void Add(std::string line) {
+    std::lock_guard<std::mutex> l(mu_);
+    lines_.push_back(std::move(line));
+  }
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+  std::map<std::string, int> active_;
+};
 
 // The dialer's "FINAL;<code>;<reason>" line.
 std::string FinalLine(Sipp* dialer) {
@@ -41,7 +83,10 @@ TEST_F(EdgeE2eTest, NormalCallIsRelayedWithIdentityPreservedAndG729Stripped) {
 
 TEST_F(EdgeE2eTest, Primary503FailsOverToBackupWithinTheSameCall) {
   UseSlot(2);
-  StartEdge(Config());
+  RecordingObserver observer;
+  EdgeOptions options;
+  options.observer = &observer;
+  StartEdge(Config(), options);
   Sipp* primary = StartTrunk("primary", primary_port(), "uas_503.xml");
   Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml");
   Sipp* dialer = RunDialer("uac_call.xml");
@@ -53,6 +98,10 @@ TEST_F(EdgeE2eTest, Primary503FailsOverToBackupWithinTheSameCall) {
   // The trunk's 503 was ACKed hop-by-hop and the attempt closed.
   EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
   ExpectNoLeftovers();
+  EXPECT_THAT(observer.lines(), ElementsAre("decision e164 routed",
+                                            "failover e164 primary->backup 503", "pdd backup"));
+  EXPECT_EQ(observer.active("primary"), 0);
+  EXPECT_EQ(observer.active("backup"), 0);
 }
 
 TEST_F(EdgeE2eTest, SilentPrimaryIsAbandonedAfterTheSetupTimeoutAndBackupAnswers) {
@@ -94,7 +143,10 @@ TEST_F(EdgeE2eTest, RefusedPrimaryIsATransportErrorAndFailsOverAtOnce) {
 
 TEST_F(EdgeE2eTest, BothTrunksFailingGivesTheMostTellingFailureWithReason) {
   UseSlot(4);
-  StartEdge(Config());
+  RecordingObserver observer;
+  EdgeOptions options;
+  options.observer = &observer;
+  StartEdge(Config(), options);
   StartTrunk("primary", primary_port(), "uas_502.xml");
   StartTrunk("backup", backup_port(), "uas_503.xml");
   Sipp* dialer = RunDialer("uac_call.xml");
@@ -103,6 +155,9 @@ TEST_F(EdgeE2eTest, BothTrunksFailingGivesTheMostTellingFailureWithReason) {
             "FINAL;503;SIP;cause=503;text=\"primary: 502 Bad Gateway, backup: 503 Service "
             "Unavailable\"");
   ExpectNoLeftovers();
+  EXPECT_THAT(observer.lines(),
+              ElementsAre("decision e164 routed", "failover e164 primary->backup 502",
+                          "failover e164 backup-> 503"));
 }
 
 TEST_F(EdgeE2eTest, BusyIsRelayedAndNeverFailedOver) {
