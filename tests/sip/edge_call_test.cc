@@ -315,6 +315,21 @@ TEST_F(EdgeE2eTest, CallsOverTcpWork) {
   ExpectNoLeftovers();
 }
 
+TEST_F(EdgeE2eTest, AdvertisedAddressGoesIntoViaAndContact) {
+  UseSlot(20);
+  EdgeOptions options;
+  options.advertised_address = "edge.example.com";
+  StartEdge(Config(), options);
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK"));
+  const std::string seen = primary->Messages();
+  EXPECT_THAT(seen, HasSubstr(absl::StrCat("Via: SIP/2.0/UDP edge.example.com:", edge_port())));
+  EXPECT_THAT(seen, HasSubstr(absl::StrCat("Contact: <sip:edge.example.com:", edge_port())));
+  EXPECT_THAT(seen, Not(HasSubstr("Via: SIP/2.0/UDP 127.0.0.1")));
+  ExpectNoLeftovers();
+}
+
 TEST_F(EdgeE2eTest, ConfigChangeAppliesToTheNextCall) {
   UseSlot(17);
   StartEdge(Config());

@@ -56,6 +56,30 @@ TEST_F(EdgeE2eTest, OptionsProbesReachTheTrunkAndFeedHealth) {
   EXPECT_GE(counters().probes_answered.load(), 2u);
 }
 
+TEST_F(EdgeE2eTest, TrunkAddedAtRuntimeIsProbedAtOnce) {
+  UseSlot(38);
+  ConfigVars v;
+  v.health = R"("probes_enabled": true, "probe_interval_up_ms": 60000)";  // no periodic probes
+  StartTrunk("backup", backup_port(), "uas_options.xml", /*calls=*/100);
+  StartEdge(Config(v));
+  const int third_port = base_ + 4;
+  Sipp* third = StartTrunk("third", third_port, "uas_options.xml", /*calls=*/1);
+  auto updated = harness_->config().Update(0, [&](v1::Config& c) {
+    v1::Trunk* t = c.add_trunks();
+    t->set_id("third");
+    t->set_host("127.0.0.1");
+    t->set_port(static_cast<uint32_t>(third_port));
+    t->set_transport(v1::TRANSPORT_UDP);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(third->Wait(std::chrono::seconds(3)), 0) << "no OPTIONS reached the new trunk";
+  v1::TrunkHealth h;
+  EXPECT_TRUE(Eventually([&] {
+    return harness_->health().Get("third", &h) && h.last_probe_rtt_us() > 0;
+  }));
+}
+
 TEST_F(EdgeE2eTest, SilentTrunkIsEjectedByProbesAlone) {
   UseSlot(31);
   ConfigVars v;
