@@ -12,12 +12,18 @@ namespace {
 // 503 says "try later" in the words every dialer understands; 408 is the weakest statement.
 int TellingRank(int status) {
   switch (status) {
-    case 503: return 0;
-    case 500: return 1;
-    case 502: return 2;
-    case 504: return 3;
-    case 408: return 5;
-    default: return 4;
+    case 503:
+      return 0;
+    case 500:
+      return 1;
+    case 502:
+      return 2;
+    case 504:
+      return 3;
+    case 408:
+      return 5;
+    default:
+      return 4;
   }
 }
 
@@ -36,16 +42,26 @@ std::string Sanitize(std::string_view s) {
 
 std::string_view CallActionKindName(CallAction::Kind kind) {
   switch (kind) {
-    case CallAction::Kind::kSendInvite: return "SendInvite";
-    case CallAction::Kind::kAuthenticate: return "Authenticate";
-    case CallAction::Kind::kCancel: return "Cancel";
-    case CallAction::Kind::kAckAndBye: return "AckAndBye";
-    case CallAction::Kind::kRelease: return "Release";
-    case CallAction::Kind::kRelayProvisional: return "RelayProvisional";
-    case CallAction::Kind::kAnswer: return "Answer";
-    case CallAction::Kind::kRelayFinal: return "RelayFinal";
-    case CallAction::Kind::kRejectCaller: return "RejectCaller";
-    case CallAction::Kind::kReportOutcome: return "ReportOutcome";
+    case CallAction::Kind::kSendInvite:
+      return "SendInvite";
+    case CallAction::Kind::kAuthenticate:
+      return "Authenticate";
+    case CallAction::Kind::kCancel:
+      return "Cancel";
+    case CallAction::Kind::kAckAndBye:
+      return "AckAndBye";
+    case CallAction::Kind::kRelease:
+      return "Release";
+    case CallAction::Kind::kRelayProvisional:
+      return "RelayProvisional";
+    case CallAction::Kind::kAnswer:
+      return "Answer";
+    case CallAction::Kind::kRelayFinal:
+      return "RelayFinal";
+    case CallAction::Kind::kRejectCaller:
+      return "RejectCaller";
+    case CallAction::Kind::kReportOutcome:
+      return "ReportOutcome";
   }
   return "?";
 }
@@ -102,15 +118,17 @@ CallActions CallFsm::OnProvisional(int attempt, int status, MonoTime now) {
       // 100 Trying is hop-by-hop: it stops our timer but is not relayed.
       if (status > 100) {
         a.ringing = true;
-        out.push_back({.kind = CallAction::Kind::kRelayProvisional, .attempt = attempt,
-                       .candidate = a.candidate, .status = status});
+        out.push_back({.kind = CallAction::Kind::kRelayProvisional,
+                       .attempt = attempt,
+                       .candidate = a.candidate,
+                       .status = status});
       }
       break;
     case AttemptState::kAbandoned:
       // RFC 3261 §9.1: the CANCEL we owed can go now that the trunk has answered at all.
       a.state = AttemptState::kCanceling;
-      out.push_back({.kind = CallAction::Kind::kCancel, .attempt = attempt,
-                     .candidate = a.candidate});
+      out.push_back(
+          {.kind = CallAction::Kind::kCancel, .attempt = attempt, .candidate = a.candidate});
       break;
     case AttemptState::kAnswered:
     case AttemptState::kCanceling:
@@ -131,7 +149,9 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
     // confirm and end it so that no phone keeps ringing or stays off-hook.
     out.push_back({.kind = status >= 200 && status < 300 ? CallAction::Kind::kAckAndBye
                                                          : CallAction::Kind::kRelease,
-                   .attempt = attempt, .candidate = a.candidate, .status = status});
+                   .attempt = attempt,
+                   .candidate = a.candidate,
+                   .status = status});
     return out;
   }
   if (!IsCurrent(attempt) || phase_ != Phase::kSetup) return out;
@@ -143,8 +163,10 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
     current_ = -1;
     phase_ = Phase::kConnected;
     Report(attempt, status, false, false, false, 0, out);
-    out.push_back({.kind = CallAction::Kind::kAnswer, .attempt = attempt,
-                   .candidate = a.candidate, .status = status});
+    out.push_back({.kind = CallAction::Kind::kAnswer,
+                   .attempt = attempt,
+                   .candidate = a.candidate,
+                   .status = status});
     return out;
   }
 
@@ -152,8 +174,10 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
     a.state = AttemptState::kReleased;
     a.deadline = MonoTime::max();
     current_ = -1;
-    out.push_back({.kind = CallAction::Kind::kRelease, .attempt = attempt,
-                   .candidate = a.candidate, .status = status});
+    out.push_back({.kind = CallAction::Kind::kRelease,
+                   .attempt = attempt,
+                   .candidate = a.candidate,
+                   .status = status});
   };
   const CallCandidate& cand = candidates_[a.candidate];
 
@@ -161,8 +185,11 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
     if (status == 408 && a.ringing) {
       // Ring-no-answer decided by the stack: the callee's business, relayed as is.
       Report(attempt, 408, true, false, false, 0, out);
-      out.push_back({.kind = CallAction::Kind::kRelayFinal, .attempt = attempt,
-                     .candidate = a.candidate, .status = 408, .phrase = r.phrase});
+      out.push_back({.kind = CallAction::Kind::kRelayFinal,
+                     .attempt = attempt,
+                     .candidate = a.candidate,
+                     .status = 408,
+                     .phrase = r.phrase});
       release();
       phase_ = Phase::kFailed;
       return out;
@@ -187,8 +214,10 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
       // The re-sent INVITE is a new transaction: it gets a fresh setup timer.
       a.state = AttemptState::kCalling;
       ArmSetupTimer(a, now);
-      out.push_back({.kind = CallAction::Kind::kAuthenticate, .attempt = attempt,
-                     .candidate = a.candidate, .status = status});
+      out.push_back({.kind = CallAction::Kind::kAuthenticate,
+                     .attempt = attempt,
+                     .candidate = a.candidate,
+                     .status = status});
       return out;
     }
     // Challenged again after our credentials (AUTH_FAILED), or no credentials to give: this
@@ -202,8 +231,11 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
 
   if (status == 408 && a.ringing) {
     Report(attempt, status, false, false, false, 0, out);
-    out.push_back({.kind = CallAction::Kind::kRelayFinal, .attempt = attempt,
-                   .candidate = a.candidate, .status = status, .phrase = r.phrase});
+    out.push_back({.kind = CallAction::Kind::kRelayFinal,
+                   .attempt = attempt,
+                   .candidate = a.candidate,
+                   .status = status,
+                   .phrase = r.phrase});
     release();
     phase_ = Phase::kFailed;
     return out;
@@ -220,8 +252,11 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
 
   // The callee's answer: relayed, never failed over.
   Report(attempt, status, false, false, false, 0, out);
-  out.push_back({.kind = CallAction::Kind::kRelayFinal, .attempt = attempt,
-                 .candidate = a.candidate, .status = status, .phrase = r.phrase});
+  out.push_back({.kind = CallAction::Kind::kRelayFinal,
+                 .attempt = attempt,
+                 .candidate = a.candidate,
+                 .status = status,
+                 .phrase = r.phrase});
   release();
   phase_ = Phase::kFailed;
   return out;
@@ -232,8 +267,8 @@ CallActions CallFsm::OnCallerCancel(MonoTime) {
   if (phase_ != Phase::kSetup) return out;
   phase_ = Phase::kCanceled;
   if (current_ >= 0) Abandon(current_, out);
-  out.push_back({.kind = CallAction::Kind::kRejectCaller, .status = 487,
-                 .phrase = "Request Terminated"});
+  out.push_back(
+      {.kind = CallAction::Kind::kRejectCaller, .status = 487, .phrase = "Request Terminated"});
   return out;
 }
 
@@ -340,8 +375,8 @@ void CallFsm::Abandon(int attempt, CallActions& out) {
     a.state = AttemptState::kAbandoned;  // CANCEL waits for a 1xx (RFC 3261 §9.1)
   } else if (a.state == AttemptState::kProceeding) {
     a.state = AttemptState::kCanceling;
-    out.push_back({.kind = CallAction::Kind::kCancel, .attempt = attempt,
-                   .candidate = a.candidate});
+    out.push_back(
+        {.kind = CallAction::Kind::kCancel, .attempt = attempt, .candidate = a.candidate});
   }
   if (current_ == attempt) current_ = -1;
 }
@@ -349,8 +384,10 @@ void CallFsm::Abandon(int attempt, CallActions& out) {
 void CallFsm::Reject(int status, std::string phrase, std::string reason, CallActions& out) {
   phase_ = Phase::kFailed;
   current_ = -1;
-  out.push_back({.kind = CallAction::Kind::kRejectCaller, .status = status,
-                 .phrase = std::move(phrase), .reason = std::move(reason)});
+  out.push_back({.kind = CallAction::Kind::kRejectCaller,
+                 .status = status,
+                 .phrase = std::move(phrase),
+                 .reason = std::move(reason)});
 }
 
 void CallFsm::RejectWithFailures(CallActions& out) {
@@ -393,8 +430,10 @@ void CallFsm::RejectWithFailures(CallActions& out) {
 void CallFsm::Report(int attempt, int status, bool timed_out, bool transport_error,
                      bool credentials_sent, uint32_t retry_after_s, CallActions& out) const {
   const Attempt& a = attempts_[attempt];
-  CallAction act{.kind = CallAction::Kind::kReportOutcome, .attempt = attempt,
-                 .candidate = a.candidate, .status = status};
+  CallAction act{.kind = CallAction::Kind::kReportOutcome,
+                 .attempt = attempt,
+                 .candidate = a.candidate,
+                 .status = status};
   health::AttemptOutcome& o = act.outcome;
   o.trunk_id = candidates_[a.candidate].trunk_id;
   o.sip_status = status;

@@ -111,12 +111,12 @@ class CallFsm {
 
  private:
   enum class AttemptState {
-    kCalling,      // INVITE sent, no 1xx yet
-    kProceeding,   // 1xx received
-    kAnswered,     // 2xx: the connected leg
-    kAbandoned,    // given up before any 1xx: CANCEL owed on the first 1xx
-    kCanceling,    // CANCEL sent, waiting for the final (487 or a crossing 2xx)
-    kReleased,     // over
+    kCalling,     // INVITE sent, no 1xx yet
+    kProceeding,  // 1xx received
+    kAnswered,    // 2xx: the connected leg
+    kAbandoned,   // given up before any 1xx: CANCEL owed on the first 1xx
+    kCanceling,   // CANCEL sent, waiting for the final (487 or a crossing 2xx)
+    kReleased,    // over
   };
   struct Attempt {
     int candidate = -1;
@@ -124,12 +124,12 @@ class CallFsm {
     MonoTime started{};
     MonoTime deadline = MonoTime::max();  // setup timer; max() when stopped
     uint32_t first_response_ms = 0;
-    bool ringing = false;      // 180/183 (or other 101–199) seen
-    bool auth_sent = false;    // credentials answered once on this attempt
+    bool ringing = false;    // 180/183 (or other 101–199) seen
+    bool auth_sent = false;  // credentials answered once on this attempt
   };
   struct Failure {
     int candidate;
-    int status;          // SIP status from the trunk; 0 for timeout/transport/auth
+    int status;  // SIP status from the trunk; 0 for timeout/transport/auth
     bool timed_out;
     bool transport_error;
     bool auth_failed;

@@ -4,11 +4,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -163,9 +163,9 @@ absl::Status EdgeCore::Start() {
     absl::StatusOr<HostPort> adv = ParseHostPort(advertised, listen->port, "advertised address");
     if (!adv.ok()) return adv.status();
     if (adv->port != listen->port) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("advertised address: port ", adv->port, " differs from the listen port ",
-                       listen->port, " (only 1:1 NAT is supported)"));
+      return absl::InvalidArgumentError(absl::StrCat("advertised address: port ", adv->port,
+                                                     " differs from the listen port ", listen->port,
+                                                     " (only 1:1 NAT is supported)"));
     }
     own_addresses_.push_back(*adv);
   }
@@ -277,18 +277,16 @@ absl::Status EdgeCore::CreateStack() {
       own_addresses_.size() > (tls ? 2u : 1u) ? &own_addresses_.back() : nullptr;
   // With an advertised address the socket is bound to maddr and the advertised host goes into
   // Via and Contact.
-  std::string url =
-      advertised != nullptr
-          ? absl::StrCat("sip:", UriHost(advertised->host), ":", listen.port,
-                         ";maddr=", listen.host)
-          : absl::StrCat("sip:", UriHost(listen.host), ":", listen.port);
+  std::string url = advertised != nullptr
+                        ? absl::StrCat("sip:", UriHost(advertised->host), ":", listen.port,
+                                       ";maddr=", listen.host)
+                        : absl::StrCat("sip:", UriHost(listen.host), ":", listen.port);
   if (!options_.enable_tcp) url += ";transport=udp";
   std::string tls_url;
   if (tls) {
     const HostPort& t = own_addresses_[1];
     tls_url = advertised != nullptr
-                  ? absl::StrCat("sips:", UriHost(advertised->host), ":", t.port,
-                                 ";maddr=", t.host)
+                  ? absl::StrCat("sips:", UriHost(advertised->host), ":", t.port, ";maddr=", t.host)
                   : absl::StrCat("sips:", UriHost(t.host), ":", t.port);
   }
   const std::string from = absl::StrCat(
@@ -308,9 +306,8 @@ absl::Status EdgeCore::CreateStack() {
       NUTAG_ENABLEINVITE(1), NUTAG_SESSION_TIMER(0),
       // nua would otherwise answer some finals itself: hold a 503 + Retry-After and re-send the
       // INVITE later (reporting a fake "100"), or follow a 3xx. Failover decides those here.
-      NUTAG_MAX_RETRY_AFTER(0), NUTAG_AUTO302(0), NUTAG_AUTO305(0),
-      NUTAG_APPL_METHOD("UPDATE"), NUTAG_APPL_METHOD("INFO"),
-      NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"),
+      NUTAG_MAX_RETRY_AFTER(0), NUTAG_AUTO302(0), NUTAG_AUTO305(0), NUTAG_APPL_METHOD("UPDATE"),
+      NUTAG_APPL_METHOD("INFO"), NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"),
       NUTAG_USER_AGENT("trunkroute"), SIPTAG_FROM_STR(from.c_str()),
       NUTAG_OUTBOUND("no-options-keepalive no-validate"),
       // Our own timers decide failover (attempt setup timer, budget, probe timeout). T1×64 (Timer
@@ -336,9 +333,9 @@ absl::Status EdgeCore::CreateStack() {
       return absl::FailedPreconditionError(
           absl::StrCat("sip: cannot listen on tls ", options_.tls_listen, ": ", problem));
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "sip: cannot start the TLS listener on ", options_.tls_listen,
-        " (check agent.pem and cafile.pem in ", options_.tls_cert_dir, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("sip: cannot start the TLS listener on ", options_.tls_listen,
+                     " (check agent.pem and cafile.pem in ", options_.tls_cert_dir, ")"));
   }
   if (problem.empty()) problem = "the SIP stack refused the address";
   return absl::FailedPreconditionError(
@@ -430,7 +427,8 @@ bool EdgeCore::CameFromNetwork(sip_t const* sip) {
   if (saved_event_[0] != nullptr) nua_destroy_event(saved_event_);
   if (!nua_save_event(nua_, saved_event_)) return true;
   const nua_event_data_t* data = nua_event_data(saved_event_);
-  su_addrinfo_t* ai = data != nullptr && data->e_msg != nullptr ? msg_addrinfo(data->e_msg) : nullptr;
+  su_addrinfo_t* ai =
+      data != nullptr && data->e_msg != nullptr ? msg_addrinfo(data->e_msg) : nullptr;
   return ai != nullptr && ai->ai_addr != nullptr && ai->ai_addr->sa_family != AF_UNSPEC;
 }
 
@@ -439,8 +437,7 @@ void EdgeCore::ReapIfFinished(EdgeCall* call) {
 }
 
 void EdgeCore::RejectIncoming(nua_handle_t* nh, int status, const char* phrase,
-                              const std::string& reason, const char* log_reason,
-                              const sip_t* sip) {
+                              const std::string& reason, const char* log_reason, const sip_t* sip) {
   counters_.calls_rejected.fetch_add(1, std::memory_order_relaxed);
   nua_respond(nh, status, phrase, TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())),
               TAG_END());
@@ -463,10 +460,11 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
     seen_table_version_ = table->version();
     // The stack's transaction lifetime is fixed at start-up (Sofia sets its queues once).
     if (LongestSetupTimeoutMs(*table) + 1000 > t1x64_ms_) {
-      LogWarn("a setup timeout in the new config is close to or above the SIP stack's "
-              "transaction timeout set at start-up; restart the edge to raise it",
-              {{"setup_timeout_ms", std::to_string(LongestSetupTimeoutMs(*table))},
-               {"stack_timeout_ms", std::to_string(t1x64_ms_)}});
+      LogWarn(
+          "a setup timeout in the new config is close to or above the SIP stack's "
+          "transaction timeout set at start-up; restart the edge to raise it",
+          {{"setup_timeout_ms", std::to_string(LongestSetupTimeoutMs(*table))},
+           {"stack_timeout_ms", std::to_string(t1x64_ms_)}});
     }
   }
 
@@ -535,7 +533,8 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
     }
     return;
   }
-  request.caller_number = decision->normalized_caller.empty() ? caller : decision->normalized_caller;
+  request.caller_number =
+      decision->normalized_caller.empty() ? caller : decision->normalized_caller;
   if (sip->sip_privacy != nullptr) {
     char* p = sip_header_as_string(home_, reinterpret_cast<sip_header_t const*>(sip->sip_privacy));
     if (p != nullptr) request.privacy = p;
@@ -548,8 +547,8 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
                                : "application/sdp";
     request.body.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
   }
-  const bool sdp = !request.body.empty() && strcasecmp(request.content_type.c_str(),
-                                                       "application/sdp") == 0;
+  const bool sdp =
+      !request.body.empty() && strcasecmp(request.content_type.c_str(), "application/sdp") == 0;
 
   // 4. Candidates: codec filter and concurrency per trunk.
   std::vector<CallCandidate> candidates;
@@ -563,8 +562,7 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
     c.attempt_timeout_ms = dc.attempt_timeout_ms;
     c.has_credentials = !t.username.empty();
     std::string offer;
-    if (t.max_concurrent_calls > 0 &&
-        TrunkLoad(t.id) >= static_cast<int>(t.max_concurrent_calls)) {
+    if (t.max_concurrent_calls > 0 && TrunkLoad(t.id) >= static_cast<int>(t.max_concurrent_calls)) {
       c.skip = CallCandidate::Skip::kAtCapacity;
     } else if (sdp) {
       SdpFilterResult f = FilterSdpCodecs(request.body, t.codecs);
@@ -635,14 +633,14 @@ void EdgeCore::StartProbe(const health::ProbeTarget& target) {
   p->ref.probe = p;
   p->target = target;
   const std::string url = TargetUri(target.host, target.port, target.transport);
-  p->nh = nua_handle(nua_, &p->ref, NUTAG_URL(url.c_str()), SIPTAG_TO_STR(url.c_str()),
-                     TAG_END());
+  p->nh = nua_handle(nua_, &p->ref, NUTAG_URL(url.c_str()), SIPTAG_TO_STR(url.c_str()), TAG_END());
   HandleCreated();
   p->sent = clock_->Now();
   nua_options(p->nh, TAG_END());
   p->timer = su_timer_create(su_root_task(root_), 0);
   const uint32_t timeout_ms = target.timeout_ms != 0 ? target.timeout_ms : 500;
-  su_timer_set_interval(p->timer, &EdgeCore::OnProbeTimer, p, static_cast<su_duration_t>(timeout_ms));
+  su_timer_set_interval(p->timer, &EdgeCore::OnProbeTimer, p,
+                        static_cast<su_duration_t>(timeout_ms));
   counters_.probes_sent.fetch_add(1, std::memory_order_relaxed);
   probes_.emplace(p, std::move(probe));
 }

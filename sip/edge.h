@@ -56,20 +56,20 @@ struct EdgeOptions {
 
 // Counters for tests and metrics. Written on the SIP thread, read from anywhere.
 struct EdgeCounters {
-  std::atomic<uint64_t> invites_received{0};  // initial INVITEs from callers
-  std::atomic<uint64_t> calls_rejected{0};    // answered by the edge itself before any attempt
-                                              // (403, 482, 483, 404, 488, 503 …)
-  std::atomic<uint64_t> calls_answered{0};    // a trunk's 2xx relayed to the caller
-  std::atomic<uint64_t> calls_failed{0};      // attempts made, caller got a final ≥ 300
-  std::atomic<uint64_t> attempts{0};          // INVITEs sent to trunks (auth re-sends excluded)
-  std::atomic<uint64_t> failovers{0};         // attempts after the first within a call
-  std::atomic<uint64_t> auth_failures{0};     // AUTH_FAILED outcomes
+  std::atomic<uint64_t> invites_received{0};      // initial INVITEs from callers
+  std::atomic<uint64_t> calls_rejected{0};        // answered by the edge itself before any attempt
+                                                  // (403, 482, 483, 404, 488, 503 …)
+  std::atomic<uint64_t> calls_answered{0};        // a trunk's 2xx relayed to the caller
+  std::atomic<uint64_t> calls_failed{0};          // attempts made, caller got a final ≥ 300
+  std::atomic<uint64_t> attempts{0};              // INVITEs sent to trunks (auth re-sends excluded)
+  std::atomic<uint64_t> failovers{0};             // attempts after the first within a call
+  std::atomic<uint64_t> auth_failures{0};         // AUTH_FAILED outcomes
   std::atomic<uint64_t> late_answers_cleared{0};  // 2xx after abandonment, ACKed and BYEd
   std::atomic<uint64_t> probes_sent{0};
   std::atomic<uint64_t> probes_answered{0};
   std::atomic<uint64_t> probes_timed_out{0};
-  std::atomic<int64_t> active_calls{0};       // calls with any leg or attempt still open
-  std::atomic<int64_t> open_handles{0};       // Sofia nua handles held by calls and probes
+  std::atomic<int64_t> active_calls{0};  // calls with any leg or attempt still open
+  std::atomic<int64_t> open_handles{0};  // Sofia nua handles held by calls and probes
 };
 
 class EdgeCore;

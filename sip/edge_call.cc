@@ -90,7 +90,8 @@ void EdgeCall::OnCallerEvent(nua_event_t event, int status, char const* phrase, 
         // Our B legs run with NUTAG_AUTOACK(0) so that an answer in the caller's ACK (late
         // offer, or a relayed re-INVITE) reaches the trunk.
         b->acked = true;
-        nua_ack(b->nh, TAG_IF(HasBody(sip), SIPTAG_CONTENT_TYPE(sip ? sip->sip_content_type : nullptr)),
+        nua_ack(b->nh,
+                TAG_IF(HasBody(sip), SIPTAG_CONTENT_TYPE(sip ? sip->sip_content_type : nullptr)),
                 TAG_IF(HasBody(sip), SIPTAG_PAYLOAD(sip ? sip->sip_payload : nullptr)), TAG_END());
       }
       break;
@@ -173,7 +174,8 @@ void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char con
       break;
     case nua_i_ack:
       if (connected && caller_.nh != nullptr && !caller_.closing) {
-        nua_ack(caller_.nh, TAG_IF(HasBody(sip), SIPTAG_CONTENT_TYPE(sip ? sip->sip_content_type : nullptr)),
+        nua_ack(caller_.nh,
+                TAG_IF(HasBody(sip), SIPTAG_CONTENT_TYPE(sip ? sip->sip_content_type : nullptr)),
                 TAG_IF(HasBody(sip), SIPTAG_PAYLOAD(sip ? sip->sip_payload : nullptr)), TAG_END());
       }
       break;
@@ -229,10 +231,10 @@ void EdgeCall::Rearm() {
     return;
   }
   if (timer_ == nullptr) timer_ = su_timer_create(su_root_task(core_->root()), 0);
-  const int64_t ms = std::max<int64_t>(
-      0, std::chrono::duration_cast<std::chrono::milliseconds>(
-             deadline - core_->clock()->Now() + std::chrono::microseconds(999))
-             .count());
+  const int64_t ms =
+      std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                               deadline - core_->clock()->Now() + std::chrono::microseconds(999))
+                               .count());
   su_timer_set_interval(timer_, &EdgeCall::OnTimer, this, static_cast<su_duration_t>(ms));
 }
 
@@ -281,8 +283,9 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
         break;
       case CallAction::Kind::kAnswer:
         core_->counters().calls_answered.fetch_add(1, std::memory_order_relaxed);
-        RespondCaller(a.status, sip != nullptr && sip->sip_status ? sip->sip_status->st_phrase : "OK",
-                      sip, "");
+        RespondCaller(a.status,
+                      sip != nullptr && sip->sip_status ? sip->sip_status->st_phrase : "OK", sip,
+                      "");
         break;
       case CallAction::Kind::kRelayFinal:
         core_->counters().calls_failed.fetch_add(1, std::memory_order_relaxed);
@@ -313,10 +316,12 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
       case CallAction::Kind::kReportOutcome:
         if (a.outcome.credentials_sent) {
           core_->counters().auth_failures.fetch_add(1, std::memory_order_relaxed);
-          LogWarn("trunk rejected our credentials (AUTH_FAILED): wrong password or source no "
-                  "longer allow-listed",
-                  {{"call_id", request_.call_id}, {"trunk", a.outcome.trunk_id},
-                   {"status", std::to_string(a.outcome.sip_status)}});
+          LogWarn(
+              "trunk rejected our credentials (AUTH_FAILED): wrong password or source no "
+              "longer allow-listed",
+              {{"call_id", request_.call_id},
+               {"trunk", a.outcome.trunk_id},
+               {"status", std::to_string(a.outcome.sip_status)}});
         }
         core_->ReportOutcome(a.outcome, decision_.policy());
         break;
@@ -355,7 +360,8 @@ void EdgeCall::SendInvite(int attempt, int candidate) {
                          {"from", from},
                          {"to", trunk.id},
                          {"reason", reason}});
-    if (EdgeObserver* o = core_->observer()) o->OnFailover(decision_.route->id, from, trunk.id, reason);
+    if (EdgeObserver* o = core_->observer())
+      o->OnFailover(decision_.route->id, from, trunk.id, reason);
   }
   nua_invite(leg->nh, NUTAG_URL(ruri.c_str()), SIPTAG_MAX_FORWARDS_STR(max_forwards.c_str()),
              TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())),

@@ -61,9 +61,9 @@ class EdgeCall {
   };
   // A request relayed within the dialog that waits for the other side's answer.
   struct PendingRelay {
-    nua_event_t answer_event;           // nua_r_invite / nua_r_update / nua_r_info
-    Leg* from = nullptr;                // the side that sent the request and gets the answer
-    nua_saved_event_t saved[1] = {};    // for UPDATE/INFO: answered later with NUTAG_WITH_SAVED
+    nua_event_t answer_event;         // nua_r_invite / nua_r_update / nua_r_info
+    Leg* from = nullptr;              // the side that sent the request and gets the answer
+    nua_saved_event_t saved[1] = {};  // for UPDATE/INFO: answered later with NUTAG_WITH_SAVED
     bool has_saved = false;
   };
 

@@ -52,8 +52,8 @@ struct Probe {
 
 class EdgeCore {
  public:
-  EdgeCore(const EdgeOptions& options, config::ConfigManager* config,
-           health::HealthTracker* health, Clock* clock);
+  EdgeCore(const EdgeOptions& options, config::ConfigManager* config, health::HealthTracker* health,
+           Clock* clock);
   ~EdgeCore();
 
   // Starts the SIP thread and waits until the stack is bound (or failed to bind).
@@ -95,8 +95,8 @@ class EdgeCore {
   void ThreadMain(std::promise<absl::Status>* started);
   void RunLoop();
   absl::Status CreateStack();
-  void OnEvent(nua_event_t event, int status, char const* phrase, nua_handle_t* nh,
-               LegRef* ref, sip_t const* sip, tagi_t tags[]);
+  void OnEvent(nua_event_t event, int status, char const* phrase, nua_handle_t* nh, LegRef* ref,
+               sip_t const* sip, tagi_t tags[]);
   void OnIncomingInvite(nua_handle_t* nh, sip_t const* sip);
   void RejectIncoming(nua_handle_t* nh, int status, const char* phrase, const std::string& reason,
                       const char* log_reason, const sip_t* sip);
@@ -133,8 +133,8 @@ class EdgeCore {
   absl::flat_hash_map<Probe*, std::unique_ptr<Probe>> probes_;
   absl::flat_hash_map<std::string, int> trunk_load_;
   uint64_t entropy_state_ = 0;
-  uint32_t t1x64_ms_ = 32000;        // Sofia's T1×64, fixed when the stack is created
-  uint64_t seen_table_version_ = 0;  // last config version checked against t1x64_ms_
+  uint32_t t1x64_ms_ = 32000;              // Sofia's T1×64, fixed when the stack is created
+  uint64_t seen_table_version_ = 0;        // last config version checked against t1x64_ms_
   nua_saved_event_t saved_event_[1] = {};  // see CameFromNetwork
 };
 

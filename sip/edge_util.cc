@@ -83,8 +83,8 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text, uint32_t default_p
       port = port * 10 + static_cast<uint32_t>(c - '0');
     }
     if (port == 0 || port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": bad port in \"",
-                                                     std::string(text), "\" (1-65535)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(field), ": bad port in \"", std::string(text), "\" (1-65535)"));
     }
     hp.port = port;
   }
@@ -177,8 +177,7 @@ CallerIdentity CallerIdentityOf(const sip_t* request) {
   return id;
 }
 
-CallerIdentity IdentityForTrunk(const CallerIdentity& preserved,
-                                const router::CompiledTrunk& trunk,
+CallerIdentity IdentityForTrunk(const CallerIdentity& preserved, const router::CompiledTrunk& trunk,
                                 std::string_view caller_number) {
   const v1::CallerIdMode mode = trunk.caller_id.mode();
   if (mode != v1::CALLER_ID_MODE_E164 && mode != v1::CALLER_ID_MODE_FIXED) return preserved;

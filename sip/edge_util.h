@@ -52,8 +52,7 @@ CallerIdentity CallerIdentityOf(const sip_t* request);
 // `preserved`; E164 presents sip:+E164@domain built from `caller_number` (keeping the display
 // name); FIXED presents the configured number. Rewriting never produces a bare number. If the
 // caller number cannot be made E.164 the identity is preserved and `warning` says why.
-CallerIdentity IdentityForTrunk(const CallerIdentity& preserved,
-                                const router::CompiledTrunk& trunk,
+CallerIdentity IdentityForTrunk(const CallerIdentity& preserved, const router::CompiledTrunk& trunk,
                                 std::string_view caller_number);
 
 // A sip_from_t printed without its tag parameter (the B leg gets its own tag).

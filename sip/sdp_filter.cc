@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 
-
 namespace trunkroute::sip {
 namespace {
 
@@ -30,11 +29,11 @@ std::string Lower(std::string_view s) {
 std::string_view StaticPayloadName(std::string_view pt) {
   static constexpr struct {
     std::string_view pt, name;
-  } kStatic[] = {{"0", "pcmu"},  {"3", "gsm"},   {"4", "g723"},  {"5", "dvi4"},  {"6", "dvi4"},
-                 {"7", "lpc"},   {"8", "pcma"},  {"9", "g722"},  {"10", "l16"},  {"11", "l16"},
-                 {"12", "qcelp"}, {"13", "cn"},  {"14", "mpa"},  {"15", "g728"}, {"16", "dvi4"},
-                 {"17", "dvi4"}, {"18", "g729"}, {"25", "celb"}, {"26", "jpeg"}, {"28", "nv"},
-                 {"31", "h261"}, {"32", "mpv"},  {"33", "mp2t"}, {"34", "h263"}};
+  } kStatic[] = {{"0", "pcmu"},   {"3", "gsm"},   {"4", "g723"},  {"5", "dvi4"},  {"6", "dvi4"},
+                 {"7", "lpc"},    {"8", "pcma"},  {"9", "g722"},  {"10", "l16"},  {"11", "l16"},
+                 {"12", "qcelp"}, {"13", "cn"},   {"14", "mpa"},  {"15", "g728"}, {"16", "dvi4"},
+                 {"17", "dvi4"},  {"18", "g729"}, {"25", "celb"}, {"26", "jpeg"}, {"28", "nv"},
+                 {"31", "h261"},  {"32", "mpv"},  {"33", "mp2t"}, {"34", "h263"}};
   for (const auto& s : kStatic) {
     if (s.pt == pt) return s.name;
   }

@@ -8,7 +8,7 @@
 namespace trunkroute::sip {
 
 struct SdpFilterResult {
-  std::string sdp;               // the filtered offer, CRLF line ends
+  std::string sdp;                // the filtered offer, CRLF line ends
   bool has_common_codec = false;  // an audio stream kept a real codec (not only DTMF/CN)
   int removed_formats = 0;        // payload types dropped, over all streams
 };

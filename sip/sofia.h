@@ -10,6 +10,8 @@ struct LegRef;
 struct PostedTask;
 }  // namespace trunkroute::sip
 
+// The magic types come first, then su.h before the other Sofia headers.
+// clang-format off
 #define SU_ROOT_MAGIC_T trunkroute::sip::EdgeCore
 #define NUA_MAGIC_T trunkroute::sip::EdgeCore
 #define NUA_HMAGIC_T trunkroute::sip::LegRef
@@ -29,5 +31,6 @@ struct PostedTask;
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
+// clang-format on
 
 #endif  // TRUNKROUTE_SIP_SOFIA_H_

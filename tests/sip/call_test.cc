@@ -105,10 +105,10 @@ TEST_F(CallFsmTest, NormalCallRelaysRingingAndAnswer) {
 TEST_F(CallFsmTest, FailsOverOn503WithinSameCallWithoutDelay) {
   CallFsm fsm({Trunk("primary"), Trunk("backup")}, policy_, "c1");
   fsm.Start(Now());
-  CallActions a = fsm.OnFinal(0, {.status = 503, .phrase = "Service Unavailable",
-                                  .retry_after_s = 30}, Now());
-  EXPECT_THAT(Describe(a), ElementsAre("ReportOutcome primary 503", "Release a0 c0",
-                                       "SendInvite a1 c1"));
+  CallActions a =
+      fsm.OnFinal(0, {.status = 503, .phrase = "Service Unavailable", .retry_after_s = 30}, Now());
+  EXPECT_THAT(Describe(a),
+              ElementsAre("ReportOutcome primary 503", "Release a0 c0", "SendInvite a1 c1"));
   EXPECT_EQ(a[0].outcome.retry_after_s, 30u);
   fsm.OnProvisional(1, 180, Now());
   EXPECT_THAT(Describe(fsm.OnFinal(1, {.status = 200}, Now())),
@@ -197,8 +197,8 @@ TEST_F(CallFsmTest, AllTrunksDownGivesMostTellingFailureWithReason) {
   fsm.Start(Now());
   fsm.OnFinal(0, {.status = 502, .phrase = "Bad Gateway"}, Now());
   CallActions a = fsm.OnFinal(1, {.status = 503, .phrase = "Service Unavailable"}, Now());
-  EXPECT_THAT(Describe(a), ElementsAre("ReportOutcome backup 503", "Release a1 c1",
-                                       "RejectCaller 503"));
+  EXPECT_THAT(Describe(a),
+              ElementsAre("ReportOutcome backup 503", "Release a1 c1", "RejectCaller 503"));
   EXPECT_EQ(a.back().phrase, "Service Unavailable");
   EXPECT_EQ(a.back().reason,
             "SIP;cause=503;text=\"primary: 502 Bad Gateway, backup: 503 Service Unavailable\"");
@@ -216,12 +216,12 @@ TEST_F(CallFsmTest, AllTrunksSilentGives408) {
 TEST_F(CallFsmTest, TransportErrorFailsOverAndIsReportedAsSuch) {
   CallFsm fsm({Trunk("primary"), Trunk("backup")}, policy_, "c1");
   fsm.Start(Now());
-  EXPECT_THAT(Describe(fsm.OnFinal(0, {.status = 503, .phrase = "Connection refused",
-                                       .local = true}, Now())),
-              ElementsAre("ReportOutcome primary 0 transport", "Release a0 c0",
-                          "SendInvite a1 c1"));
-  CallActions a = fsm.OnFinal(1, {.status = 503, .phrase = "Connection refused", .local = true},
-                              Now());
+  EXPECT_THAT(
+      Describe(
+          fsm.OnFinal(0, {.status = 503, .phrase = "Connection refused", .local = true}, Now())),
+      ElementsAre("ReportOutcome primary 0 transport", "Release a0 c0", "SendInvite a1 c1"));
+  CallActions a =
+      fsm.OnFinal(1, {.status = 503, .phrase = "Connection refused", .local = true}, Now());
   EXPECT_EQ(a.back().status, 503);
   EXPECT_THAT(a.back().reason, HasSubstr("backup: transport error (Connection refused)"));
 }
@@ -230,9 +230,9 @@ TEST_F(CallFsmTest, TransportErrorEndsCallWhenPolicySaysSo) {
   policy_.failover_on_transport_error = false;
   CallFsm fsm({Trunk("primary"), Trunk("backup")}, policy_, "c1");
   fsm.Start(Now());
-  EXPECT_THAT(Describe(fsm.OnFinal(0, {.status = 503, .local = true}, Now())),
-              ElementsAre("ReportOutcome primary 0 transport", "Release a0 c0",
-                          "RejectCaller 503"));
+  EXPECT_THAT(
+      Describe(fsm.OnFinal(0, {.status = 503, .local = true}, Now())),
+      ElementsAre("ReportOutcome primary 0 transport", "Release a0 c0", "RejectCaller 503"));
 }
 
 TEST_F(CallFsmTest, TimeoutEndsCallWhenFailoverOnTimeoutIsOff) {
@@ -328,8 +328,8 @@ TEST_F(CallFsmTest, BudgetAppliesAfter100TryingButNotAfterRinging) {
   fsm.Start(Now());
   fsm.OnProvisional(0, 100, Now());
   CallActions a = FireTimer(fsm);
-  EXPECT_THAT(Describe(a), ElementsAre("ReportOutcome a 0 timeout", "Cancel a0 c0",
-                                       "RejectCaller 408"));
+  EXPECT_THAT(Describe(a),
+              ElementsAre("ReportOutcome a 0 timeout", "Cancel a0 c0", "RejectCaller 408"));
 
   CallFsm ringing({Trunk("a"), Trunk("b")}, policy_, "c2");
   ringing.Start(Now());

@@ -26,8 +26,8 @@ class RecordingObserver : public EdgeObserver {
   }
   void OnFailover(std::string_view route, std::string_view from, std::string_view to,
                   std::string_view reason) override {
-    Add("failover " + std::string(route) + " " + std::string(from) + "->" + std::string(to) +
-        " " + std::string(reason));
+    Add("failover " + std::string(route) + " " + std::string(from) + "->" + std::string(to) + " " +
+        std::string(reason));
   }
   void OnPostDialDelay(std::string_view trunk, Duration) override {
     Add("pdd " + std::string(trunk));
@@ -241,7 +241,8 @@ TEST_F(EdgeE2eTest, UnroutableNumberIsNotFound) {
   UseSlot(11);
   StartEdge(Config());
   Sipp* dialer = RunDialer("uac_call.xml", {}, "+12");
-  EXPECT_THAT(FinalLine(dialer), HasSubstr("FINAL;404;SIP;cause=404;text=\"no route matches +12\""));
+  EXPECT_THAT(FinalLine(dialer),
+              HasSubstr("FINAL;404;SIP;cause=404;text=\"no route matches +12\""));
 }
 
 TEST_F(EdgeE2eTest, NoCommonCodecWithAnyTrunkIsNotAcceptableHere) {

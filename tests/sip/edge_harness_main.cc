@@ -33,8 +33,9 @@ int main(int argc, char** argv) {
   }
   LogLevel l;
   if (config_path.empty() || !ParseLogLevel(level, &l)) {
-    std::fprintf(stderr, "usage: sip_edge_harness --config FILE [--sip-listen ADDR] "
-                         "[--log-level LEVEL]\n");
+    std::fprintf(stderr,
+                 "usage: sip_edge_harness --config FILE [--sip-listen ADDR] "
+                 "[--log-level LEVEL]\n");
     return 2;
   }
   SetLogLevel(l);

@@ -49,9 +49,8 @@ TEST_F(EdgeE2eTest, OptionsProbesReachTheTrunkAndFeedHealth) {
   EXPECT_EQ(Count(primary->Log(), "OPT"), 2);
   EXPECT_THAT(primary->Messages(), HasSubstr("OPTIONS sip:127.0.0.1:"));
   v1::TrunkHealth h;
-  ASSERT_TRUE(Eventually([&] {
-    return harness_->health().Get("backup", &h) && h.last_probe_rtt_us() > 0;
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] { return harness_->health().Get("backup", &h) && h.last_probe_rtt_us() > 0; }));
   EXPECT_EQ(h.state(), v1::HEALTH_STATE_UP);
   EXPECT_GE(counters().probes_answered.load(), 2u);
 }
@@ -75,9 +74,8 @@ TEST_F(EdgeE2eTest, TrunkAddedAtRuntimeIsProbedAtOnce) {
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(third->Wait(std::chrono::seconds(3)), 0) << "no OPTIONS reached the new trunk";
   v1::TrunkHealth h;
-  EXPECT_TRUE(Eventually([&] {
-    return harness_->health().Get("third", &h) && h.last_probe_rtt_us() > 0;
-  }));
+  EXPECT_TRUE(
+      Eventually([&] { return harness_->health().Get("third", &h) && h.last_probe_rtt_us() > 0; }));
 }
 
 TEST_F(EdgeE2eTest, SilentTrunkIsEjectedByProbesAlone) {
@@ -91,7 +89,8 @@ TEST_F(EdgeE2eTest, SilentTrunkIsEjectedByProbesAlone) {
   v1::TrunkHealth h;
   ASSERT_TRUE(Eventually([&] {
     return harness_->health().Get("primary", &h) && h.state() == v1::HEALTH_STATE_DOWN;
-  })) << "state " << v1::HealthState_Name(h.state());
+  })) << "state "
+      << v1::HealthState_Name(h.state());
   EXPECT_EQ(h.reason(), v1::HEALTH_REASON_PROBE_FAILURES);
   EXPECT_EQ(counters().attempts.load(), 0u) << "no call was needed to find out";
   EXPECT_GE(counters().probes_timed_out.load(), 2u);
@@ -107,9 +106,8 @@ TEST_F(EdgeE2eTest, EjectedPrimaryIsSkippedByTheNextCall) {
   Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml", /*calls=*/100);
   StartEdge(Config(v));
   v1::TrunkHealth h;
-  ASSERT_TRUE(Eventually([&] {
-    return harness_->health().Get("primary", &h) && h.state() == v1::HEALTH_STATE_DOWN;
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] { return harness_->health().Get("primary", &h) && h.state() == v1::HEALTH_STATE_DOWN; }));
   Sipp* dialer = RunDialer("uac_call.xml");
   ASSERT_THAT(dialer->Log(), HasSubstr("ANSWERED;"));
   const int pdd_ms = std::stoi(dialer->Log().substr(dialer->Log().find("ANSWERED;") + 9));
@@ -144,10 +142,24 @@ TEST_F(EdgeE2eTest, StopEndsConnectedCallsOnBothLegs) {
   UseSlot(35);
   StartEdge(Config());
   Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml");
-  std::vector<std::string> args = {
-      absl::StrCat("127.0.0.1:", edge_port()), "-sf", Scenario("uac_wait_bye.xml"), "-i",
-      "127.0.0.1", "-p", std::to_string(dialer_port()), "-mp", std::to_string(media_port(5)),
-      "-m", "1", "-s", "+15551234567", "-timeout", "10s", "-key", "max_forwards", "70"};
+  std::vector<std::string> args = {absl::StrCat("127.0.0.1:", edge_port()),
+                                   "-sf",
+                                   Scenario("uac_wait_bye.xml"),
+                                   "-i",
+                                   "127.0.0.1",
+                                   "-p",
+                                   std::to_string(dialer_port()),
+                                   "-mp",
+                                   std::to_string(media_port(5)),
+                                   "-m",
+                                   "1",
+                                   "-s",
+                                   "+15551234567",
+                                   "-timeout",
+                                   "10s",
+                                   "-key",
+                                   "max_forwards",
+                                   "70"};
   sipps_.push_back(Sipp::Start("dialer", dir_, args));
   Sipp* dialer = sipps_.back().get();
   // Stop once the call is confirmed end to end: the trunk has the ACK and the dialer has moved on

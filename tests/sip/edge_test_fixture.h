@@ -6,8 +6,8 @@
 // parallel: edge = base, primary = base+1, backup = base+2, dialer = base+3.
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -75,14 +75,13 @@ class EdgeE2eTest : public ::testing::Test {
   int media_port(int i) const { return 40000 + (base_ - 27000) * 4 + i * 4; }
 
   std::string Config(const ConfigVars& v = {}) const {
-    return absl::StrReplaceAll(kTwoTrunkConfig,
-                               {{"$PRIMARY_EXTRA", v.primary_extra},
-                                {"$BACKUP_EXTRA", v.backup_extra},
-                                {"$POLICY_EXTRA", v.policy_extra},
-                                {"$HEALTH", v.health},
-                                {"$EDGE", v.edge},
-                                {"$PRIMARY", std::to_string(primary_port())},
-                                {"$BACKUP", std::to_string(backup_port())}});
+    return absl::StrReplaceAll(kTwoTrunkConfig, {{"$PRIMARY_EXTRA", v.primary_extra},
+                                                 {"$BACKUP_EXTRA", v.backup_extra},
+                                                 {"$POLICY_EXTRA", v.policy_extra},
+                                                 {"$HEALTH", v.health},
+                                                 {"$EDGE", v.edge},
+                                                 {"$PRIMARY", std::to_string(primary_port())},
+                                                 {"$BACKUP", std::to_string(backup_port())}});
   }
 
   void StartEdge(const std::string& config_json, EdgeOptions options = {}) {
@@ -95,10 +94,13 @@ class EdgeE2eTest : public ::testing::Test {
   // A SIPp UAS on `port` running `scenario`; ends after `calls` calls (or its 15 s timeout).
   Sipp* StartTrunk(const std::string& name, int port, const std::string& scenario, int calls = 1,
                    std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"-sf", Scenario(scenario), "-i", "127.0.0.1",
-                                     "-p", std::to_string(port), "-mp",
-                                     std::to_string(media_port(static_cast<int>(sipps_.size()))),
-                                     "-m", std::to_string(calls), "-timeout", "15s"};
+    std::vector<std::string> args = {
+        "-sf",      Scenario(scenario),
+        "-i",       "127.0.0.1",
+        "-p",       std::to_string(port),
+        "-mp",      std::to_string(media_port(static_cast<int>(sipps_.size()))),
+        "-m",       std::to_string(calls),
+        "-timeout", "15s"};
     args.insert(args.end(), extra.begin(), extra.end());
     sipps_.push_back(Sipp::Start(name, dir_, args));
     EXPECT_TRUE(WaitUdpBound(port, std::chrono::seconds(5))) << name << " did not bind " << port;
@@ -109,11 +111,23 @@ class EdgeE2eTest : public ::testing::Test {
   Sipp* RunDialer(const std::string& scenario, std::vector<std::string> extra = {},
                   const std::string& dialed = "+15551234567", const std::string& ip = "127.0.0.1",
                   int hold_ms = 100) {
-    std::vector<std::string> args = {
-        absl::StrCat("127.0.0.1:", edge_port()), "-sf", Scenario(scenario), "-i", ip, "-p",
-        std::to_string(dialer_port()), "-mp",
-        std::to_string(media_port(static_cast<int>(sipps_.size()))), "-m", "1", "-s", dialed,
-        "-d", std::to_string(hold_ms), "-timeout", "10s"};
+    std::vector<std::string> args = {absl::StrCat("127.0.0.1:", edge_port()),
+                                     "-sf",
+                                     Scenario(scenario),
+                                     "-i",
+                                     ip,
+                                     "-p",
+                                     std::to_string(dialer_port()),
+                                     "-mp",
+                                     std::to_string(media_port(static_cast<int>(sipps_.size()))),
+                                     "-m",
+                                     "1",
+                                     "-s",
+                                     dialed,
+                                     "-d",
+                                     std::to_string(hold_ms),
+                                     "-timeout",
+                                     "10s"};
     // sipp keeps the first -key of a name: a test's own value must come first.
     args.insert(args.end(), extra.begin(), extra.end());
     if (std::find(extra.begin(), extra.end(), "max_forwards") == extra.end()) {
@@ -139,8 +153,10 @@ class EdgeE2eTest : public ::testing::Test {
   // After every call: nothing of it may stay open in the edge.
   void ExpectNoLeftovers() {
     const EdgeCounters& c = harness_->edge().counters();
-    EXPECT_TRUE(Eventually([&] { return c.active_calls.load() == 0 && c.open_handles.load() == 0; }))
-        << "active_calls=" << c.active_calls.load() << " open_handles=" << c.open_handles.load();
+    EXPECT_TRUE(Eventually([&] {
+      return c.active_calls.load() == 0 && c.open_handles.load() == 0;
+    })) << "active_calls="
+        << c.active_calls.load() << " open_handles=" << c.open_handles.load();
   }
 
   static int Count(const std::string& text, const std::string& needle) {

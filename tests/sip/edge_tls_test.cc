@@ -33,8 +33,9 @@ class EdgeTlsTest : public EdgeE2eTest {
   std::string TlsTrunkConfig() const {
     // The primary is reached over TLS on the peer's port; the backup stays UDP (SIPp).
     return absl::StrReplaceAll(
-        Config(), {{absl::StrCat("\"port\": ", primary_port(), ", \"transport\": \"TRANSPORT_UDP\""),
-                    absl::StrCat("\"port\": ", peer_port(), ", \"transport\": \"TRANSPORT_TLS\"")}});
+        Config(),
+        {{absl::StrCat("\"port\": ", primary_port(), ", \"transport\": \"TRANSPORT_UDP\""),
+          absl::StrCat("\"port\": ", peer_port(), ", \"transport\": \"TRANSPORT_TLS\"")}});
   }
 
   void StartTlsEdge(const std::string& config) {
@@ -101,9 +102,9 @@ TEST_F(EdgeTlsTest, DialerWithUntrustedCertificateIsRefused) {
   StartTlsEdge(Config());
   auto dialer = SofiaPeer::Start({"sip:127.0.0.1:0", rogue_certs_, /*verify=*/false});
   ASSERT_NE(dialer, nullptr);
-  const int status = dialer->Call(
-      absl::StrCat("sip:+15551234567@127.0.0.1:", tls_port(), ";transport=tls"),
-      std::chrono::seconds(5));
+  const int status =
+      dialer->Call(absl::StrCat("sip:+15551234567@127.0.0.1:", tls_port(), ";transport=tls"),
+                   std::chrono::seconds(5));
   EXPECT_NE(status, 200);
   EXPECT_EQ(Count(primary->Log(), "INV"), 0);
   EXPECT_EQ(counters().invites_received.load(), 0u);
@@ -111,10 +112,10 @@ TEST_F(EdgeTlsTest, DialerWithUntrustedCertificateIsRefused) {
 
 // openssl s_client against the listener; returns its output.
 std::string SClient(int port, const std::string& version, const std::string& certs) {
-  std::string cmd = absl::StrCat(
-      "timeout 5 openssl s_client -connect 127.0.0.1:", port, " ", version,
-      " -cipher 'DEFAULT:@SECLEVEL=0' -cert ", certs, "/agent.pem -key ", certs,
-      "/agent.pem -CAfile ", certs, "/cafile.pem </dev/null 2>&1");
+  std::string cmd =
+      absl::StrCat("timeout 5 openssl s_client -connect 127.0.0.1:", port, " ", version,
+                   " -cipher 'DEFAULT:@SECLEVEL=0' -cert ", certs, "/agent.pem -key ", certs,
+                   "/agent.pem -CAfile ", certs, "/cafile.pem </dev/null 2>&1");
   std::string out;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[4096];

@@ -107,7 +107,8 @@ TEST(SdpFilterTest, TextWithoutMediaHasNoCommonCodec) {
 // m= line in place (the trunk's answer has to line up with the caller's offer).
 TEST(SdpFilterTest, MutatedOffersKeepEveryMediaLine) {
   std::mt19937 rng(20261128);  // fixed seed: the same cases every run
-  const std::string base = kOffer + std::string("m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n");
+  const std::string base =
+      kOffer + std::string("m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n");
   const std::string alphabet = "m=a:0123456789 /\r\nRTPAVPrtpmapfmtp";
   for (int i = 0; i < 2000; ++i) {
     std::string sdp = base;
@@ -115,9 +116,15 @@ TEST(SdpFilterTest, MutatedOffersKeepEveryMediaLine) {
     for (int e = 0; e < edits; ++e) {
       const size_t pos = rng() % (sdp.size() + 1);
       switch (rng() % 3) {
-        case 0: sdp.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
-        case 1: if (pos < sdp.size()) sdp.erase(pos, 1); break;
-        default: if (pos < sdp.size()) sdp[pos] = alphabet[rng() % alphabet.size()]; break;
+        case 0:
+          sdp.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 1:
+          if (pos < sdp.size()) sdp.erase(pos, 1);
+          break;
+        default:
+          if (pos < sdp.size()) sdp[pos] = alphabet[rng() % alphabet.size()];
+          break;
       }
     }
     SdpFilterResult r = FilterSdpCodecs(sdp, kDefaultCodecs);

@@ -24,7 +24,7 @@ std::string ReadFile(const std::string& path) {
 }  // namespace
 
 std::unique_ptr<Sipp> Sipp::Start(const std::string& name, const std::string& dir,
-                                   const std::vector<std::string>& args) {
+                                  const std::vector<std::string>& args) {
   std::unique_ptr<Sipp> s(new Sipp(name, dir));
   std::vector<std::string> argv = {"sipp"};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -12,6 +12,8 @@ namespace trunkroute::sip::testing {
 struct PeerCall;
 }
 
+// The magic types must come before any Sofia header, and su.h first.
+// clang-format off
 #define SU_ROOT_MAGIC_T trunkroute::sip::testing::SofiaPeer::Impl
 #define NUA_MAGIC_T trunkroute::sip::testing::SofiaPeer::Impl
 #define NUA_HMAGIC_T trunkroute::sip::testing::PeerCall
@@ -22,6 +24,7 @@ struct PeerCall;
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/tport_tag.h>
+// clang-format on
 
 namespace trunkroute::sip::testing {
 
@@ -100,8 +103,7 @@ struct SofiaPeer::Impl {
     const unsigned verify = options.verify ? TPTLS_VERIFY_ALL : TPTLS_VERIFY_NONE;
     const bool sips = options.url.rfind("sips:", 0) == 0;
     // A TLS dialer binds an ephemeral TLS port too: outgoing TLS needs a TLS transport.
-    nua = nua_create(root, &Impl::Callback, this,
-                     TAG_IF(!sips, NUTAG_URL(options.url.c_str())),
+    nua = nua_create(root, &Impl::Callback, this, TAG_IF(!sips, NUTAG_URL(options.url.c_str())),
                      TAG_IF(sips, NUTAG_URL("sip:127.0.0.1:0;transport=udp")),
                      TAG_IF(sips, NUTAG_SIPS_URL(options.url.c_str())),
                      TAG_IF(!sips && tls, NUTAG_SIPS_URL("sips:127.0.0.1:0")),
@@ -174,16 +176,27 @@ std::string MakeCertificate(const std::string& dir, const std::string& name) {
   mkdir(out.c_str(), 0700);
   // One CA per `dir`, made on first use.
   std::string cmd =
-      "cd '" + dir + "' && { [ -f ca.pem ] || openssl req -x509 -newkey ec -pkeyopt "
+      "cd '" + dir +
+      "' && { [ -f ca.pem ] || openssl req -x509 -newkey ec -pkeyopt "
       "ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 "
       "-subj '/CN=trunkroute test CA' ; } >/dev/null 2>&1 && "
-      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" + name +
-      ".key' -out '" + name + ".csr' -subj '/CN=127.0.0.1' >/dev/null 2>&1 && "
-      "printf 'subjectAltName=DNS:127.0.0.1,DNS:localhost,IP:127.0.0.1\\n' > '" + name + ".ext' && "
-      "openssl x509 -req -in '" + name + ".csr' -CA ca.pem -CAkey ca.key -CAcreateserial "
-      "-out '" + name + ".pem' -days 2 -extfile '" + name + ".ext' >/dev/null 2>&1 && "
-      "cat '" + name + ".key' '" + name + ".pem' > '" + out + "/agent.pem' && "
-      "cp ca.pem '" + out + "/cafile.pem'";
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" +
+      name + ".key' -out '" + name +
+      ".csr' -subj '/CN=127.0.0.1' >/dev/null 2>&1 && "
+      "printf 'subjectAltName=DNS:127.0.0.1,DNS:localhost,IP:127.0.0.1\\n' > '" +
+      name +
+      ".ext' && "
+      "openssl x509 -req -in '" +
+      name +
+      ".csr' -CA ca.pem -CAkey ca.key -CAcreateserial "
+      "-out '" +
+      name + ".pem' -days 2 -extfile '" + name +
+      ".ext' >/dev/null 2>&1 && "
+      "cat '" +
+      name + ".key' '" + name + ".pem' > '" + out +
+      "/agent.pem' && "
+      "cp ca.pem '" +
+      out + "/cafile.pem'";
   return std::system(cmd.c_str()) == 0 ? out : "";
 }
 
