@@ -82,6 +82,23 @@ TEST_F(EdgeTlsTest, TlsTrunkWithUntrustedCertificateGetsNothingAndTheCallFailsOv
   EXPECT_EQ(h.consecutive_failures(), 1u);
 }
 
+TEST_F(EdgeTlsTest, TlsTrunkWhoseCertificateNamesAnotherHostIsNotUsed) {
+  UseSlot(55);
+  MakeCertificates();
+  // Signed by the trusted CA, but issued to a different host than the one we dial.
+  const std::string other = MakeCertificate(dir_, "other", "sbc.other.example");
+  ASSERT_FALSE(other.empty());
+  auto trunk = SofiaPeer::Start({absl::StrCat("sips:127.0.0.1:", peer_port()), other,
+                                 /*verify=*/false});
+  ASSERT_NE(trunk, nullptr);
+  Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml");
+  StartTlsEdge(TlsTrunkConfig());
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(dialer->Log(), HasSubstr("ANSWERED;"));
+  EXPECT_EQ(trunk->invites_received(), 0) << "the host name check must refuse the connection";
+  EXPECT_EQ(Count(backup->Log(), "INV"), 1);
+}
+
 TEST_F(EdgeTlsTest, DialerReachesTheTlsListenerWithItsClientCertificate) {
   UseSlot(52);
   MakeCertificates();

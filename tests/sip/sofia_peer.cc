@@ -7,6 +7,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace trunkroute::sip::testing {
 struct PeerCall;
@@ -171,33 +172,36 @@ int SofiaPeer::Call(const std::string& target, std::chrono::milliseconds timeout
   return result.get();
 }
 
-std::string MakeCertificate(const std::string& dir, const std::string& name) {
+std::string MakeCertificate(const std::string& dir, const std::string& name,
+                            const std::string& dns_names) {
   const std::string out = dir + "/" + name;
   mkdir(out.c_str(), 0700);
-  // One CA per `dir`, made on first use.
-  std::string cmd =
-      "cd '" + dir +
-      "' && { [ -f ca.pem ] || openssl req -x509 -newkey ec -pkeyopt "
-      "ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 "
-      "-subj '/CN=trunkroute test CA' ; } >/dev/null 2>&1 && "
-      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout '" +
-      name + ".key' -out '" + name +
-      ".csr' -subj '/CN=127.0.0.1' >/dev/null 2>&1 && "
-      "printf 'subjectAltName=DNS:127.0.0.1,DNS:localhost,IP:127.0.0.1\\n' > '" +
-      name +
-      ".ext' && "
-      "openssl x509 -req -in '" +
-      name +
-      ".csr' -CA ca.pem -CAkey ca.key -CAcreateserial "
-      "-out '" +
-      name + ".pem' -days 2 -extfile '" + name +
-      ".ext' >/dev/null 2>&1 && "
-      "cat '" +
-      name + ".key' '" + name + ".pem' > '" + out +
-      "/agent.pem' && "
-      "cp ca.pem '" +
-      out + "/cafile.pem'";
-  return std::system(cmd.c_str()) == 0 ? out : "";
+  std::string san;
+  for (size_t p = 0; p <= dns_names.size();) {
+    size_t e = dns_names.find(',', p);
+    if (e == std::string::npos) e = dns_names.size();
+    if (!san.empty()) san += ",";
+    san += "DNS:" + dns_names.substr(p, e - p);
+    p = e + 1;
+  }
+  const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  const std::string quiet = " >/dev/null 2>&1";
+  const std::vector<std::string> steps = {
+      // One CA per `dir`, made on first use.
+      "[ -f ca.pem ] || openssl req -x509 " + ec +
+          " -keyout ca.key -out ca.pem -days 2 -subj '/CN=trunkroute test CA'" + quiet,
+      "openssl req " + ec + " -keyout " + name + ".key -out " + name +
+          ".csr -subj '/CN=trunkroute test peer'" + quiet,
+      "printf 'subjectAltName=" + san + "\\n' > " + name + ".ext",
+      "openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " +
+          name + ".pem -days 2 -extfile " + name + ".ext" + quiet,
+      "cat " + name + ".key " + name + ".pem > '" + out + "/agent.pem'",
+      "cp ca.pem '" + out + "/cafile.pem'",
+  };
+  for (const std::string& step : steps) {
+    if (std::system(("cd '" + dir + "' && " + step).c_str()) != 0) return "";
+  }
+  return out;
 }
 
 }  // namespace trunkroute::sip::testing

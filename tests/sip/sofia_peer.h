@@ -44,7 +44,9 @@ class SofiaPeer {
 // <dir>/<name>/agent.pem (key + certificate) and <dir>/<name>/cafile.pem (the CA), with the
 // openssl command-line tool. Returns the directory, or "" on failure. Certificates for several
 // names made with the same `dir` share one CA.
-std::string MakeCertificate(const std::string& dir, const std::string& name);
+// `dns_names` replaces the names the certificate is issued for (e.g. "other.example").
+std::string MakeCertificate(const std::string& dir, const std::string& name,
+                            const std::string& dns_names = "127.0.0.1,localhost");
 
 }  // namespace trunkroute::sip::testing
 
