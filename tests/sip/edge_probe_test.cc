@@ -138,6 +138,19 @@ TEST_F(EdgeE2eTest, ReInviteIsRelayedBothWays) {
   ExpectNoLeftovers();
 }
 
+TEST_F(EdgeE2eTest, UpdateIsRelayedWithItsAnswer) {
+  UseSlot(39);
+  StartEdge(Config());
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_update.xml");
+  Sipp* dialer = RunDialer("uac_update.xml");
+  EXPECT_EQ(dialer_status_, 0) << dialer->Messages();
+  EXPECT_THAT(dialer->Log(), HasSubstr("UPDATE;200"));
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK"));
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+  EXPECT_THAT(primary->Log(), HasSubstr("UPDATE"));
+  ExpectNoLeftovers();
+}
+
 TEST_F(EdgeE2eTest, StopEndsConnectedCallsOnBothLegs) {
   UseSlot(35);
   StartEdge(Config());
