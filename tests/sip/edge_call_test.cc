@@ -316,6 +316,46 @@ TEST_F(EdgeE2eTest, CallsOverTcpWork) {
   ExpectNoLeftovers();
 }
 
+TEST_F(EdgeE2eTest, TrunkAtMaxConcurrentCallsIsSkipped) {
+  UseSlot(21);
+  ConfigVars v;
+  v.primary_extra = R"(, "max_concurrent_calls": 1)";
+  StartEdge(Config(v));
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml", /*calls=*/2);
+  Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml", /*calls=*/2);
+  // Two calls 100 ms apart, each held 1 s: the second finds the primary busy with the first.
+  std::vector<std::string> args = {absl::StrCat("127.0.0.1:", edge_port()),
+                                   "-sf",
+                                   Scenario("uac_call.xml"),
+                                   "-i",
+                                   "127.0.0.1",
+                                   "-p",
+                                   std::to_string(dialer_port()),
+                                   "-mp",
+                                   std::to_string(media_port(5)),
+                                   "-m",
+                                   "2",
+                                   "-r",
+                                   "10",
+                                   "-s",
+                                   "+15551234567",
+                                   "-d",
+                                   "1000",
+                                   "-timeout",
+                                   "10s",
+                                   "-key",
+                                   "max_forwards",
+                                   "70"};
+  sipps_.push_back(Sipp::Start("dialer", dir_, args));
+  Sipp* dialer = sipps_.back().get();
+  EXPECT_EQ(dialer->Wait(std::chrono::seconds(12)), 0) << dialer->Messages();
+  EXPECT_EQ(Count(dialer->Log(), "BYE;OK"), 2);
+  EXPECT_EQ(Count(primary->Log(), "INV"), 1);
+  EXPECT_EQ(Count(backup->Log(), "INV"), 1);
+  EXPECT_EQ(counters().failovers.load(), 0u) << "a trunk at capacity is skipped, not tried";
+  ExpectNoLeftovers();
+}
+
 TEST_F(EdgeE2eTest, AdvertisedAddressGoesIntoViaAndContact) {
   UseSlot(20);
   EdgeOptions options;

@@ -63,16 +63,21 @@ class EdgeE2eTest : public ::testing::Test {
     if (harness_) harness_->Stop();
   }
 
-  // Port slot for this test: pick a number no other test in tests/sip uses.
+  // Port slot for this test: pick a number no other test in tests/sip uses. Slots are 10 ports
+  // apart from 27000 (TRUNKROUTE_SIP_TEST_PORT_BASE moves the whole range, e.g. for a second
+  // checkout testing on the same machine at the same time); media ports from 40000 likewise.
   void UseSlot(int slot) {
-    base_ = 27000 + slot * 10;
+    int range = 27000;
+    if (const char* b = std::getenv("TRUNKROUTE_SIP_TEST_PORT_BASE")) range = std::atoi(b);
+    base_ = range + slot * 10;
+    range_ = range;
     dir_ = MakeTempDir(absl::StrCat("trunkroute-sip-", slot));
   }
   int edge_port() const { return base_; }
   int primary_port() const { return base_ + 1; }
   int backup_port() const { return base_ + 2; }
   int dialer_port() const { return base_ + 3; }
-  int media_port(int i) const { return 40000 + (base_ - 27000) * 4 + i * 4; }
+  int media_port(int i) const { return range_ + 13000 + (base_ - range_) * 4 + i * 4; }
 
   std::string Config(const ConfigVars& v = {}) const {
     return absl::StrReplaceAll(kTwoTrunkConfig, {{"$PRIMARY_EXTRA", v.primary_extra},
@@ -168,6 +173,7 @@ class EdgeE2eTest : public ::testing::Test {
   const EdgeCounters& counters() { return harness_->edge().counters(); }
 
   int base_ = 0;
+  int range_ = 27000;
   std::string dir_;
   std::unique_ptr<EdgeHarness> harness_;
   std::vector<std::unique_ptr<Sipp>> sipps_;
