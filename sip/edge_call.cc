@@ -15,6 +15,13 @@ enum nua_callstate CallStateOf(tagi_t tags[]) {
   return static_cast<enum nua_callstate>(state);
 }
 
+// nua_respond() keeps the phrase *pointer* until its stack turn comes, after our callback has
+// returned and the event (and any string of ours) is gone: only static phrases are safe.
+char const* StaticPhrase(int status) {
+  char const* phrase = sip_status_phrase(status);
+  return phrase != nullptr ? phrase : (status < 300 ? "OK" : "Failed");
+}
+
 bool HasBody(sip_t const* sip) {
   return sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0;
 }
@@ -77,7 +84,7 @@ EdgeCall::Leg& EdgeCall::OtherSide(Leg& leg) {
 // ---------------------------------------------------------------------------------------------
 // Caller side (leg A)
 
-void EdgeCall::OnCallerEvent(nua_event_t event, int status, char const* phrase, sip_t const* sip,
+void EdgeCall::OnCallerEvent(nua_event_t event, int status, char const* /*phrase*/, sip_t const* sip,
                              tagi_t tags[]) {
   const MonoTime now = core_->clock()->Now();
   switch (event) {
@@ -108,7 +115,7 @@ void EdgeCall::OnCallerEvent(nua_event_t event, int status, char const* phrase, 
     case nua_r_update:
     case nua_r_info:
       if (pending_ && pending_->answer_event == event && status >= 200) {
-        RelayAnswer(*pending_->from, status, phrase, sip);
+        RelayAnswer(*pending_->from, status, sip);
       }
       break;
     case nua_i_state:
@@ -147,7 +154,7 @@ void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char con
   switch (event) {
     case nua_r_invite:
       if (connected && pending_ && pending_->answer_event == nua_r_invite) {
-        if (status >= 200) RelayAnswer(*pending_->from, status, phrase, sip);
+        if (status >= 200) RelayAnswer(*pending_->from, status, sip);
         break;
       }
       if (connected) break;  // 2xx retransmissions of the answered INVITE
@@ -195,7 +202,7 @@ void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char con
     case nua_r_update:
     case nua_r_info:
       if (connected && pending_ && pending_->answer_event == event && status >= 200) {
-        RelayAnswer(*pending_->from, status, phrase, sip);
+        RelayAnswer(*pending_->from, status, sip);
       }
       break;
     case nua_i_state:
@@ -278,22 +285,19 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
                                core_->clock()->Now() - fsm_.attempt_started(a.attempt));
           }
         }
-        RespondCaller(a.status, sip != nullptr && sip->sip_status ? sip->sip_status->st_phrase : "",
-                      sip, "");
+        RespondCaller(a.status, sip, "");
         break;
       case CallAction::Kind::kAnswer:
         core_->counters().calls_answered.fetch_add(1, std::memory_order_relaxed);
-        RespondCaller(a.status,
-                      sip != nullptr && sip->sip_status ? sip->sip_status->st_phrase : "OK", sip,
-                      "");
+        RespondCaller(a.status, sip, "");
         break;
       case CallAction::Kind::kRelayFinal:
         core_->counters().calls_failed.fetch_add(1, std::memory_order_relaxed);
-        RespondCaller(a.status, a.phrase.c_str(), nullptr, "");
+        RespondCaller(a.status, nullptr, "");
         break;
       case CallAction::Kind::kRejectCaller:
         if (shutting_down_) {
-          RespondCaller(503, "Service Unavailable", nullptr,
+          RespondCaller(503, nullptr,
                         "SIP;cause=503;text=\"edge shutting down\"");
         } else {
           if (a.status != 487) {
@@ -310,7 +314,7 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
               o->OnFailover(decision_.route->id, TrunkOf(last).id, "", fsm_.LastFailureReason());
             }
           }
-          RespondCaller(a.status, a.phrase.c_str(), nullptr, a.reason);
+          RespondCaller(a.status, nullptr, a.reason);
         }
         break;
       case CallAction::Kind::kReportOutcome:
@@ -388,12 +392,11 @@ void EdgeCall::Authenticate(Leg& leg, int candidate, sip_t const* challenge) {
   nua_authenticate(leg.nh, NUTAG_AUTH(cred.c_str()), TAG_END());
 }
 
-void EdgeCall::RespondCaller(int status, char const* phrase, sip_t const* with_body,
-                             const std::string& reason) {
+void EdgeCall::RespondCaller(int status, sip_t const* with_body, const std::string& reason) {
   if (caller_.nh == nullptr || caller_final_sent_) return;
   if (status >= 200) caller_final_sent_ = true;
   const bool body = HasBody(with_body);
-  nua_respond(caller_.nh, status, phrase != nullptr ? phrase : "",
+  nua_respond(caller_.nh, status, StaticPhrase(status),
               TAG_IF(body, SIPTAG_CONTENT_TYPE(body ? with_body->sip_content_type : nullptr)),
               TAG_IF(body, SIPTAG_PAYLOAD(body ? with_body->sip_payload : nullptr)),
               TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())), TAG_END());
@@ -468,7 +471,7 @@ void EdgeCall::RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip) {
   }
 }
 
-void EdgeCall::RelayAnswer(Leg& to_answer_side, int status, char const* phrase, sip_t const* sip) {
+void EdgeCall::RelayAnswer(Leg& to_answer_side, int status, sip_t const* sip) {
   std::optional<PendingRelay> p = std::move(pending_);
   pending_.reset();
   if (to_answer_side.nh == nullptr) {
@@ -476,7 +479,7 @@ void EdgeCall::RelayAnswer(Leg& to_answer_side, int status, char const* phrase, 
     return;
   }
   const bool body = HasBody(sip);
-  nua_respond(to_answer_side.nh, status, phrase != nullptr ? phrase : "",
+  nua_respond(to_answer_side.nh, status, StaticPhrase(status),
               TAG_IF(p->has_saved, NUTAG_WITH_SAVED(p->saved)),
               TAG_IF(body, SIPTAG_CONTENT_TYPE(body ? sip->sip_content_type : nullptr)),
               TAG_IF(body, SIPTAG_PAYLOAD(body ? sip->sip_payload : nullptr)), TAG_END());
@@ -490,6 +493,14 @@ void EdgeCall::Shutdown() {
     Execute(fsm_.OnCallerCancel(now), nullptr);
   } else if (fsm_.phase() == CallFsm::Phase::kConnected) {
     EndDialog(nullptr);
+  }
+  // Abandoned attempts would otherwise keep the stack's shutdown waiting for their transactions
+  // (up to Timer B): nothing can be done with a late answer once we are gone. Their CANCELs,
+  // if owed, were queued just above and go out first.
+  const int connected = fsm_.connected_attempt();
+  for (size_t i = 0; i < attempts_.size(); ++i) {
+    Leg& leg = *attempts_[i];
+    if (static_cast<int>(i) != connected && !leg.closing) DestroyLeg(leg);
   }
   Rearm();
 }

@@ -72,13 +72,14 @@ class EdgeCall {
   void Execute(const CallActions& actions, sip_t const* sip);
   void SendInvite(int attempt, int candidate);
   void Authenticate(Leg& leg, int candidate, sip_t const* challenge);
-  void RespondCaller(int status, char const* phrase, sip_t const* with_body,
-                     const std::string& reason);
+  // Answers the caller with `status` (standard phrase), the body of `with_body` if any, and a
+  // Reason header if `reason` is not empty.
+  void RespondCaller(int status, sip_t const* with_body, const std::string& reason);
   void Rearm();
   void DestroyLeg(Leg& leg);
   void EndDialog(Leg* from);  // BYE the other side(s) once one side ended
   void RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip);
-  void RelayAnswer(Leg& to_answer_side, int status, char const* phrase, sip_t const* sip);
+  void RelayAnswer(Leg& to_answer_side, int status, sip_t const* sip);
   Leg* ConnectedLeg();
   Leg& OtherSide(Leg& leg);
   const router::CompiledTrunk& TrunkOf(int candidate) const;

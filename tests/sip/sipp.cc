@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,8 @@ std::unique_ptr<Sipp> Sipp::Start(const std::string& name, const std::string& di
   const std::string out = dir + "/" + name + ".out";
   pid_t pid = fork();
   if (pid == 0) {
+    // A test that crashes must not leave SIPp behind holding its ports.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     int in = open("/dev/null", O_RDONLY);
     int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(in, 0);
