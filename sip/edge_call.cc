@@ -84,8 +84,8 @@ EdgeCall::Leg& EdgeCall::OtherSide(Leg& leg) {
 // ---------------------------------------------------------------------------------------------
 // Caller side (leg A)
 
-void EdgeCall::OnCallerEvent(nua_event_t event, int status, char const* /*phrase*/, sip_t const* sip,
-                             tagi_t tags[]) {
+void EdgeCall::OnCallerEvent(nua_event_t event, int status, char const* /*phrase*/,
+                             sip_t const* sip, tagi_t tags[]) {
   const MonoTime now = core_->clock()->Now();
   switch (event) {
     case nua_i_cancel:
@@ -297,8 +297,7 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
         break;
       case CallAction::Kind::kRejectCaller:
         if (shutting_down_) {
-          RespondCaller(503, nullptr,
-                        "SIP;cause=503;text=\"edge shutting down\"");
+          RespondCaller(503, nullptr, "SIP;cause=503;text=\"edge shutting down\"");
         } else {
           if (a.status != 487) {
             if (fsm_.attempt_count() == 0) {
