@@ -497,9 +497,8 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
     return;
   }
   // 3. Route decision, in-process.
-  const char* dialed = sip->sip_request && sip->sip_request->rq_url->url_user
-                           ? sip->sip_request->rq_url->url_user
-                           : "";
+  const std::string dialed =
+      DialedNumberOf(sip->sip_request != nullptr ? sip->sip_request->rq_url : nullptr);
   CallerRequest request;
   request.call_id = sip->sip_call_id ? sip->sip_call_id->i_id : "";
   request.identity = CallerIdentityOf(sip);

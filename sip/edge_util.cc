@@ -133,6 +133,14 @@ std::string UnknownHeader(const sip_t* sip, std::string_view name) {
   return {};
 }
 
+std::string DialedNumberOf(const url_t* uri) {
+  if (uri == nullptr) return {};
+  if (uri->url_user != nullptr) return uri->url_user;
+  // tel:+15551234567 — where Sofia puts the number depends on its version; take either.
+  if (uri->url_type == url_tel && uri->url_host != nullptr) return uri->url_host;
+  return {};
+}
+
 std::string UserOfNameAddr(std::string_view name_addr) {
   size_t start = name_addr.find("sip:");
   size_t skip = 4;

@@ -34,6 +34,10 @@ bool ViaNamesUs(const sip_via_t* via, const std::vector<HostPort>& own);
 // default parser does not know (P-Asserted-Identity, P-Preferred-Identity …); empty if none.
 std::string UnknownHeader(const sip_t* sip, std::string_view name);
 
+// The dialed number of a Request-URI: the user part of sip:/sips: (sip:+15551234567@edge), the
+// number of tel: (tel:+15551234567); empty if none.
+std::string DialedNumberOf(const url_t* request_uri);
+
 // The user part of a SIP URI inside a name-addr ("\"A\" <sip:+1555@x>;foo" → "+1555"); empty if
 // none.
 std::string UserOfNameAddr(std::string_view name_addr);

@@ -61,6 +61,17 @@ TEST(IdentityForTrunkTest, FixedPresentsTheConfiguredNumber) {
   EXPECT_EQ(id.pai, "<sip:+18005550100@sip.carrier.example>");
 }
 
+TEST(DialedNumberOfTest, TakesTheUserOfSipAndTheNumberOfTel) {
+  su_home_t home[1] = {};
+  su_home_init(home);
+  EXPECT_EQ(DialedNumberOf(url_make(home, "sip:+15551234567@edge.example;user=phone")),
+            "+15551234567");
+  EXPECT_EQ(DialedNumberOf(url_make(home, "tel:+15551234567")), "+15551234567");
+  EXPECT_EQ(DialedNumberOf(url_make(home, "sip:edge.example")), "");
+  EXPECT_EQ(DialedNumberOf(nullptr), "");
+  su_home_deinit(home);
+}
+
 TEST(UserOfNameAddrTest, TakesTheUserPart) {
   EXPECT_EQ(UserOfNameAddr("\"A\" <sip:+1555@x.example>;tag=1"), "+1555");
   EXPECT_EQ(UserOfNameAddr("<sips:alice@x.example;transport=tls>"), "alice");
