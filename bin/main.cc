@@ -17,14 +17,15 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "config/config_manager.h"
 #include "config/config_store.h"
 #include "config/default_config.h"
+#include "daemon/metrics_bridge.h"
 #include "health/tracker.h"
 #include "http/http_server.h"
 #include "http/routing_core_backend.h"
@@ -58,8 +59,9 @@ Flags:
                             address for Via/Contact behind NAT (default: config
                             edge.advertised_address, else the bound address)
   --no-sip                  run without the SIP edge (routing API only; no OPTIONS probes)
-  --api-token-file FILE     bearer token required by the HTTP /v1/ API (or set
-                            TRUNKROUTE_API_TOKEN); never logged
+  --api-token-file FILE     bearer token required by the gRPC API and the HTTP /v1/ API
+                            (or set TRUNKROUTE_API_TOKEN); never logged. grpc.health.v1,
+                            reflection, /metrics and /healthz stay open
   --bootstrap-config FILE   config to start from when the data dir holds none yet (default: the
                             embedded deploy/trunkroute.example.json); ignored once a config is
                             stored
@@ -94,9 +96,12 @@ absl::Status ParseFlags(int argc, char** argv, Flags* flags) {
     std::string* target;
   };
   const ValueFlag value_flags[] = {
-      {"--data-dir", &flags->data_dir},       {"--grpc-listen", &flags->grpc_listen},
-      {"--http-listen", &flags->http_listen}, {"--sip-listen", &flags->sip_listen},
-      {"--bootstrap-config", &flags->bootstrap_config}, {"--log-level", &flags->log_level},
+      {"--data-dir", &flags->data_dir},
+      {"--grpc-listen", &flags->grpc_listen},
+      {"--http-listen", &flags->http_listen},
+      {"--sip-listen", &flags->sip_listen},
+      {"--bootstrap-config", &flags->bootstrap_config},
+      {"--log-level", &flags->log_level},
       {"--sip-tls-listen", &flags->sip_tls_listen},
       {"--sip-tls-cert-dir", &flags->sip_tls_cert_dir},
       {"--sip-advertised-address", &flags->sip_advertised_address},
@@ -138,8 +143,7 @@ absl::Status ParseFlags(int argc, char** argv, Flags* flags) {
     }
     if (!value) {
       if (i + 1 >= argc) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(std::string(name), ": missing value"));
+        return absl::InvalidArgumentError(absl::StrCat(std::string(name), ": missing value"));
       }
       value = argv[++i];
     }
@@ -156,14 +160,14 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-// The HTTP API's bearer token: --api-token-file, else TRUNKROUTE_API_TOKEN, else none.
+// The API's bearer token: --api-token-file, else TRUNKROUTE_API_TOKEN, else none.
 absl::StatusOr<std::string> LoadApiToken(const Flags& flags) {
   std::string token;
   if (!flags.api_token_file.empty()) {
     std::ifstream in(flags.api_token_file);
     if (!in) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--api-token-file ", flags.api_token_file, ": ", std::strerror(errno)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("--api-token-file ", flags.api_token_file, ": ", std::strerror(errno)));
     }
     std::getline(in, token);
   } else if (const char* env = std::getenv("TRUNKROUTE_API_TOKEN"); env != nullptr) {
@@ -189,15 +193,16 @@ absl::StatusOr<InitialConfig> LoadInitialConfig(const config::ConfigStore& store
   initial.persist = true;
   if (flags.bootstrap_config.empty()) {
     initial.source = "embedded default (deploy/trunkroute.example.json)";
-    auto parsed = config::ParseConfigJson(std::string(config::DefaultConfigJson()), "embedded default");
+    auto parsed =
+        config::ParseConfigJson(std::string(config::DefaultConfigJson()), "embedded default");
     if (!parsed.ok()) return parsed.status();
     initial.config = *std::move(parsed);
     return initial;
   }
   std::ifstream in(flags.bootstrap_config);
   if (!in) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--bootstrap-config ", flags.bootstrap_config, ": ", std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("--bootstrap-config ", flags.bootstrap_config, ": ", std::strerror(errno)));
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -223,11 +228,11 @@ int Run(const Flags& flags) {
   auto initial = LoadInitialConfig(**store, flags);
   if (!initial.ok()) return Fail(initial.status());
   RealClock* clock = RealClock::Get();
-  auto manager = config::ConfigManager::Create(store->get(), clock, initial->config,
-                                               initial->persist);
+  auto manager =
+      config::ConfigManager::Create(store->get(), clock, initial->config, initial->persist);
   if (!manager.ok()) {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("config from ", initial->source, " is invalid:\n", manager.status().message())));
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "config from ", initial->source, " is invalid:\n", manager.status().message())));
   }
 
   auto metrics = metrics::TrunkrouteMetrics::Create(TRUNKROUTE_VERSION);
@@ -240,6 +245,7 @@ int Run(const Flags& flags) {
   sip::ProbeForwarder probe_forwarder;
   health::HealthTracker tracker(clock, &random, flags.no_sip ? nullptr : &probe_forwarder);
   auto health_observer = std::make_shared<metrics::HealthMetricsObserver>(metrics->get());
+  daemon::MetricsBridge metrics_bridge(metrics->get());
   {
     std::vector<v1::TrunkHealth> snapshot;
     tracker.AddObserver(health_observer, &snapshot);
@@ -254,6 +260,7 @@ int Run(const Flags& flags) {
     edge_options.tls_cert_dir = flags.sip_tls_cert_dir;
     edge_options.tls_verify_peer = !flags.sip_tls_no_verify;
     edge_options.advertised_address = flags.sip_advertised_address;
+    edge_options.observer = &metrics_bridge;
     auto started = sip::SipEdge::Start(edge_options, manager->get(), &tracker, clock);
     if (!started.ok()) return Fail(started.status());
     edge = *std::move(started);
@@ -269,10 +276,11 @@ int Run(const Flags& flags) {
   };
   apply_table((*manager)->Current());
   health::HealthTimerThread timer(&tracker);
-  (*manager)->AddListener([&apply_table, &timer](const std::shared_ptr<const router::RoutingTable>& t) {
-    apply_table(t);
-    timer.Wake();
-  });
+  (*manager)->AddListener(
+      [&apply_table, &timer](const std::shared_ptr<const router::RoutingTable>& t) {
+        apply_table(t);
+        timer.Wake();
+      });
 
   server::AdminServiceImpl::Info admin_info;
   admin_info.version = TRUNKROUTE_VERSION;
@@ -284,9 +292,19 @@ int Run(const Flags& flags) {
   admin_info.config_version = [config_manager] { return config_manager->Current()->version(); };
   server::AdminServiceImpl admin_service(std::move(admin_info));
 
+  // One token guards the gRPC API (trunkroute.v1; not grpc.health.v1 or reflection) and the
+  // HTTP /v1/ API alike.
+  auto token = LoadApiToken(flags);
+  if (!token.ok()) return Fail(token.status());
+  const server::BearerTokenAuth api_auth(*token);
+  admin_service.SetAuth(&api_auth);
+
   server::GrpcServer::Options grpc_options;
   grpc_options.listen_address = flags.grpc_listen;
   grpc_options.extra_services.push_back(&admin_service);
+  grpc_options.decision_observer = &metrics_bridge;
+  grpc_options.rpc_observer = &metrics_bridge;
+  grpc_options.auth = &api_auth;
   auto grpc_server = server::GrpcServer::Start(grpc_options, manager->get(), &tracker);
   if (!grpc_server.ok()) return Fail(grpc_server.status());
 
@@ -294,23 +312,21 @@ int Run(const Flags& flags) {
   if (absl::Status st = http::ParseListenAddress(flags.http_listen, &http_options); !st.ok()) {
     return Fail(st);
   }
-  auto token = LoadApiToken(flags);
-  if (!token.ok()) return Fail(token.status());
-  http_options.bearer_token = *std::move(token);
+  http_options.bearer_token = *token;
   http::RoutingCoreBackend http_backend((*grpc_server)->routing_core());
   auto http_server = http::HttpServer::Start(http_options, &http_backend, metrics->get());
   if (!http_server.ok()) return Fail(http_server.status());
 
   const std::string version = absl::StrCat((*manager)->Current()->version());
-  LogInfo("trunkrouted serving", {{"grpc", (*grpc_server)->address()},
-                                  {"http", (*http_server)->address()},
-                                  {"sip", flags.no_sip ? std::string("off") : flags.sip_listen},
-                                  {"sip_tls", flags.sip_tls_listen.empty() ? std::string("off")
-                                                                           : flags.sip_tls_listen},
-                                  {"api_token", http_options.bearer_token.empty() ? "off" : "on"},
-                                  {"data_dir", flags.data_dir},
-                                  {"config_version", version},
-                                  {"config_source", initial->source}});
+  LogInfo("trunkrouted serving",
+          {{"grpc", (*grpc_server)->address()},
+           {"http", (*http_server)->address()},
+           {"sip", flags.no_sip ? std::string("off") : flags.sip_listen},
+           {"sip_tls", flags.sip_tls_listen.empty() ? std::string("off") : flags.sip_tls_listen},
+           {"api_token", http_options.bearer_token.empty() ? "off" : "on"},
+           {"data_dir", flags.data_dir},
+           {"config_version", version},
+           {"config_source", initial->source}});
 
   int signal = 0;
   while (sigwait(&stop_signals, &signal) != 0) {

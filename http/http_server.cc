@@ -124,16 +124,6 @@ absl::Status ParseListenAddress(std::string_view address, HttpServerOptions* opt
   return absl::OkStatus();
 }
 
-bool TokenEquals(std::string_view presented, std::string_view configured) {
-  // Runs over the configured token's length whatever was presented, and never exits early.
-  unsigned char diff = presented.size() == configured.size() ? 0 : 1;
-  for (size_t i = 0; i < configured.size(); ++i) {
-    unsigned char p = i < presented.size() ? static_cast<unsigned char>(presented[i]) : 0;
-    diff |= static_cast<unsigned char>(p ^ static_cast<unsigned char>(configured[i]));
-  }
-  return diff == 0;
-}
-
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, RoutingBackend* backend, metrics::TrunkrouteMetrics* metrics)

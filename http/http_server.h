@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/token.h"
 #include "http/routing_backend.h"
 #include "metrics/trunkroute_metrics.h"
 
@@ -78,9 +79,8 @@ class HttpServer {
 // InvalidArgument naming the address and what is wrong with it.
 absl::Status ParseListenAddress(std::string_view address, HttpServerOptions* options);
 
-// Constant-time comparison of a presented token with the configured one: the time taken depends
-// only on the configured token's length, never on where the first difference is.
-bool TokenEquals(std::string_view presented, std::string_view configured);
+// Bearer tokens are compared with trunkroute::TokenEquals (common/token.h).
+using ::trunkroute::TokenEquals;
 
 }  // namespace trunkroute::http
 

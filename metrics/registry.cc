@@ -229,6 +229,7 @@ bool Family<T>::Remove(LabelValues values) {
   auto it = children_.find(ToKey(values));
   if (it == children_.end() || !it->second->visible) return false;
   it->second->visible = false;
+  NoteRemoval();
   return true;
 }
 
@@ -244,6 +245,7 @@ size_t Family<T>::RemoveMatching(std::string_view label_name, std::string_view v
       ++removed;
     }
   }
+  if (removed > 0) NoteRemoval();
   return removed;
 }
 

@@ -127,12 +127,18 @@ class FamilyBase {
   // many were hidden. Unknown label name: 0.
   virtual size_t RemoveMatching(std::string_view label_name, std::string_view value) = 0;
 
+  // Grows each time a series is hidden (Remove, RemoveMatching). A caller caching handles keeps
+  // the value it read before WithLabels() and resolves again once it changes, so a hidden series
+  // comes back when its labels are used again (a trunk deleted, then added back).
+  uint64_t removals() const { return removals_.load(std::memory_order_acquire); }
+
  protected:
   virtual void AppendSamples(std::string* out) const = 0;
   // Index of a label name, or -1.
   int LabelIndex(std::string_view label_name) const;
   // Reports (once per family) a WithLabels call with the wrong number of values.
   void ReportArityMismatch(size_t got) const;
+  void NoteRemoval() { removals_.fetch_add(1, std::memory_order_acq_rel); }
 
  private:
   const std::string name_;
@@ -140,6 +146,7 @@ class FamilyBase {
   const MetricType type_;
   const std::vector<std::string> label_names_;
   mutable std::atomic<bool> arity_reported_{false};
+  std::atomic<uint64_t> removals_{0};
 };
 
 // A family of series of one type, told apart by label values.

@@ -7,13 +7,12 @@ namespace trunkroute::metrics {
 namespace {
 
 // Decisions take microseconds; the upper buckets exist to catch a pathological table.
-const std::vector<double> kDecisionBuckets = {0.000005, 0.00001, 0.000025, 0.00005,
-                                              0.0001,   0.00025, 0.0005,   0.001,
-                                              0.0025,   0.005,   0.01};
+const std::vector<double> kDecisionBuckets = {0.000001, 0.0000025, 0.000005, 0.00001,
+                                              0.000025, 0.00005,   0.0001,   0.00025,
+                                              0.0005,   0.001,     0.0025,   0.01};
 // OPTIONS round trips: LAN peers answer in ms, carriers in tens of ms; the probe timeout
 // (default 500 ms) caps what can be observed.
-const std::vector<double> kProbeRttBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
-                                              0.25,  0.5,  1,     2.5};
+const std::vector<double> kProbeRttBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 // Post-dial delay: a few hundred ms on good trunks, seconds on international routes.
 const std::vector<double> kPostDialDelayBuckets = {0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30};
 
@@ -83,8 +82,7 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
                     "Trunk health state changes by trunk and states.", {"trunk", "from", "to"}),
        &health_transitions);
   take(r.AddCounter("trunkroute_trunk_ejections_total",
-                    "Trunks taken out of service (moved to DOWN) by reason.",
-                    {"trunk", "reason"}),
+                    "Trunks taken out of service (moved to DOWN) by reason.", {"trunk", "reason"}),
        &ejections);
   take(r.AddCounter("trunkroute_panic_decisions_total",
                     "Decisions where every trunk of the route was unavailable and all were "
@@ -117,9 +115,9 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
   take(r.AddCounter("trunkroute_auth_failures_total",
                     "401/407 answers from a trunk after credentials were sent.", {"trunk"}),
        &auth_failures);
-  take(r.AddGauge("trunkroute_build_info", "Build information; the value is always 1.",
-                  {"version"}),
-       &build_info);
+  take(
+      r.AddGauge("trunkroute_build_info", "Build information; the value is always 1.", {"version"}),
+      &build_info);
   if (!status.ok()) return status;
   build_info->WithLabels({version})->Set(1);
   return absl::OkStatus();

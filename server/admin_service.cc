@@ -6,9 +6,10 @@
 
 namespace trunkroute::server {
 
-grpc::Status AdminServiceImpl::SetLogLevel(grpc::ServerContext* /*context*/,
+grpc::Status AdminServiceImpl::SetLogLevel(grpc::ServerContext* context,
                                            const v1::SetLogLevelRequest* request,
                                            v1::SetLogLevelResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   LogLevel level;
   if (!ParseLogLevel(request->level(), &level)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -28,9 +29,10 @@ grpc::Status AdminServiceImpl::SetLogLevel(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* /*context*/,
+grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* context,
                                              const v1::GetServerInfoRequest* /*request*/,
                                              v1::GetServerInfoResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   response->set_version(info_.version);
   response->set_log_level(std::string(LogLevelName(GetLogLevel())));
   response->set_log_json(GetLogJson());

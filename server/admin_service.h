@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "server/auth.h"
 #include "trunkroute/v1/admin.grpc.pb.h"
 
 namespace trunkroute::server {
@@ -35,7 +36,12 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   grpc::Status GetServerInfo(grpc::ServerContext* context, const v1::GetServerInfoRequest* request,
                              v1::GetServerInfoResponse* response) override;
 
+  // Requires a bearer token on every RPC when `auth` has one; nullptr (the default): open. Set
+  // before serving; must outlive the service.
+  void SetAuth(const BearerTokenAuth* auth) { auth_ = auth; }
+
  private:
+  const BearerTokenAuth* auth_ = nullptr;
   const Info info_;
 };
 

@@ -37,9 +37,10 @@ v1::Trunk StoredTrunk(const router::RoutingTable& table, const std::string& id) 
 
 }  // namespace
 
-grpc::Status ConfigServiceImpl::UpsertTrunk(grpc::ServerContext*,
+grpc::Status ConfigServiceImpl::UpsertTrunk(grpc::ServerContext* context,
                                             const v1::UpsertTrunkRequest* request,
                                             v1::UpsertTrunkResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (auto st = RequireId(request->trunk().id(), "trunk.id"); !st.ok()) return ToGrpcStatus(st);
   bool created = true;
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
@@ -64,9 +65,10 @@ grpc::Status ConfigServiceImpl::UpsertTrunk(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::DeleteTrunk(grpc::ServerContext*,
+grpc::Status ConfigServiceImpl::DeleteTrunk(grpc::ServerContext* context,
                                             const v1::DeleteTrunkRequest* request,
                                             v1::DeleteTrunkResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (auto st = RequireId(request->id(), "id"); !st.ok()) return ToGrpcStatus(st);
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
     std::vector<std::string> users;
@@ -95,8 +97,9 @@ grpc::Status ConfigServiceImpl::DeleteTrunk(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::GetTrunk(grpc::ServerContext*, const v1::GetTrunkRequest* request,
+grpc::Status ConfigServiceImpl::GetTrunk(grpc::ServerContext* context, const v1::GetTrunkRequest* request,
                                          v1::Trunk* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (auto st = RequireId(request->id(), "id"); !st.ok()) return ToGrpcStatus(st);
   auto table = config_->Current();
   for (const v1::Trunk& trunk : table->config().trunks()) {
@@ -108,8 +111,9 @@ grpc::Status ConfigServiceImpl::GetTrunk(grpc::ServerContext*, const v1::GetTrun
   return ToGrpcStatus(absl::NotFoundError(absl::StrCat("trunk '", request->id(), "' not found")));
 }
 
-grpc::Status ConfigServiceImpl::ListTrunks(grpc::ServerContext*, const v1::ListTrunksRequest*,
+grpc::Status ConfigServiceImpl::ListTrunks(grpc::ServerContext* context, const v1::ListTrunksRequest*,
                                            v1::ListTrunksResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   auto table = config_->Current();
   for (const v1::Trunk& trunk : table->config().trunks()) {
     *response->add_trunks() = config::RedactTrunk(trunk);
@@ -118,9 +122,10 @@ grpc::Status ConfigServiceImpl::ListTrunks(grpc::ServerContext*, const v1::ListT
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::UpsertRoute(grpc::ServerContext*,
+grpc::Status ConfigServiceImpl::UpsertRoute(grpc::ServerContext* context,
                                             const v1::UpsertRouteRequest* request,
                                             v1::UpsertRouteResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (auto st = RequireId(request->route().id(), "route.id"); !st.ok()) return ToGrpcStatus(st);
   bool created = true;
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
@@ -143,9 +148,10 @@ grpc::Status ConfigServiceImpl::UpsertRoute(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::DeleteRoute(grpc::ServerContext*,
+grpc::Status ConfigServiceImpl::DeleteRoute(grpc::ServerContext* context,
                                             const v1::DeleteRouteRequest* request,
                                             v1::DeleteRouteResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (auto st = RequireId(request->id(), "id"); !st.ok()) return ToGrpcStatus(st);
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
     auto* routes = config.mutable_routes();
@@ -162,8 +168,9 @@ grpc::Status ConfigServiceImpl::DeleteRoute(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::ListRoutes(grpc::ServerContext*, const v1::ListRoutesRequest*,
+grpc::Status ConfigServiceImpl::ListRoutes(grpc::ServerContext* context, const v1::ListRoutesRequest*,
                                            v1::ListRoutesResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   auto table = config_->Current();
   std::vector<const v1::Route*> routes;
   for (const v1::Route& route : table->config().routes()) routes.push_back(&route);
@@ -175,15 +182,17 @@ grpc::Status ConfigServiceImpl::ListRoutes(grpc::ServerContext*, const v1::ListR
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::GetConfig(grpc::ServerContext*, const v1::GetConfigRequest*,
+grpc::Status ConfigServiceImpl::GetConfig(grpc::ServerContext* context, const v1::GetConfigRequest*,
                                           v1::Config* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   *response = config::RedactConfig(config_->Current()->config());
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::ApplyConfig(grpc::ServerContext*,
+grpc::Status ConfigServiceImpl::ApplyConfig(grpc::ServerContext* context,
                                             const v1::ApplyConfigRequest* request,
                                             v1::ApplyConfigResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   auto result = config_->Update(
       request->expected_version(),
       [&](v1::Config& config) {
@@ -203,9 +212,10 @@ grpc::Status ConfigServiceImpl::ApplyConfig(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::GetFailoverPolicy(grpc::ServerContext*,
+grpc::Status ConfigServiceImpl::GetFailoverPolicy(grpc::ServerContext* context,
                                                   const v1::GetFailoverPolicyRequest* request,
                                                   v1::GetFailoverPolicyResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   auto table = config_->Current();
   const router::EffectiveFailoverPolicy* policy = &table->default_failover_policy();
   if (!request->route_id().empty()) {
@@ -222,9 +232,10 @@ grpc::Status ConfigServiceImpl::GetFailoverPolicy(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::UpdateFailoverPolicy(grpc::ServerContext*,
+grpc::Status ConfigServiceImpl::UpdateFailoverPolicy(grpc::ServerContext* context,
                                                      const v1::UpdateFailoverPolicyRequest* request,
                                                      v1::UpdateFailoverPolicyResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
     // MergeFrom copies exactly the optional fields that are set, but appends repeated ones: a
     // code list given in the request replaces the stored list instead.
@@ -249,9 +260,10 @@ grpc::Status ConfigServiceImpl::UpdateFailoverPolicy(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ConfigServiceImpl::ExplainRoute(grpc::ServerContext*,
+grpc::Status ConfigServiceImpl::ExplainRoute(grpc::ServerContext* context,
                                              const v1::ExplainRouteRequest* request,
                                              v1::ExplainRouteResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (request->dialed_number().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("dialed_number: required"));
   }

@@ -3,6 +3,7 @@
 
 #include "config/config_manager.h"
 #include "router/health_view.h"
+#include "server/auth.h"
 #include "trunkroute/v1/config_service.grpc.pb.h"
 
 namespace trunkroute::server {
@@ -38,7 +39,12 @@ class ConfigServiceImpl final : public v1::ConfigService::Service {
   grpc::Status ExplainRoute(grpc::ServerContext*, const v1::ExplainRouteRequest*,
                             v1::ExplainRouteResponse*) override;
 
+  // Requires a bearer token on every RPC when `auth` has one; nullptr (the default): open. Set
+  // before serving; must outlive the service.
+  void SetAuth(const BearerTokenAuth* auth) { auth_ = auth; }
+
  private:
+  const BearerTokenAuth* auth_ = nullptr;
   config::ConfigManager* const config_;
   const router::HealthView* const health_;
 };

@@ -88,7 +88,16 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const Options& opt
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   auto server = std::unique_ptr<GrpcServer>(new GrpcServer(config, health));
+  server->core_.SetDecisionObserver(options.decision_observer);
+  server->routing_service_.SetAuth(options.auth);
+  server->config_service_.SetAuth(options.auth);
+  server->health_service_.SetAuth(options.auth);
   grpc::ServerBuilder builder;
+  if (options.rpc_observer != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(MakeRpcObserverInterceptor(options.rpc_observer));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   // gRPC sets SO_REUSEPORT by default, which lets a second trunkrouted bind a busy port and
   // silently steal half the connections. A busy port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

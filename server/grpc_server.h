@@ -14,6 +14,7 @@
 #include "server/health_service.h"
 #include "server/routing_core.h"
 #include "server/routing_service.h"
+#include "server/rpc_observer.h"
 
 namespace trunkroute::server {
 
@@ -30,6 +31,13 @@ class GrpcServer {
     // Threads answering RouteCall/ReportCallOutcome (one completion queue each); 0 = one per
     // CPU core.
     int routing_threads = 0;
+    // Metrics hooks (optional, not owned, must outlive the server): every RouteCall decision
+    // (gRPC and the HTTP face alike) and every answered request with its status code.
+    router::DecisionObserver* decision_observer = nullptr;
+    RpcObserver* rpc_observer = nullptr;
+    // Bearer token check for RoutingService, ConfigService and HealthService (nullptr or an
+    // empty token: open). Not owned; extra_services take it with their own SetAuth.
+    const BearerTokenAuth* auth = nullptr;
   };
 
   // FailedPrecondition naming the address and the reason (e.g. "Address already in use") when

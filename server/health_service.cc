@@ -60,9 +60,10 @@ void HealthServiceImpl::Shutdown() {
   for (const auto& watcher : watchers_) watcher->Close();
 }
 
-grpc::Status HealthServiceImpl::ListTrunkHealth(grpc::ServerContext*,
+grpc::Status HealthServiceImpl::ListTrunkHealth(grpc::ServerContext* context,
                                                 const v1::ListTrunkHealthRequest*,
                                                 v1::ListTrunkHealthResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   for (v1::TrunkHealth& h : health_->List()) *response->add_trunks() = std::move(h);
   return grpc::Status::OK;
 }
@@ -70,6 +71,7 @@ grpc::Status HealthServiceImpl::ListTrunkHealth(grpc::ServerContext*,
 grpc::Status HealthServiceImpl::WatchTrunkHealth(grpc::ServerContext* context,
                                                  const v1::WatchTrunkHealthRequest*,
                                                  grpc::ServerWriter<v1::TrunkHealthEvent>* writer) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   auto watcher = std::make_shared<Watcher>();
   {
     absl::MutexLock lock(&mu_);
@@ -120,9 +122,10 @@ grpc::Status HealthServiceImpl::WatchTrunkHealth(grpc::ServerContext* context,
   return status;
 }
 
-grpc::Status HealthServiceImpl::SetTrunkAdminState(grpc::ServerContext*,
+grpc::Status HealthServiceImpl::SetTrunkAdminState(grpc::ServerContext* context,
                                                    const v1::SetTrunkAdminStateRequest* request,
                                                    v1::SetTrunkAdminStateResponse* response) {
+  if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (request->trunk_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("trunk_id: required"));
   }

@@ -36,8 +36,13 @@ absl::StatusOr<v1::RouteCallResponse> RoutingCore::RouteCall(
   std::shared_ptr<const router::RoutingTable> table = config_->Current();
   const router::CallQuery query{request.dialed_number(), request.caller_id(),
                                 request.ingress_trunk_id()};
+  const MonoTime start = observer_ != nullptr ? clock_->Now() : MonoTime();
   absl::StatusOr<router::Decision> decision =
       router::Decide(std::move(table), *health_, query, NextEntropy());
+  if (observer_ != nullptr) {
+    observer_->OnDecision(router::DecisionRouteId(decision), router::DecisionResult(decision),
+                          clock_->Now() - start);
+  }
   if (!decision.ok()) return decision.status();
   v1::RouteCallResponse response;
   decision->ToProto(&response);

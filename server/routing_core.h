@@ -4,8 +4,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "config/config_manager.h"
 #include "health/tracker.h"
+#include "router/decision_observer.h"
 #include "trunkroute/v1/health.pb.h"
 #include "trunkroute/v1/routing.pb.h"
 
@@ -18,6 +20,13 @@ class RoutingCore {
  public:
   RoutingCore(config::ConfigManager* config, health::HealthTracker* health)
       : config_(config), health_(health) {}
+
+  // Metrics hook told about every RouteCall decision; set before serving, must outlive this.
+  // `clock` times the decisions (default: the real clock).
+  void SetDecisionObserver(router::DecisionObserver* observer, const Clock* clock = nullptr) {
+    observer_ = observer;
+    if (clock != nullptr) clock_ = clock;
+  }
 
   // InvalidArgument (bad number), NotFound ("no route for +1555..."), Unavailable (fail-fast
   // route with every trunk down).
@@ -32,6 +41,8 @@ class RoutingCore {
  private:
   config::ConfigManager* const config_;
   health::HealthTracker* const health_;
+  router::DecisionObserver* observer_ = nullptr;
+  const Clock* clock_ = RealClock::Get();
 };
 
 }  // namespace trunkroute::server

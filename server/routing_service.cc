@@ -32,8 +32,9 @@ class UnaryRpc final : public AsyncRoutingService::Rpc {
   using HandleFn = absl::StatusOr<Response> (*)(RoutingCore*, const Request&);
 
   static void Post(v1::RoutingService::AsyncService* service, grpc::ServerCompletionQueue* cq,
-                   RoutingCore* core, RequestFn request_fn, HandleFn handle_fn) {
-    auto* rpc = new UnaryRpc(service, cq, core, request_fn, handle_fn);
+                   RoutingCore* core, const BearerTokenAuth* auth, RequestFn request_fn,
+                   HandleFn handle_fn) {
+    auto* rpc = new UnaryRpc(service, cq, core, auth, request_fn, handle_fn);
     (service->*request_fn)(&rpc->context_, &rpc->request_, &rpc->responder_, cq, cq, rpc);
   }
 
@@ -43,8 +44,12 @@ class UnaryRpc final : public AsyncRoutingService::Rpc {
       delete this;
       return;
     }
-    Post(service_, cq_, core_, request_fn_, handle_fn_);
+    Post(service_, cq_, core_, auth_, request_fn_, handle_fn_);
     finishing_ = true;
+    if (grpc::Status denied = Authorize(auth_, &context_); !denied.ok()) {
+      responder_.FinishWithError(denied, this);
+      return;
+    }
     absl::StatusOr<Response> result = handle_fn_(core_, request_);
     if (result.ok()) {
       responder_.Finish(*result, grpc::Status::OK, this);
@@ -55,13 +60,19 @@ class UnaryRpc final : public AsyncRoutingService::Rpc {
 
  private:
   UnaryRpc(v1::RoutingService::AsyncService* service, grpc::ServerCompletionQueue* cq,
-           RoutingCore* core, RequestFn request_fn, HandleFn handle_fn)
-      : service_(service), cq_(cq), core_(core), request_fn_(request_fn), handle_fn_(handle_fn),
+           RoutingCore* core, const BearerTokenAuth* auth, RequestFn request_fn, HandleFn handle_fn)
+      : service_(service),
+        cq_(cq),
+        core_(core),
+        auth_(auth),
+        request_fn_(request_fn),
+        handle_fn_(handle_fn),
         responder_(&context_) {}
 
   v1::RoutingService::AsyncService* const service_;
   grpc::ServerCompletionQueue* const cq_;
   RoutingCore* const core_;
+  const BearerTokenAuth* const auth_;
   const RequestFn request_fn_;
   const HandleFn handle_fn_;
   grpc::ServerContext context_;
@@ -94,13 +105,13 @@ void AsyncRoutingService::Start() {
   for (auto& cq : cqs_) {
     for (int i = 0; i < kPendingPerQueue; ++i) {
       UnaryRpc<v1::RouteCallRequest, v1::RouteCallResponse>::Post(
-          &service_, cq.get(), core_, &v1::RoutingService::AsyncService::RequestRouteCall,
+          &service_, cq.get(), core_, auth_, &v1::RoutingService::AsyncService::RequestRouteCall,
           &HandleRouteCall);
     }
     // Outcome reports are far rarer than decisions; a few pending requests suffice.
     for (int i = 0; i < 4; ++i) {
       UnaryRpc<v1::ReportCallOutcomeRequest, v1::ReportCallOutcomeResponse>::Post(
-          &service_, cq.get(), core_,
+          &service_, cq.get(), core_, auth_,
           &v1::RoutingService::AsyncService::RequestReportCallOutcome, &HandleReport);
     }
     threads_.emplace_back([this, q = cq.get()] { Loop(q); });

@@ -481,7 +481,8 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
     }
     if (!allowed) {
       RejectIncoming(nh, 403, "Forbidden", "", "source not allowed", sip);
-      LogWarn("INVITE from a source that is not allowed", {{"source", source}});
+      LogWarn("INVITE from a source that is not allowed",
+              {{"call_id", sip->sip_call_id ? sip->sip_call_id->i_id : ""}, {"source", source}});
       return;
     }
   }
@@ -506,16 +507,12 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   if (caller.empty() && sip->sip_from && sip->sip_from->a_url->url_user) {
     caller = sip->sip_from->a_url->url_user;
   }
+  const MonoTime decide_start = clock_->Now();
   absl::StatusOr<router::Decision> decision = router::Decide(
       table, *health_, {dialed, caller, ingress != nullptr ? ingress->id : ""}, NextEntropy());
   if (options_.observer != nullptr) {
-    const absl::Status& st = decision.status();
-    options_.observer->OnDecision(
-        decision.ok() ? std::string_view(decision->route->id) : std::string_view(),
-        decision.ok()                 ? (decision->panic ? "panic" : "routed")
-        : absl::IsNotFound(st)        ? "no_route"
-        : absl::IsInvalidArgument(st) ? "invalid"
-                                      : "unavailable");
+    options_.observer->OnDecision(router::DecisionRouteId(decision),
+                                  router::DecisionResult(decision), clock_->Now() - decide_start);
   }
   if (!decision.ok()) {
     const std::string text(decision.status().message());

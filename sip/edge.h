@@ -12,18 +12,19 @@
 #include "config/config_manager.h"
 #include "health/prober.h"
 #include "health/tracker.h"
+#include "router/decision_observer.h"
 
 namespace trunkroute::sip {
 
-// Hooks for metrics (trunkroute_route_decisions_total, _failovers_total, _post_dial_delay_seconds,
-// _active_calls). Called on the SIP thread: implementations must be quick and must not block.
-// Label values are bounded (route and trunk ids, fixed words), never numbers or call ids.
-class EdgeObserver {
+// Hooks for metrics (trunkroute_route_decisions_total, _route_decision_duration_seconds,
+// _failovers_total, _post_dial_delay_seconds, _active_calls). Every hook, OnDecision included, is
+// called on the one SIP thread: implementations must be quick and must not block. Label values
+// are bounded (route and trunk ids, fixed words), never numbers or call ids.
+class EdgeObserver : public router::DecisionObserver {
  public:
-  virtual ~EdgeObserver() = default;
-  // Every INVITE that reached the router: result is routed | no_route | invalid | unavailable |
-  // panic (route_id empty unless a route matched).
-  virtual void OnDecision(std::string_view /*route_id*/, std::string_view /*result*/) {}
+  // Every INVITE that reached the router (see router::DecisionResult for the words).
+  void OnDecision(std::string_view /*route_id*/, std::string_view /*result*/,
+                  Duration /*elapsed*/) override {}
   // A call left trunk `from` for `to` ("" = no trunk left, the caller got the failure); reason is
   // the trunk's status ("503"), "timeout" or "transport_error".
   virtual void OnFailover(std::string_view /*route_id*/, std::string_view /*from*/,

@@ -305,12 +305,18 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
             } else {
               core_->counters().calls_failed.fetch_add(1, std::memory_order_relaxed);
             }
+            // The last trunk tried (none when the edge answered before any attempt).
+            const std::string last_trunk =
+                fsm_.attempt_count() > 0
+                    ? TrunkOf(fsm_.candidate_of(fsm_.attempt_count() - 1)).id
+                    : std::string();
             LogInfo("call failed", {{"call_id", request_.call_id},
+                                    {"route", decision_.route->id},
+                                    {"trunk", last_trunk},
                                     {"status", std::to_string(a.status)},
                                     {"reason", a.reason}});
             if (EdgeObserver* o = core_->observer(); o != nullptr && fsm_.attempt_count() > 0) {
-              const int last = fsm_.candidate_of(fsm_.attempt_count() - 1);
-              o->OnFailover(decision_.route->id, TrunkOf(last).id, "", fsm_.LastFailureReason());
+              o->OnFailover(decision_.route->id, last_trunk, "", fsm_.LastFailureReason());
             }
           }
           RespondCaller(a.status, nullptr, a.reason);
@@ -343,7 +349,9 @@ void EdgeCall::SendInvite(int attempt, int candidate) {
 
   const std::string ruri = decision_.RequestUri(trunk);
   CallerIdentity id = IdentityForTrunk(request_.identity, trunk, request_.caller_number);
-  if (!id.warning.empty()) LogWarn(id.warning, {{"call_id", request_.call_id}});
+  if (!id.warning.empty()) {
+    LogWarn(id.warning, {{"call_id", request_.call_id}, {"trunk", trunk.id}});
+  }
   const std::string pai = id.pai.empty() ? "" : absl::StrCat("P-Asserted-Identity: ", id.pai);
   const std::string max_forwards = std::to_string(request_.max_forwards);
   const std::string& offer = offers_[static_cast<size_t>(candidate)];

@@ -55,7 +55,11 @@ inline v1::Config TwoTrunkConfig() {
 // health on simulated time (nothing in these tests waits for a timer).
 class ServerHarness {
  public:
-  explicit ServerHarness(const std::string& data_dir, v1::Config initial = TwoTrunkConfig())
+  // Optional: the server's metrics hooks and its bearer-token check.
+  explicit ServerHarness(const std::string& data_dir, v1::Config initial = TwoTrunkConfig(),
+                         router::DecisionObserver* decision_observer = nullptr,
+                         server::RpcObserver* rpc_observer = nullptr,
+                         const server::BearerTokenAuth* auth = nullptr)
       : tracker_(&clock_, &random_, nullptr) {
     auto store = config::ConfigStore::Open(data_dir);
     EXPECT_TRUE(store.ok()) << store.status();
@@ -73,6 +77,9 @@ class ServerHarness {
     manager_->AddListener([this](const auto& table) { tracker_.ApplyTable(*table); });
     server::GrpcServer::Options options;
     options.listen_address = "127.0.0.1:0";
+    options.decision_observer = decision_observer;
+    options.rpc_observer = rpc_observer;
+    options.auth = auth;
     auto server = server::GrpcServer::Start(options, manager_.get(), &tracker_);
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return;
@@ -93,6 +100,7 @@ class ServerHarness {
   v1::RoutingService::Stub& routing() { return *routing_; }
   v1::ConfigService::Stub& config() { return *config_; }
   v1::HealthService::Stub& health() { return *health_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   server::GrpcServer& server() { return *server_; }
   config::ConfigManager& manager() { return *manager_; }
   config::ConfigStore& store() { return *store_; }

@@ -223,6 +223,39 @@ TEST(TrunkroutedBinaryTest, BootstrapConfigIsUsedOnlyForAnEmptyDataDir) {
   EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(15)), 0) << daemon.Stderr();
 }
 
+// --api-token-file guards the gRPC API of the running daemon; the token never reaches the log.
+TEST(TrunkroutedBinaryTest, ApiTokenFileGuardsTheGrpcApi) {
+  TempDir tmp;
+  const std::string token = "tok-binary-4e2b";
+  testing::WriteFileBytes(tmp.Sub("token"), token + "\n");
+  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0", "--http-listen",
+                 "127.0.0.1:0", "--no-sip", "--api-token-file", tmp.Sub("token")},
+                tmp.Sub("stderr"));
+  std::optional<std::string> address = daemon.WaitServing(std::chrono::seconds(20));
+  ASSERT_TRUE(address.has_value()) << daemon.Stderr();
+  auto stub = v1::RoutingService::NewStub(
+      grpc::CreateChannel(*address, grpc::InsecureChannelCredentials()));
+  v1::RouteCallRequest req;
+  req.set_dialed_number("+15551234567");
+  for (const std::string& authorization : {std::string(), "Bearer " + token}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+    v1::RouteCallResponse resp;
+    grpc::Status st = stub->RouteCall(&ctx, req, &resp);
+    if (authorization.empty()) {
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    } else {
+      EXPECT_TRUE(st.ok()) << st.error_message();
+    }
+  }
+  stub.reset();
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(15)), 0) << daemon.Stderr();
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("api_token=on"));
+  EXPECT_THAT(daemon.Stderr(), ::testing::Not(HasSubstr(token)));
+}
+
 TEST(TrunkroutedBinaryTest, FlagErrorsAndHelp) {
   TempDir tmp;
   Daemon bad({"--grpc-port", "1"}, tmp.Sub("stderr1"));

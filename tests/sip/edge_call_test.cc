@@ -21,7 +21,7 @@ using ::testing::Not;
 // What the metrics hooks saw, one line per call ("failover e164 primary->backup 503").
 class RecordingObserver : public EdgeObserver {
  public:
-  void OnDecision(std::string_view route, std::string_view result) override {
+  void OnDecision(std::string_view route, std::string_view result, Duration) override {
     Add("decision " + std::string(route) + " " + std::string(result));
   }
   void OnFailover(std::string_view route, std::string_view from, std::string_view to,

@@ -1,0 +1,75 @@
+#include "daemon/metrics_bridge.h"
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace trunkroute::daemon {
+namespace {
+
+std::atomic<uint64_t> next_bridge_id{1};
+
+double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+struct CachedSeries {
+  void* series = nullptr;
+  uint64_t removals = 0;  // the family's removals() when `series` was resolved
+};
+
+}  // namespace
+
+MetricsBridge::MetricsBridge(metrics::TrunkrouteMetrics* metrics)
+    : metrics_(metrics),
+      id_(next_bridge_id.fetch_add(1, std::memory_order_relaxed)),
+      decision_duration_(metrics->decision_duration->WithLabels({})) {}
+
+template <typename T>
+T* MetricsBridge::Series(metrics::Family<T>* family,
+                         std::initializer_list<std::string_view> labels) {
+  thread_local std::string key;
+  thread_local absl::flat_hash_map<std::string, CachedSeries> cache;
+  key.clear();
+  key.append(reinterpret_cast<const char*>(&id_), sizeof(id_));
+  const metrics::FamilyBase* base = family;
+  key.append(reinterpret_cast<const char*>(&base), sizeof(base));
+  for (std::string_view label : labels) {
+    key.append(label);
+    key.push_back('\xff');  // never in a label value we pass (ids, fixed words): no ambiguity
+  }
+  const uint64_t removals = family->removals();
+  auto it = cache.find(key);
+  if (it != cache.end() && it->second.removals == removals) {
+    return static_cast<T*>(it->second.series);
+  }
+  T* series = family->WithLabels(labels);
+  cache.insert_or_assign(key, CachedSeries{series, removals});
+  return series;
+}
+
+void MetricsBridge::OnDecision(std::string_view route_id, std::string_view result,
+                               Duration elapsed) {
+  Series(metrics_->route_decisions, {route_id, result})->Inc();
+  if (result == router::kResultPanic) Series(metrics_->panic_decisions, {route_id})->Inc();
+  decision_duration_->Observe(Seconds(elapsed));
+}
+
+void MetricsBridge::OnFailover(std::string_view route_id, std::string_view from,
+                               std::string_view to, std::string_view reason) {
+  Series(metrics_->failovers, {route_id, from, to, reason})->Inc();
+}
+
+void MetricsBridge::OnPostDialDelay(std::string_view trunk_id, Duration delay) {
+  Series(metrics_->post_dial_delay, {trunk_id})->Observe(Seconds(delay));
+}
+
+void MetricsBridge::OnActiveCalls(std::string_view trunk_id, int delta) {
+  Series(metrics_->active_calls, {trunk_id})->Add(static_cast<double>(delta));
+}
+
+void MetricsBridge::OnRpcDone(std::string_view method, grpc::StatusCode code) {
+  Series(metrics_->grpc_requests, {method, server::StatusCodeName(code)})->Inc();
+}
+
+}  // namespace trunkroute::daemon
