@@ -26,12 +26,15 @@ void RtoEstimator::AddSample(uint32_t ms) {
     srtt_ms_ = (1.0 - kAlpha) * srtt_ms_ + kAlpha * r;
   }
   backoff_shift_ = 0;
+  silent_streak_ = 0;
 }
 
-void RtoEstimator::OnSilentTimeout() {
+void RtoEstimator::OnSilentTimeout(int per_doubling) {
   // Without a sample there is nothing to back off from: the attempt already ran with the full
   // setup_timeout_ms.
   if (!has_sample_) return;
+  if (++silent_streak_ < std::max(per_doubling, 1)) return;
+  silent_streak_ = 0;
   backoff_shift_ = std::min(backoff_shift_ + 1, kMaxShift);
 }
 

@@ -157,7 +157,8 @@ void TrunkState::OnOutcome(const AttemptOutcome& o, OutcomeClass c, StepContext&
   if (o.first_response_ms > 0) {
     rto_.AddSample(o.first_response_ms);
   } else if (c == OutcomeClass::kFailover && !o.transport_error && NoFinalAnswer(o)) {
-    rto_.OnSilentTimeout();
+    // One doubling per ejection-worth of silent timeouts (see RtoEstimator).
+    rto_.OnSilentTimeout(static_cast<int>(policy_.failure_threshold));
   }
   PublishTimeout();
 

@@ -6,7 +6,8 @@
 #      the primary is ejected (TRANSPORT_ERROR: the INVITE drew an ICMP port unreachable);
 #   3. the call after that goes straight to demo-backup (no second failover);
 #   4. what an operator then sees: `trunkroutectl health list` and the daemon's /metrics
-#      (decisions, the failover, post-dial delay, active calls back to 0, the primary DOWN).
+#      (decisions, the failover, post-dial delay, active calls back to 0, the primary DOWN),
+#      which must also pass `promtool check metrics` (PROMTOOL, set by ctest).
 # Usage: quickstart_demo.sh TRUNKROUTED TRUNKROUTECTL REPO_ROOT. Fails (never skips) without sipp.
 # Bounded: every sipp run has a timeout; every process started here is stopped by PID.
 set -euo pipefail
@@ -131,6 +132,12 @@ expect 'trunkroute_trunk_health_state{trunk="demo-primary",state="DOWN"}' 1
 expect 'trunkroute_trunk_ejections_total{trunk="demo-primary",reason="TRANSPORT_ERROR"}' 1
 expect 'trunkroute_grpc_requests_total{method="/trunkroute.v1.HealthService/ListTrunkHealth",code="OK"}' 1
 expect 'trunkroute_config_version' 1
+# The daemon's own exposition, as Prometheus would read it.
+if [[ -z "${PROMTOOL:-}" || ! -x "${PROMTOOL:-}" ]]; then
+  fail "promtool not found at '${PROMTOOL:-}' (scripts/get-promtool.sh installs it)"
+fi
+"$PROMTOOL" check metrics <"$tmp/metrics.txt" >"$tmp/promtool.log" 2>&1 \
+  || fail "promtool check metrics on trunkrouted's /metrics: $(cat "$tmp/promtool.log")"
 
 echo "quickstart demo: call answered by the primary; after killing it, answered by the backup" \
   "with one failover and the primary ejected; the next call went straight to the backup;" \

@@ -61,6 +61,31 @@ TEST(RtoEstimatorTest, SilentTimeoutsBackOffUntilTheCap) {
   EXPECT_EQ(rto.TimeoutMs(), RtoEstimator::kMaxBackoffMs);
 }
 
+// Concurrent calls to a dead trunk time out together: only every per_doubling-th timeout in a
+// row doubles, so the calls that start before the trunk is ejected keep the learned timeout.
+TEST(RtoEstimatorTest, BackoffDoublesOncePerRunOfTimeouts) {
+  RtoEstimator rto;
+  for (int i = 0; i < 50; ++i) rto.AddSample(20);
+  rto.OnSilentTimeout(3);
+  rto.OnSilentTimeout(3);
+  EXPECT_EQ(rto.TimeoutMs(), 150u);
+  rto.OnSilentTimeout(3);
+  EXPECT_EQ(rto.TimeoutMs(), 300u);
+  rto.OnSilentTimeout(3);
+  rto.OnSilentTimeout(3);
+  EXPECT_EQ(rto.TimeoutMs(), 300u);
+  rto.OnSilentTimeout(3);
+  EXPECT_EQ(rto.TimeoutMs(), 600u);
+  // A sample starts the count again.
+  rto.AddSample(20);
+  rto.OnSilentTimeout(3);
+  rto.OnSilentTimeout(3);
+  EXPECT_EQ(rto.backoff_shift(), 0);
+  // per_doubling below 1 means every timeout.
+  rto.OnSilentTimeout(0);
+  EXPECT_EQ(rto.backoff_shift(), 1);
+}
+
 TEST(RtoEstimatorTest, NextSampleEndsTheBackoff) {
   RtoEstimator rto;
   for (int i = 0; i < 50; ++i) rto.AddSample(20);

@@ -328,10 +328,10 @@ TEST_F(TransitionsTest, SilentTrunkAtFiveCallsPerSecondIsEjectedWithinContract) 
   EXPECT_EQ(ejected_at, 1400);  // the third call: started at 400 ms, timed out at 1400 ms
 }
 
-// Issue 3 target: at 50 calls/s, a trunk that used to answer 100 Trying in 20 ms costs the calls
-// ≤ 250 ms each on average and new calls skip it within 0.5 s, thanks to the adaptive attempt
-// timeout. (The Karn backoff gives the one or two calls that start after the first timeouts a
-// longer wait: that is what keeps a trunk that merely got slower from being starved.)
+// Issue 3 target: at 50 calls/s, a trunk that used to answer 100 Trying in 20 ms costs each call
+// ≤ 250 ms and new calls skip it within 0.5 s, thanks to the adaptive attempt timeout. The
+// backoff waits for a whole failure_threshold run of timeouts, so the calls that start between
+// the first timeout and the ejection keep the learned 150 ms.
 TEST_F(TransitionsTest, SilentFastTrunkAtFiftyCallsPerSecondIsSkippedWithinHalfASecond) {
   for (int i = 0; i < 20; ++i) Report(Final("a", 200, /*first_response_ms=*/20));
   ASSERT_EQ(tracker_->Availability("a").attempt_timeout_ms, 150u);
@@ -367,13 +367,46 @@ TEST_F(TransitionsTest, SilentFastTrunkAtFiftyCallsPerSecondIsSkippedWithinHalfA
   int64_t total = 0;
   for (int64_t w : waits) total += w;
   EXPECT_LE(total / static_cast<int64_t>(waits.size()), 250);
-  EXPECT_THAT(waits, ::testing::ElementsAre(150, 150, 150, 150, 150, 150, 150, 150, 300, 600));
+  EXPECT_THAT(waits, ::testing::Each(150));
+  EXPECT_EQ(waits.size(), 10u);  // calls at 0, 20, ..., 180 ms; none after the ejection
+}
+
+// The other side of the backoff: a trunk that got slower (400 ms to its first 1xx instead of
+// 20 ms) but is alive must not be starved by its own learned 150 ms timeout. Each ejection cycle
+// doubles the timeout until calls get through again and the estimate follows the new latency.
+TEST_F(TransitionsTest, SlowButAliveTrunkIsServedAgainAfterBackoff) {
+  for (int i = 0; i < 20; ++i) Report(Final("a", 200, /*first_response_ms=*/20));
+  ASSERT_EQ(tracker_->Availability("a").attempt_timeout_ms, 150u);
+  int ejections = 0;
+  int answered = 0;
+  for (int call = 0; call < 40 && answered < 5; ++call) {
+    if (State("a") != v1::HEALTH_STATE_UP) {
+      ++ejections;
+      SitOutHoldDown();
+      ReportN(Final("a", 200), 2);  // probes: alive
+      ASSERT_EQ(State("a"), v1::HEALTH_STATE_UP);
+    }
+    const uint32_t timeout = std::min<uint32_t>(tracker_->Availability("a").attempt_timeout_ms,
+                                                router::kDefaultSetupTimeoutMs);
+    if (timeout >= 400) {
+      Report(Final("a", 200, /*first_response_ms=*/400));
+      ++answered;
+    } else {
+      Report(SilentTimeout("a"));
+    }
+  }
+  EXPECT_EQ(answered, 5);
+  EXPECT_EQ(ejections, 2);  // 150 ms → ejected, 300 ms → ejected, 600 ms → answered
+  EXPECT_GE(tracker_->Availability("a").attempt_timeout_ms, 400u);
 }
 
 TEST_F(TransitionsTest, AttemptTimeoutIsLearnedAndBacksOffOnSilence) {
   EXPECT_EQ(tracker_->Availability("a").attempt_timeout_ms, 0u);
   EXPECT_EQ(Health("a").attempt_timeout_ms(), 0u);
   ReportN(Final("a", 200, 20), 30);
+  EXPECT_EQ(tracker_->Availability("a").attempt_timeout_ms, 150u);
+  // failure_threshold (3) silent timeouts in a row double it once.
+  ReportN(SilentTimeout("a"), 2);
   EXPECT_EQ(tracker_->Availability("a").attempt_timeout_ms, 150u);
   Report(SilentTimeout("a"));
   EXPECT_EQ(tracker_->Availability("a").attempt_timeout_ms, 300u);
