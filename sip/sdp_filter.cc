@@ -105,13 +105,20 @@ void FilterSection(const MediaSection& section, const std::vector<std::string>& 
     }
   }
   result.removed_formats += static_cast<int>(dropped.size());
-  if (media == "audio" && real_codec) result.has_common_codec = true;
+  // A stream the caller offered with port 0 is already declined: it carries no call, whatever
+  // its formats say (found by tests/fuzz: a filtered offer must not gain a codec when filtered
+  // again).
+  const bool declined = m[1] == "0";
+  if (media == "audio" && real_codec && !declined) result.has_common_codec = true;
   const bool rejected = kept.empty() || (media == "audio" && !real_codec);
   if (rejected) {
-    // Port 0 declines the stream but keeps its place; one format keeps the line valid.
+    // Port 0 declines the stream but keeps its place; one format keeps the line valid. A
+    // payload type listed twice stays with its attributes (they belong to the kept format).
     kept.assign(1, m[3]);
     dropped.clear();
-    for (size_t i = 4; i < m.size(); ++i) dropped.push_back(m[i]);
+    for (size_t i = 4; i < m.size(); ++i) {
+      if (m[i] != m[3]) dropped.push_back(m[i]);
+    }
   }
   std::string& out = result.sdp;
   out.append(m[0].data(), m[0].size());

@@ -73,6 +73,26 @@ TEST(SdpFilterTest, OnlyDtmfLeftIsNoCommonCodecAndTheStreamIsDeclinedInPlace) {
   EXPECT_EQ(r.sdp, "v=0\r\nm=audio 0 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n");
 }
 
+// Found by tests/fuzz: an audio stream the caller already declined (port 0) carries no call, so
+// a PCMU format in it is no common codec; and a payload type listed twice in a stream that gets
+// declined keeps its rtpmap (it belonged to the kept format), so filtering twice is stable.
+TEST(SdpFilterTest, AlreadyDeclinedAudioIsNoCommonCodec) {
+  SdpFilterResult r = FilterSdpCodecs("v=0\r\nm=audio 0 RTP/AVP 0\r\n", kDefaultCodecs);
+  EXPECT_FALSE(r.has_common_codec);
+  EXPECT_EQ(r.sdp, "v=0\r\nm=audio 0 RTP/AVP 0\r\n");
+}
+
+TEST(SdpFilterTest, DuplicatePayloadTypeInADeclinedStreamKeepsItsRtpmap) {
+  const std::vector<std::string> g729_pcmu = {"g729", "pcmu"};
+  SdpFilterResult once =
+      FilterSdpCodecs("m=audio 4000 RTP/AVP 0 0\r\na=rtpmap:0 FOO/8000\r\n", g729_pcmu);
+  EXPECT_FALSE(once.has_common_codec);
+  EXPECT_EQ(once.sdp, "m=audio 0 RTP/AVP 0\r\na=rtpmap:0 FOO/8000\r\n");
+  SdpFilterResult twice = FilterSdpCodecs(once.sdp, g729_pcmu);
+  EXPECT_FALSE(twice.has_common_codec);
+  EXPECT_EQ(twice.sdp, once.sdp);
+}
+
 TEST(SdpFilterTest, DisallowedVideoIsDeclinedButAudioKeepsTheCall) {
   SdpFilterResult r = FilterSdpCodecs(
       "v=0\r\nm=audio 4000 RTP/AVP 0\r\nm=video 5000 RTP/AVP 96 97\r\na=rtpmap:96 H264/90000\r\n"
