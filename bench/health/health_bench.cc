@@ -1,5 +1,6 @@
 // Health tracker costs at 1,000 trunks: outcome reports (the write path every attempt takes),
 // Availability() (the read path of every decision) and the rarer state changes and ticks.
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "health/tracker.h"
+#include "router/decision.h"
 #include "router/routing_table.h"
 
 namespace trunkroute::health {
@@ -166,6 +168,107 @@ void BM_TickIdle(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_TickIdle);
+
+namespace decide {
+
+constexpr int kRoutes = 10000;
+constexpr int kNumbers = 4096;
+
+// 10,000 NPA-NXX routes over the 1,000 trunks, 3 trunks each, priorities in table order.
+std::string Prefix(int i) { return absl::StrCat("+1", 201 + i / 800, 200 + i % 800); }
+
+std::shared_ptr<const router::RoutingTable> MakeRoutedTable() {
+  v1::Config config;
+  for (int i = 0; i < kTrunks; ++i) {
+    v1::Trunk* t = config.add_trunks();
+    t->set_id(TrunkId(i));
+    t->set_host(absl::StrCat("t", i, ".example.com"));
+    if (i % 25 == 5) t->set_admin_state(v1::ADMIN_STATE_DRAINING);
+  }
+  for (int i = 0; i < kRoutes; ++i) {
+    v1::Route* r = config.add_routes();
+    r->set_id(absl::StrCat("r", i));
+    r->set_priority(i + 1);
+    r->set_pattern(absl::StrCat("\\", Prefix(i), "\\d{4}"));
+    for (int k = 0; k < 3; ++k) r->add_trunk_ids(TrunkId((i * 3 + k * 331) % kTrunks));
+  }
+  auto table = router::RoutingTable::Create(config);
+  if (!table.ok()) {
+    std::fprintf(stderr, "%s\n", table.status().ToString().c_str());
+    std::abort();
+  }
+  return *table;
+}
+
+// Health as in an incident: every 10th trunk DOWN (3 × 503), every 25th draining (admin state in
+// the config), the rest UP
+// with learned attempt timeouts, so decisions skip, reorder and carry timeouts.
+struct DecideWorld {
+  DecideWorld() : table(MakeRoutedTable()), tracker(RealClock::Get(), &random, nullptr) {
+    SetLogLevel(LogLevel::kError);
+    tracker.ApplyTable(*table);
+    const router::EffectiveFailoverPolicy policy = router::DefaultFailoverPolicy();
+    for (int i = 0; i < kTrunks; ++i) {
+      AttemptOutcome o;
+      o.trunk_id = TrunkId(i);
+      if (i % 10 == 0) {
+        o.sip_status = 503;
+        for (int k = 0; k < 3; ++k) tracker.ReportOutcome(o, policy);
+      } else {
+        o.sip_status = 200;
+        o.first_response_ms = 20 + i % 50;
+        tracker.ReportOutcome(o, policy);
+      }
+    }
+    for (int k = 0; k < kNumbers; ++k) {
+      const int i = static_cast<int>((static_cast<int64_t>(k) * 7919) % kRoutes);
+      numbers.push_back(absl::StrCat(Prefix(i), 1000 + (k * 37) % 9000));
+    }
+  }
+  DefaultRandomSource random;
+  std::shared_ptr<const router::RoutingTable> table;
+  HealthTracker tracker;
+  std::vector<std::string> numbers;
+};
+
+DecideWorld& GetDecideWorld() {
+  static DecideWorld* world = new DecideWorld();
+  return *world;
+}
+
+}  // namespace decide
+
+// Issue 3: the whole decision (normalise, RE2::Set over 10,000 patterns, health filtering
+// against the real tracker's snapshot, candidate list) at 10,000 routes and 1,000 trunks. With
+// two threads, the second keeps reporting outcomes (the SIP thread beside gRPC handlers).
+void BM_DecideWithHealth(benchmark::State& state) {
+  decide::DecideWorld& w = decide::GetDecideWorld();
+  const router::EffectiveFailoverPolicy policy = router::DefaultFailoverPolicy();
+  AttemptOutcome ok;
+  ok.sip_status = 200;
+  ok.first_response_ms = 30;
+  size_t k = static_cast<size_t>(state.thread_index()) * 7919;
+  int64_t skipped = 0;
+  for (auto _ : state) {
+    if (state.thread_index() == 0) {
+      auto d = router::Decide(w.table, w.tracker,
+                              router::CallQuery{w.numbers[k % w.numbers.size()], "", ""}, 0.5);
+      if (!d.ok()) state.SkipWithError("no decision");
+      skipped += static_cast<int64_t>(d->skipped.size());
+      benchmark::DoNotOptimize(d);
+    } else {
+      ok.trunk_id = TrunkId(static_cast<int>(k % kTrunks) | 1);  // odd ids: never the DOWN ones
+      w.tracker.ReportOutcome(ok, policy);
+    }
+    ++k;
+  }
+  if (state.thread_index() == 0) {
+    state.counters["skipped_per_decision"] =
+        static_cast<double>(skipped) / static_cast<double>(state.iterations());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecideWithHealth)->Threads(1)->Threads(2)->UseRealTime();
 
 }  // namespace
 }  // namespace trunkroute::health
