@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -32,8 +33,11 @@ T* MetricsBridge::Series(metrics::Family<T>* family,
   thread_local absl::flat_hash_map<std::string, CachedSeries> cache;
   key.clear();
   key.append(reinterpret_cast<const char*>(&id_), sizeof(id_));
-  const metrics::FamilyBase* base = family;
-  key.append(reinterpret_cast<const char*>(&base), sizeof(base));
+  // The family's address tells families apart; the bridge id (above) keeps a new registry that
+  // reuses an old address from matching stale entries.
+  const auto family_address =
+      reinterpret_cast<uintptr_t>(static_cast<metrics::FamilyBase*>(family));
+  key.append(reinterpret_cast<const char*>(&family_address), sizeof(family_address));
   for (std::string_view label : labels) {
     key.append(label);
     key.push_back('\xff');  // never in a label value we pass (ids, fixed words): no ambiguity

@@ -371,8 +371,9 @@ void EdgeCall::SendInvite(int attempt, int candidate) {
                          {"from", from},
                          {"to", trunk.id},
                          {"reason", reason}});
-    if (EdgeObserver* o = core_->observer())
+    if (EdgeObserver* o = core_->observer()) {
       o->OnFailover(decision_.route->id, from, trunk.id, reason);
+    }
   }
   nua_invite(leg->nh, NUTAG_URL(ruri.c_str()), SIPTAG_MAX_FORWARDS_STR(max_forwards.c_str()),
              TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())),
