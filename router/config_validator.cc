@@ -26,6 +26,7 @@ constexpr size_t kMaxDescriptionLength = 1024;
 constexpr size_t kMaxPatternLength = 4096;
 constexpr size_t kMaxCodecNameLength = 32;
 constexpr int kMaxTrunksPerRoute = 16;
+constexpr uint32_t kMaxEdgeCalls = 1000000;
 constexpr uint32_t kMaxStripDigits = 15;
 constexpr size_t kMaxPrependLength = 16;
 
@@ -387,6 +388,10 @@ void CheckRouteFields(int i, const v1::Route& r, Problems* problems) {
 
 void CheckEdge(const v1::EdgeSettings& edge, Problems* problems) {
   CheckCidrs("edge.allowed_sources", edge.allowed_sources(), problems);
+  if (edge.max_calls() > kMaxEdgeCalls) {
+    problems->Add("edge.max_calls", absl::StrCat(edge.max_calls(), " is above the maximum ",
+                                                 kMaxEdgeCalls, " (0 means no limit)"));
+  }
   std::string_view addr = edge.advertised_address();
   if (addr.empty()) return;
   // host, host:port, [v6] or [v6]:port.

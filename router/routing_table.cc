@@ -217,6 +217,7 @@ absl::StatusOr<std::shared_ptr<const RoutingTable>> RoutingTable::Create(
     auto cidr = Cidr::Parse(text);
     if (cidr.ok()) table->edge_allowed_sources_.push_back(*cidr);
   }
+  table->edge_max_calls_ = config.edge().max_calls();
   if (table->edge_allowed_sources_.empty()) {
     // design.md §4: with no list, only loopback may send calls.
     table->edge_allowed_sources_.push_back(*Cidr::Parse("127.0.0.0/8"));

@@ -82,6 +82,8 @@ class RoutingTable {
   const EffectiveFailoverPolicy& default_failover_policy() const { return default_failover_; }
   const EffectiveHealthPolicy& default_health_policy() const { return default_health_; }
   const std::vector<Cidr>& edge_allowed_sources() const { return edge_allowed_sources_; }
+  // edge.max_calls: calls the edge carries at once; 0 = no limit.
+  uint32_t edge_max_calls() const { return edge_max_calls_; }
 
   // nullptr when unknown.
   const CompiledTrunk* FindTrunk(std::string_view id) const;
@@ -117,6 +119,7 @@ class RoutingTable {
   EffectiveFailoverPolicy default_failover_;
   EffectiveHealthPolicy default_health_;
   std::vector<Cidr> edge_allowed_sources_;
+  uint32_t edge_max_calls_ = 0;
   // All dial patterns in one set (anchored, full match): one linear-time pass over the number
   // yields every matching route; the lowest index (= best priority) whose other conditions hold
   // wins.

@@ -186,6 +186,18 @@ TEST(ValidateConfigTest, RejectsBadAdvertisedAddress) {
   EXPECT_TRUE(ValidateConfig(config).ok());
 }
 
+TEST(ValidateConfigTest, EdgeMaxCallsIsBounded) {
+  v1::Config config = ValidConfig();
+  config.mutable_edge()->set_max_calls(1000001);
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(kInvalid, HasSubstr("edge.max_calls: 1000001 is above the maximum 1000000 "
+                                           "(0 means no limit)")));
+  config.mutable_edge()->set_max_calls(1000000);
+  EXPECT_TRUE(ValidateConfig(config).ok());
+  config.mutable_edge()->set_max_calls(0);
+  EXPECT_TRUE(ValidateConfig(config).ok());
+}
+
 TEST(ValidateConfigTest, RejectsSetupTimeoutOutOfBounds) {
   v1::Config config = ValidConfig();
   config.mutable_failover_policy()->set_setup_timeout_ms(99);

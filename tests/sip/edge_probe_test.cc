@@ -155,26 +155,7 @@ TEST_F(EdgeE2eTest, StopEndsConnectedCallsOnBothLegs) {
   UseSlot(35);
   StartEdge(Config());
   Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml");
-  std::vector<std::string> args = {absl::StrCat("127.0.0.1:", edge_port()),
-                                   "-sf",
-                                   Scenario("uac_wait_bye.xml"),
-                                   "-i",
-                                   "127.0.0.1",
-                                   "-p",
-                                   std::to_string(dialer_port()),
-                                   "-mp",
-                                   std::to_string(media_port(5)),
-                                   "-m",
-                                   "1",
-                                   "-s",
-                                   "+15551234567",
-                                   "-timeout",
-                                   "10s",
-                                   "-key",
-                                   "max_forwards",
-                                   "70"};
-  sipps_.push_back(Sipp::Start("dialer", dir_, args));
-  Sipp* dialer = sipps_.back().get();
+  Sipp* dialer = StartDialer("uac_wait_bye.xml", /*calls=*/1, /*rate=*/10, /*hold_ms=*/0);
   // Stop once the call is confirmed end to end: the trunk has the ACK and the dialer has moved on
   // to waiting for a BYE (it logs ANSWERED just before).
   ASSERT_TRUE(Eventually([&] {

@@ -112,6 +112,35 @@ class EdgeE2eTest : public ::testing::Test {
     return sipps_.back().get();
   }
 
+  // Starts a dialer placing `calls` calls at `rate` per second, each held `hold_ms`, to
+  // +15551234567; does not wait for it.
+  Sipp* StartDialer(const std::string& scenario, int calls, int rate, int hold_ms) {
+    std::vector<std::string> args = {absl::StrCat("127.0.0.1:", edge_port()),
+                                     "-sf",
+                                     Scenario(scenario),
+                                     "-i",
+                                     "127.0.0.1",
+                                     "-p",
+                                     std::to_string(dialer_port()),
+                                     "-mp",
+                                     std::to_string(media_port(5)),
+                                     "-m",
+                                     std::to_string(calls),
+                                     "-r",
+                                     std::to_string(rate),
+                                     "-s",
+                                     "+15551234567",
+                                     "-d",
+                                     std::to_string(hold_ms),
+                                     "-timeout",
+                                     "10s",
+                                     "-key",
+                                     "max_forwards",
+                                     "70"};
+    sipps_.push_back(Sipp::Start("dialer", dir_, args));
+    return sipps_.back().get();
+  }
+
   // Places one call through the edge and waits for the dialer to finish (≤ 12 s).
   Sipp* RunDialer(const std::string& scenario, std::vector<std::string> extra = {},
                   const std::string& dialed = "+15551234567", const std::string& ip = "127.0.0.1",
