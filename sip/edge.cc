@@ -489,8 +489,8 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   // 1b. Capacity: a full edge says so at once (503) rather than queueing the caller behind calls
   // it cannot carry; the caller's own failover (another edge, another route) takes over.
   if (table->edge_max_calls() > 0 && calls_.size() >= table->edge_max_calls()) {
-    RejectIncoming(nh, 503, "Service Unavailable",
-                   "SIP;cause=503;text=\"edge at max_calls\"", "edge at max_calls", sip);
+    RejectIncoming(nh, 503, "Service Unavailable", "SIP;cause=503;text=\"edge at max_calls\"",
+                   "edge at max_calls", sip);
     return;
   }
   // 2. Max-Forwards, then loops (RFC 3261 §16.3: 483 Too Many Hops, 482 Loop Detected).

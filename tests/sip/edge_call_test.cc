@@ -343,8 +343,8 @@ TEST_F(EdgeE2eTest, EdgeAtMaxCallsAnswers503AtOnce) {
   Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml", /*calls=*/2);
   // Two calls 100 ms apart, each held 1 s: the second finds the edge full.
   Sipp* dialer = StartDialer("uac_call.xml", /*calls=*/2, /*rate=*/10, /*hold_ms=*/1000);
-  dialer->Wait(std::chrono::seconds(12));  // its exit code says nothing here: uac_call.xml
-                                          // takes a final failure as a finished call
+  // Its exit code says nothing here: uac_call.xml takes a final failure as a finished call.
+  dialer->Wait(std::chrono::seconds(12));
   EXPECT_EQ(Count(dialer->Log(), "BYE;OK"), 1) << dialer->Messages();
   EXPECT_THAT(dialer->Messages(), HasSubstr("SIP/2.0 503 Service Unavailable"));
   EXPECT_THAT(dialer->Messages(), HasSubstr("edge at max_calls"));
