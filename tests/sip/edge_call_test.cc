@@ -350,7 +350,8 @@ TEST_F(EdgeE2eTest, EdgeAtMaxCallsAnswers503AtOnce) {
   EXPECT_THAT(dialer->Messages(), HasSubstr("edge at max_calls"));
   EXPECT_EQ(counters().calls_rejected.load(), 1u);
   EXPECT_EQ(counters().attempts.load(), 1u) << "the rejected call must not reach a trunk";
-  // The first call has ended: its slot is free again.
+  // The first call has ended: once the edge has let go of it, its slot is free again.
+  ASSERT_TRUE(Eventually([&] { return counters().active_calls.load() == 0; }));
   Sipp* again = RunDialer("uac_call.xml");
   EXPECT_THAT(again->Log(), HasSubstr("BYE;OK")) << again->Messages();
   EXPECT_EQ(Count(primary->Log(), "INV"), 2);
