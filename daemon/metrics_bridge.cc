@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -70,6 +71,15 @@ void MetricsBridge::OnPostDialDelay(std::string_view trunk_id, Duration delay) {
 
 void MetricsBridge::OnActiveCalls(std::string_view trunk_id, int delta) {
   Series(metrics_->active_calls, {trunk_id})->Add(static_cast<double>(delta));
+}
+
+void MetricsBridge::OnRejected(int status, std::string_view reason) {
+  // SIP status codes are 100-699: a fixed-size buffer, no allocation.
+  char code[8];
+  const int n = std::snprintf(code, sizeof(code), "%d", status);
+  Series(metrics_->edge_rejections,
+         {std::string_view(code, n > 0 ? static_cast<size_t>(n) : 0), reason})
+      ->Inc();
 }
 
 void MetricsBridge::OnRpcDone(std::string_view method, grpc::StatusCode code) {

@@ -14,7 +14,8 @@ namespace trunkroute::daemon {
 // Turns the hooks of the parts trunkrouted is made of into trunkroute_ metrics:
 // - routing decisions from RouteCall (gRPC and HTTP) and from the SIP edge
 //   (route_decisions_total, route_decision_duration_seconds, panic_decisions_total);
-// - the edge's call hooks (failovers_total, post_dial_delay_seconds, active_calls);
+// - the edge's call hooks (failovers_total, post_dial_delay_seconds, active_calls,
+//   edge_rejections_total);
 // - every answered gRPC request (grpc_requests_total).
 // Health-driven series (states, transitions, attempts, probes) come from
 // metrics::HealthMetricsObserver instead.
@@ -36,6 +37,7 @@ class MetricsBridge final : public sip::EdgeObserver, public server::RpcObserver
                   std::string_view reason) override;
   void OnPostDialDelay(std::string_view trunk_id, Duration delay) override;
   void OnActiveCalls(std::string_view trunk_id, int delta) override;
+  void OnRejected(int status, std::string_view reason) override;
   // server::RpcObserver.
   void OnRpcDone(std::string_view method, grpc::StatusCode code) override;
 

@@ -115,6 +115,10 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
   take(r.AddCounter("trunkroute_auth_failures_total",
                     "401/407 answers from a trunk after credentials were sent.", {"trunk"}),
        &auth_failures);
+  take(r.AddCounter("trunkroute_edge_rejections_total",
+                    "INVITEs the SIP edge answered itself, by SIP status code and reason.",
+                    {"code", "reason"}),
+       &edge_rejections);
   take(
       r.AddGauge("trunkroute_build_info", "Build information; the value is always 1.", {"version"}),
       &build_info);

@@ -20,6 +20,8 @@
 //   method            gRPC full method name ("/trunkroute.v1.RoutingService/RouteCall")
 //   code              gRPC: status code name ("OK", "NOT_FOUND"); HTTP: status number ("200")
 //   path              HTTP: the served path, or "other" for anything unknown
+//   reason (edge)     edge rejections: source_not_allowed | max_calls | max_forwards | loop |
+//                     no_route | unavailable | no_candidate | shutting_down
 
 #include <cstdint>
 #include <memory>
@@ -98,6 +100,8 @@ class TrunkrouteMetrics {
   CounterFamily* http_requests = nullptr;
   // trunkroute_auth_failures_total{trunk}: 401/407 after credentials were sent.
   CounterFamily* auth_failures = nullptr;
+  // trunkroute_edge_rejections_total{code,reason}: INVITEs the edge answered itself.
+  CounterFamily* edge_rejections = nullptr;
   // trunkroute_build_info{version}: always 1.
   GaugeFamily* build_info = nullptr;
 

@@ -437,8 +437,10 @@ void EdgeCore::ReapIfFinished(EdgeCall* call) {
 }
 
 void EdgeCore::RejectIncoming(nua_handle_t* nh, int status, const char* phrase,
-                              const std::string& reason, const char* log_reason, const sip_t* sip) {
+                              const std::string& reason, const char* log_reason, const sip_t* sip,
+                              std::string_view metric_reason) {
   counters_.calls_rejected.fetch_add(1, std::memory_order_relaxed);
+  if (options_.observer != nullptr) options_.observer->OnRejected(status, metric_reason);
   nua_respond(nh, status, phrase, TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())),
               TAG_END());
   nua_handle_destroy(nh);
@@ -452,7 +454,7 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   counters_.invites_received.fetch_add(1, std::memory_order_relaxed);
   if (stopping_) {
     RejectIncoming(nh, 503, "Service Unavailable", "SIP;cause=503;text=\"edge shutting down\"",
-                   "shutting down", sip);
+                   "shutting down", sip, "shutting_down");
     return;
   }
   std::shared_ptr<const router::RoutingTable> table = config_->Current();
@@ -480,7 +482,7 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
       }
     }
     if (!allowed) {
-      RejectIncoming(nh, 403, "Forbidden", "", "source not allowed", sip);
+      RejectIncoming(nh, 403, "Forbidden", "", "source not allowed", sip, "source_not_allowed");
       LogWarn("INVITE from a source that is not allowed",
               {{"call_id", sip->sip_call_id ? sip->sip_call_id->i_id : ""}, {"source", source}});
       return;
@@ -490,18 +492,18 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   // it cannot carry; the caller's own failover (another edge, another route) takes over.
   if (table->edge_max_calls() > 0 && calls_.size() >= table->edge_max_calls()) {
     RejectIncoming(nh, 503, "Service Unavailable", "SIP;cause=503;text=\"edge at max_calls\"",
-                   "edge at max_calls", sip);
+                   "edge at max_calls", sip, "max_calls");
     return;
   }
   // 2. Max-Forwards, then loops (RFC 3261 §16.3: 483 Too Many Hops, 482 Loop Detected).
   const unsigned max_forwards =
       sip->sip_max_forwards != nullptr ? sip->sip_max_forwards->mf_count : 70;
   if (max_forwards == 0) {
-    RejectIncoming(nh, 483, "Too Many Hops", "", "Max-Forwards 0", sip);
+    RejectIncoming(nh, 483, "Too Many Hops", "", "Max-Forwards 0", sip, "max_forwards");
     return;
   }
   if (ViaNamesUs(sip->sip_via, own_addresses_)) {
-    RejectIncoming(nh, 482, "Loop Detected", "", "our own Via in the request", sip);
+    RejectIncoming(nh, 482, "Loop Detected", "", "our own Via in the request", sip, "loop");
     return;
   }
   // 3. Route decision, in-process.
@@ -529,10 +531,11 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
     }
     if (absl::IsUnavailable(decision.status())) {
       RejectIncoming(nh, 503, "Service Unavailable",
-                     absl::StrCat("SIP;cause=503;text=\"", clean, "\""), "no trunk available", sip);
+                     absl::StrCat("SIP;cause=503;text=\"", clean, "\""), "no trunk available", sip,
+                     "unavailable");
     } else {
       RejectIncoming(nh, 404, "Not Found", absl::StrCat("SIP;cause=404;text=\"", clean, "\""),
-                     "no route", sip);
+                     "no route", sip, "no_route");
     }
     return;
   }

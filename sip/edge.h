@@ -33,6 +33,10 @@ class EdgeObserver : public router::DecisionObserver {
   virtual void OnPostDialDelay(std::string_view /*trunk_id*/, Duration /*delay*/) {}
   // Legs towards a trunk opened (+1) or closed (−1): calls in setup or established.
   virtual void OnActiveCalls(std::string_view /*trunk_id*/, int /*delta*/) {}
+  // The edge answered an INVITE itself, before or instead of any trunk attempt: `status` (403,
+  // 404, 482, 483, 488, 503) and a fixed word — source_not_allowed | max_calls | max_forwards |
+  // loop | no_route | unavailable | no_candidate | shutting_down.
+  virtual void OnRejected(int /*status*/, std::string_view /*reason*/) {}
 };
 
 // Listen settings (from flags; everything a call needs comes from the config snapshot).

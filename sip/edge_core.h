@@ -98,8 +98,10 @@ class EdgeCore {
   void OnEvent(nua_event_t event, int status, char const* phrase, nua_handle_t* nh, LegRef* ref,
                sip_t const* sip, tagi_t tags[]);
   void OnIncomingInvite(nua_handle_t* nh, sip_t const* sip);
+  // Answers an INVITE the edge will not forward. `metric_reason` is a fixed word for
+  // EdgeObserver::OnRejected (bounded label values).
   void RejectIncoming(nua_handle_t* nh, int status, const char* phrase, const std::string& reason,
-                      const char* log_reason, const sip_t* sip);
+                      const char* log_reason, const sip_t* sip, std::string_view metric_reason);
   void StartProbe(const health::ProbeTarget& target);
   void FinishProbe(Probe* probe, int status, bool local, bool timed_out);
   void BeginShutdown();

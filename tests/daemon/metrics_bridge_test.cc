@@ -64,7 +64,16 @@ TEST_F(MetricsBridgeTest, EdgeHooksFeedFailoversPostDialDelayAndActiveCalls) {
   bridge_->OnActiveCalls("backup", +1);
   bridge_->OnActiveCalls("backup", +1);
   bridge_->OnActiveCalls("backup", -1);
+  bridge_->OnRejected(503, "max_calls");
+  bridge_->OnRejected(503, "max_calls");
+  bridge_->OnRejected(403, "source_not_allowed");
   const std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, R"(trunkroute_edge_rejections_total{code="503",reason="max_calls"})"),
+            "2");
+  EXPECT_EQ(
+      SeriesValue(text,
+                  R"(trunkroute_edge_rejections_total{code="403",reason="source_not_allowed"})"),
+      "1");
   EXPECT_EQ(
       SeriesValue(
           text,

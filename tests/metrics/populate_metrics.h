@@ -82,6 +82,8 @@ inline void PopulateEveryFamily(TrunkrouteMetrics* m, HealthMetricsObserver* obs
   m->route_decisions->WithLabels({"route-0", kDecisionPanic})->Inc();
   m->route_decisions->WithLabels({"route-1", kDecisionUnavailable})->Inc();
   m->panic_decisions->WithLabels({"route-0"})->Inc();
+  m->edge_rejections->WithLabels({"503", "max_calls"})->Inc();
+  m->edge_rejections->WithLabels({"403", "source_not_allowed"})->Inc();
   m->decision_duration->WithLabels({})->Observe(0.000012);
   m->decision_duration->WithLabels({})->Observe(0.00004);
   m->SetConfigApplied(12, 1'800'000'000'500);

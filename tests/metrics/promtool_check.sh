@@ -23,7 +23,8 @@ families=(
   trunkroute_panic_decisions_total trunkroute_probes_total trunkroute_probe_rtt_seconds
   trunkroute_post_dial_delay_seconds trunkroute_active_calls trunkroute_config_version
   trunkroute_config_last_apply_timestamp_seconds trunkroute_grpc_requests_total
-  trunkroute_http_requests_total trunkroute_auth_failures_total trunkroute_build_info
+  trunkroute_http_requests_total trunkroute_auth_failures_total trunkroute_edge_rejections_total
+  trunkroute_build_info
 )
 status=0
 for family in "${families[@]}"; do

@@ -46,6 +46,7 @@ TEST_F(TrunkrouteMetricsTest, DeclaresEveryProductMetricWithItsType) {
       {"trunkroute_grpc_requests_total", "counter"},
       {"trunkroute_http_requests_total", "counter"},
       {"trunkroute_auth_failures_total", "counter"},
+      {"trunkroute_edge_rejections_total", "counter"},
       {"trunkroute_build_info", "gauge"},
   };
   std::string text = Scrape();

@@ -32,6 +32,9 @@ class RecordingObserver : public EdgeObserver {
   void OnPostDialDelay(std::string_view trunk, Duration) override {
     Add("pdd " + std::string(trunk));
   }
+  void OnRejected(int status, std::string_view reason) override {
+    Add("rejected " + std::to_string(status) + " " + std::string(reason));
+  }
   void OnActiveCalls(std::string_view trunk, int delta) override {
     std::lock_guard<std::mutex> l(mu_);
     active_[std::string(trunk)] += delta;
@@ -339,7 +342,10 @@ TEST_F(EdgeE2eTest, EdgeAtMaxCallsAnswers503AtOnce) {
   UseSlot(22);
   ConfigVars v;
   v.edge = R"("max_calls": 1)";
-  StartEdge(Config(v));
+  RecordingObserver observer;
+  EdgeOptions options;
+  options.observer = &observer;
+  StartEdge(Config(v), options);
   Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml", /*calls=*/2);
   // Two calls 100 ms apart, each held 1 s: the second finds the edge full.
   Sipp* dialer = StartDialer("uac_call.xml", /*calls=*/2, /*rate=*/10, /*hold_ms=*/1000);
@@ -350,6 +356,7 @@ TEST_F(EdgeE2eTest, EdgeAtMaxCallsAnswers503AtOnce) {
   EXPECT_THAT(dialer->Messages(), HasSubstr("edge at max_calls"));
   EXPECT_EQ(counters().calls_rejected.load(), 1u);
   EXPECT_EQ(counters().attempts.load(), 1u) << "the rejected call must not reach a trunk";
+  EXPECT_THAT(observer.lines(), ::testing::Contains("rejected 503 max_calls"));
   // The first call has ended: once the edge has let go of it, its slot is free again.
   ASSERT_TRUE(Eventually([&] { return counters().active_calls.load() == 0; }));
   Sipp* again = RunDialer("uac_call.xml");
