@@ -5,12 +5,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "google/protobuf/util/json_util.h"
@@ -38,7 +38,6 @@ std::string_view PathLabel(const std::string& path) {
 
 // Debian's Abseil has its own string_view type: convert explicitly at the boundary.
 std::string_view ToStd(absl::string_view s) { return std::string_view(s.data(), s.size()); }
-absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 void SendError(httplib::Response& res, absl::StatusCode code, int http_status,
                std::string_view message) {
@@ -240,24 +239,25 @@ bool HttpServer::Impl::CheckToken(const httplib::Request& req, httplib::Response
   std::string_view reason;
   std::string_view message;
   bool presented = false;
-  if (!req.has_header("Authorization")) {
-    reason = "missing";
-    message = "missing bearer token: send 'Authorization: Bearer <token>'";
-  } else {
-    std::string header = req.get_header_value("Authorization");
-    std::string_view value = header;
-    constexpr std::string_view kScheme = "bearer ";
-    if (value.size() < kScheme.size() ||
-        !absl::EqualsIgnoreCase(ToAbsl(value.substr(0, kScheme.size())), ToAbsl(kScheme))) {
+  const std::string header = req.get_header_value("Authorization");
+  switch (CheckBearer(req.has_header("Authorization") ? std::optional<std::string_view>(header)
+                                                      : std::nullopt,
+                      options_.bearer_token)) {
+    case BearerCheck::kOk:
+      return true;
+    case BearerCheck::kMissing:
+      reason = "missing";
+      message = "missing bearer token: send 'Authorization: Bearer <token>'";
+      break;
+    case BearerCheck::kWrongScheme:
       reason = "wrong_scheme";
       message = "the Authorization header must use the Bearer scheme";
-    } else {
-      std::string_view token = ToStd(absl::StripAsciiWhitespace(ToAbsl(value.substr(kScheme.size()))));
-      if (TokenEquals(token, options_.bearer_token)) return true;
+      break;
+    case BearerCheck::kWrongToken:
       presented = true;
       reason = "wrong_token";
       message = "invalid bearer token";
-    }
+      break;
   }
   res.set_header("WWW-Authenticate", presented
                                          ? "Bearer realm=\"trunkroute\", error=\"invalid_token\""

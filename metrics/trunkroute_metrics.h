@@ -34,12 +34,8 @@
 
 namespace trunkroute::metrics {
 
-// Values of the `result` label of trunkroute_route_decisions_total.
-inline constexpr std::string_view kDecisionRouted = "routed";
-inline constexpr std::string_view kDecisionNoRoute = "no_route";
-inline constexpr std::string_view kDecisionInvalid = "invalid";
-inline constexpr std::string_view kDecisionUnavailable = "unavailable";
-inline constexpr std::string_view kDecisionPanic = "panic";
+// The `result` words of trunkroute_route_decisions_total are router::kResult* (the deciders'
+// own vocabulary, router/decision_observer.h).
 
 // Values of the `result` label of trunkroute_probes_total.
 inline constexpr std::string_view kProbeAlive = "alive";

@@ -21,17 +21,27 @@ constexpr int kTrunks = 1000;
 
 std::string TrunkId(int i) { return absl::StrCat("trunk-", i); }
 
-std::shared_ptr<const router::RoutingTable> MakeTable() {
+// kTrunks trunks, no routes.
+v1::Config TrunksConfig() {
   v1::Config config;
   for (int i = 0; i < kTrunks; ++i) {
     v1::Trunk* t = config.add_trunks();
     t->set_id(TrunkId(i));
     t->set_host(absl::StrCat("t", i, ".example.com"));
   }
+  return config;
+}
+
+std::shared_ptr<const router::RoutingTable> Compile(const v1::Config& config) {
   auto table = router::RoutingTable::Create(config);
-  if (!table.ok()) std::abort();
+  if (!table.ok()) {
+    std::fprintf(stderr, "%s\n", table.status().ToString().c_str());
+    std::abort();
+  }
   return *table;
 }
+
+std::shared_ptr<const router::RoutingTable> MakeTable() { return Compile(TrunksConfig()); }
 
 // One tracker for all benchmarks and threads, on the real clock, without probes.
 struct World {
@@ -178,12 +188,9 @@ constexpr int kNumbers = 4096;
 std::string Prefix(int i) { return absl::StrCat("+1", 201 + i / 800, 200 + i % 800); }
 
 std::shared_ptr<const router::RoutingTable> MakeRoutedTable() {
-  v1::Config config;
-  for (int i = 0; i < kTrunks; ++i) {
-    v1::Trunk* t = config.add_trunks();
-    t->set_id(TrunkId(i));
-    t->set_host(absl::StrCat("t", i, ".example.com"));
-    if (i % 25 == 5) t->set_admin_state(v1::ADMIN_STATE_DRAINING);
+  v1::Config config = TrunksConfig();
+  for (int i = 5; i < kTrunks; i += 25) {
+    config.mutable_trunks(i)->set_admin_state(v1::ADMIN_STATE_DRAINING);
   }
   for (int i = 0; i < kRoutes; ++i) {
     v1::Route* r = config.add_routes();
@@ -192,12 +199,7 @@ std::shared_ptr<const router::RoutingTable> MakeRoutedTable() {
     r->set_pattern(absl::StrCat("\\", Prefix(i), "\\d{4}"));
     for (int k = 0; k < 3; ++k) r->add_trunk_ids(TrunkId((i * 3 + k * 331) % kTrunks));
   }
-  auto table = router::RoutingTable::Create(config);
-  if (!table.ok()) {
-    std::fprintf(stderr, "%s\n", table.status().ToString().c_str());
-    std::abort();
-  }
-  return *table;
+  return Compile(config);
 }
 
 // Health as in an incident: every 10th trunk DOWN (3 × 503), every 25th draining (admin state in

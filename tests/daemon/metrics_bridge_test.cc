@@ -3,6 +3,7 @@
 #include "daemon/metrics_bridge.h"
 
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -18,6 +19,21 @@ using metrics::testing::SeriesValue;
 using trunkroute::testing::Ctx;
 using trunkroute::testing::ServerHarness;
 using trunkroute::testing::TempDir;
+
+constexpr char kRouteCall[] = "/trunkroute.v1.RoutingService/RouteCall";
+
+// The value of trunkroute_grpc_requests_total{method,code} in a scrape.
+std::string GrpcRequests(const std::string& text, std::string_view method, std::string_view code) {
+  return SeriesValue(text, std::string(R"(trunkroute_grpc_requests_total{method=")") +
+                               std::string(method) + R"(",code=")" + std::string(code) + R"("})");
+}
+
+// The value of trunkroute_route_decisions_total{route,result} in a scrape.
+std::string Decisions(const std::string& text, std::string_view route, std::string_view result) {
+  return SeriesValue(text, std::string(R"(trunkroute_route_decisions_total{route=")") +
+                               std::string(route) + R"(",result=")" + std::string(result) +
+                               R"("})");
+}
 
 class MetricsBridgeTest : public ::testing::Test {
  protected:
@@ -39,12 +55,9 @@ TEST_F(MetricsBridgeTest, DecisionsByRouteAndResultWithDurationAndPanic) {
   bridge_->OnDecision("nanp", "panic", std::chrono::microseconds(4));
   bridge_->OnDecision("", "no_route", std::chrono::nanoseconds(500));
   const std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_route_decisions_total{route="nanp",result="routed"})"),
-            "2");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_route_decisions_total{route="nanp",result="panic"})"),
-            "1");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_route_decisions_total{route="",result="no_route"})"),
-            "1");
+  EXPECT_EQ(Decisions(text, "nanp", "routed"), "2");
+  EXPECT_EQ(Decisions(text, "nanp", "panic"), "1");
+  EXPECT_EQ(Decisions(text, "", "no_route"), "1");
   EXPECT_EQ(SeriesValue(text, R"(trunkroute_panic_decisions_total{route="nanp"})"), "1");
   EXPECT_EQ(SeriesValue(text, "trunkroute_route_decision_duration_seconds_count"), "4");
   EXPECT_NEAR(std::stod(SeriesValue(text, "trunkroute_route_decision_duration_seconds_sum")),
@@ -89,27 +102,16 @@ TEST_F(MetricsBridgeTest, EdgeHooksFeedFailoversPostDialDelayAndActiveCalls) {
 }
 
 TEST_F(MetricsBridgeTest, RpcRequestsByMethodAndCodeName) {
-  bridge_->OnRpcDone("/trunkroute.v1.RoutingService/RouteCall", grpc::StatusCode::OK);
-  bridge_->OnRpcDone("/trunkroute.v1.RoutingService/RouteCall", grpc::StatusCode::NOT_FOUND);
-  bridge_->OnRpcDone("/trunkroute.v1.RoutingService/RouteCall", grpc::StatusCode::OK);
+  bridge_->OnRpcDone(kRouteCall, grpc::StatusCode::OK);
+  bridge_->OnRpcDone(kRouteCall, grpc::StatusCode::NOT_FOUND);
+  bridge_->OnRpcDone(kRouteCall, grpc::StatusCode::OK);
   bridge_->OnRpcDone("/m", grpc::StatusCode::UNAUTHENTICATED);
   bridge_->OnRpcDone("/m", static_cast<grpc::StatusCode>(99));  // not a code: never a new label
   const std::string text = Scrape();
-  EXPECT_EQ(
-      SeriesValue(text, R"(trunkroute_grpc_requests_total{method="/m",code="UNAUTHENTICATED"})"),
-      "1");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_grpc_requests_total{method="/m",code="UNKNOWN"})"),
-            "1");
-  EXPECT_EQ(
-      SeriesValue(
-          text,
-          R"(trunkroute_grpc_requests_total{method="/trunkroute.v1.RoutingService/RouteCall",code="OK"})"),
-      "2");
-  EXPECT_EQ(
-      SeriesValue(
-          text,
-          R"(trunkroute_grpc_requests_total{method="/trunkroute.v1.RoutingService/RouteCall",code="NOT_FOUND"})"),
-      "1");
+  EXPECT_EQ(GrpcRequests(text, "/m", "UNAUTHENTICATED"), "1");
+  EXPECT_EQ(GrpcRequests(text, "/m", "UNKNOWN"), "1");
+  EXPECT_EQ(GrpcRequests(text, kRouteCall, "OK"), "2");
+  EXPECT_EQ(GrpcRequests(text, kRouteCall, "NOT_FOUND"), "1");
 }
 
 // The bridge caches series handles per thread; a trunk's series hidden when it was deleted must
@@ -134,9 +136,7 @@ TEST_F(MetricsBridgeTest, ANewBridgeNeverSeesAnOldBridgesCache) {
   metrics_ = *std::move(created);
   bridge_ = std::make_unique<MetricsBridge>(metrics_.get());
   bridge_->OnDecision("nanp", "routed", std::chrono::microseconds(1));
-  EXPECT_EQ(
-      SeriesValue(Scrape(), R"(trunkroute_route_decisions_total{route="nanp",result="routed"})"),
-      "1");
+  EXPECT_EQ(Decisions(Scrape(), "nanp", "routed"), "1");
 }
 
 TEST_F(MetricsBridgeTest, ConcurrentUpdatesFromManyThreadsAreAllCounted) {
@@ -160,13 +160,10 @@ TEST_F(MetricsBridgeTest, ConcurrentUpdatesFromManyThreadsAreAllCounted) {
   }
   for (std::thread& th : threads) th.join();
   const std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_route_decisions_total{route="even",result="routed"})"),
-            std::to_string(2 * kPerThread));
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_route_decisions_total{route="odd",result="routed"})"),
-            std::to_string(2 * kPerThread));
+  EXPECT_EQ(Decisions(text, "even", "routed"), std::to_string(2 * kPerThread));
+  EXPECT_EQ(Decisions(text, "odd", "routed"), std::to_string(2 * kPerThread));
   EXPECT_EQ(SeriesValue(text, R"(trunkroute_active_calls{trunk="shared"})"), "0");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_grpc_requests_total{method="/m",code="OK"})"),
-            std::to_string(kThreads * kPerThread));
+  EXPECT_EQ(GrpcRequests(text, "/m", "OK"), std::to_string(kThreads * kPerThread));
   EXPECT_EQ(SeriesValue(text, "trunkroute_route_decision_duration_seconds_count"),
             std::to_string(kThreads * kPerThread));
 }
@@ -189,32 +186,13 @@ TEST_F(MetricsBridgeTest, RealServerCountsDecisionsAndRequests) {
   server.Stop();  // every answer sent, so every status has been seen
 
   const std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_route_decisions_total{route="nanp",result="routed"})"),
-            "2");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_route_decisions_total{route="",result="no_route"})"),
-            "1");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_route_decisions_total{route="",result="invalid"})"),
-            "1");
-  EXPECT_EQ(
-      SeriesValue(
-          text,
-          R"(trunkroute_grpc_requests_total{method="/trunkroute.v1.RoutingService/RouteCall",code="OK"})"),
-      "2");
-  EXPECT_EQ(
-      SeriesValue(
-          text,
-          R"(trunkroute_grpc_requests_total{method="/trunkroute.v1.RoutingService/RouteCall",code="NOT_FOUND"})"),
-      "1");
-  EXPECT_EQ(
-      SeriesValue(
-          text,
-          R"(trunkroute_grpc_requests_total{method="/trunkroute.v1.RoutingService/RouteCall",code="INVALID_ARGUMENT"})"),
-      "1");
-  EXPECT_EQ(
-      SeriesValue(
-          text,
-          R"(trunkroute_grpc_requests_total{method="/trunkroute.v1.ConfigService/GetConfig",code="OK"})"),
-      "1");
+  EXPECT_EQ(Decisions(text, "nanp", "routed"), "2");
+  EXPECT_EQ(Decisions(text, "", "no_route"), "1");
+  EXPECT_EQ(Decisions(text, "", "invalid"), "1");
+  EXPECT_EQ(GrpcRequests(text, kRouteCall, "OK"), "2");
+  EXPECT_EQ(GrpcRequests(text, kRouteCall, "NOT_FOUND"), "1");
+  EXPECT_EQ(GrpcRequests(text, kRouteCall, "INVALID_ARGUMENT"), "1");
+  EXPECT_EQ(GrpcRequests(text, "/trunkroute.v1.ConfigService/GetConfig", "OK"), "1");
 }
 
 }  // namespace

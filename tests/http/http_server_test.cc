@@ -541,6 +541,16 @@ TEST(ParseListenAddressTest, BadAddressesNameTheProblem) {
             "http listen address '[::1]9464': expected [ipv6]:port");
 }
 
+TEST(CheckBearerTest, OneReadingForBothApis) {
+  EXPECT_EQ(CheckBearer(std::nullopt, "abc"), BearerCheck::kMissing);
+  EXPECT_EQ(CheckBearer("Basic abc", "abc"), BearerCheck::kWrongScheme);
+  EXPECT_EQ(CheckBearer("Bear", "abc"), BearerCheck::kWrongScheme);
+  EXPECT_EQ(CheckBearer("Bearer abd", "abc"), BearerCheck::kWrongToken);
+  EXPECT_EQ(CheckBearer("Bearer ", "abc"), BearerCheck::kWrongToken);
+  EXPECT_EQ(CheckBearer("Bearer abc", "abc"), BearerCheck::kOk);
+  EXPECT_EQ(CheckBearer("bEARER  abc ", "abc"), BearerCheck::kOk);
+}
+
 TEST(TokenEqualsTest, ExactMatchOnly) {
   EXPECT_TRUE(TokenEquals("abc", "abc"));
   EXPECT_FALSE(TokenEquals("abd", "abc"));

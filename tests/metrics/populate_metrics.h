@@ -13,6 +13,7 @@
 #include "health/tracker.h"
 #include "metrics/health_metrics_observer.h"
 #include "metrics/trunkroute_metrics.h"
+#include "router/decision_observer.h"
 
 namespace trunkroute::metrics::testing {
 
@@ -53,7 +54,7 @@ inline void PopulateEveryFamily(TrunkrouteMetrics* m, HealthMetricsObserver* obs
 
     m->post_dial_delay->WithLabels({trunk})->Observe(0.4 + 0.01 * (i % 50));
     m->active_calls->WithLabels({trunk})->Set(i % 7);
-    m->route_decisions->WithLabels({route, kDecisionRouted})->Inc();
+    m->route_decisions->WithLabels({route, router::kResultRouted})->Inc();
     if (i + 1 < trunks) {
       m->failovers->WithLabels({route, trunk, TrunkId(i + 1), "503"})->Inc();
     }
@@ -77,10 +78,10 @@ inline void PopulateEveryFamily(TrunkrouteMetrics* m, HealthMetricsObserver* obs
     timeout.timed_out = true;
     observer->OnProbe(timeout, false);
   }
-  m->route_decisions->WithLabels({"", kDecisionNoRoute})->Inc();
-  m->route_decisions->WithLabels({"", kDecisionInvalid})->Inc();
-  m->route_decisions->WithLabels({"route-0", kDecisionPanic})->Inc();
-  m->route_decisions->WithLabels({"route-1", kDecisionUnavailable})->Inc();
+  m->route_decisions->WithLabels({"", router::kResultNoRoute})->Inc();
+  m->route_decisions->WithLabels({"", router::kResultInvalid})->Inc();
+  m->route_decisions->WithLabels({"route-0", router::kResultPanic})->Inc();
+  m->route_decisions->WithLabels({"route-1", router::kResultUnavailable})->Inc();
   m->panic_decisions->WithLabels({"route-0"})->Inc();
   m->edge_rejections->WithLabels({"503", "max_calls"})->Inc();
   m->edge_rejections->WithLabels({"403", "source_not_allowed"})->Inc();

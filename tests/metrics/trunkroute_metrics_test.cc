@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "router/decision_observer.h"
 #include "tests/metrics/exposition_matchers.h"
 
 namespace trunkroute::metrics {
@@ -64,8 +65,8 @@ TEST_F(TrunkrouteMetricsTest, BuildInfoCarriesTheVersion) {
 }
 
 TEST_F(TrunkrouteMetricsTest, DecisionCountersUseRouteAndResult) {
-  m_->route_decisions->WithLabels({"us", kDecisionRouted})->Inc();
-  m_->route_decisions->WithLabels({"", kDecisionNoRoute})->Inc();
+  m_->route_decisions->WithLabels({"us", router::kResultRouted})->Inc();
+  m_->route_decisions->WithLabels({"", router::kResultNoRoute})->Inc();
   m_->panic_decisions->WithLabels({"us"})->Inc();
   m_->decision_duration->WithLabels({})->Observe(0.00002);
   // Bounds are written like Go's strconv 'g' (as client_golang does): 1e-05, not 0.00001.
@@ -89,7 +90,8 @@ TEST_F(TrunkrouteMetricsTest, SetTrunkStateMarksExactlyOneStateOfSix) {
             "1");
   for (const char* other : {"UP", "PROBING", "DRAINING", "FORCED_DOWN", "FORCED_UP"}) {
     EXPECT_EQ(SeriesValue(text, std::string("trunkroute_trunk_health_state{trunk=\"carrier-a\","
-                                            "state=\"") + other + "\"}"),
+                                            "state=\"") +
+                                    other + "\"}"),
               "0")
         << other;
   }
@@ -107,16 +109,18 @@ TEST_F(TrunkrouteMetricsTest, ForgetTrunkHidesEverySeriesNamingIt) {
   std::string text = Scrape();
   EXPECT_THAT(text, Not(HasSubstr("\"a\"")));
   EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_state{trunk=\"b\",state=\"UP\"}"), "1");
-  EXPECT_EQ(SeriesValue(
-                text, "trunkroute_failovers_total{route=\"us\",from=\"b\",to=\"c\",reason=\"timeout\"}"),
-            "1");
+  EXPECT_EQ(
+      SeriesValue(
+          text, "trunkroute_failovers_total{route=\"us\",from=\"b\",to=\"c\",reason=\"timeout\"}"),
+      "1");
 }
 
 TEST_F(TrunkrouteMetricsTest, ForgetTrunkNamedLikeAStateLeavesTransitionsOfOthersAlone) {
   m_->health_transitions->WithLabels({"other", "UP", "DOWN"})->Inc();
   m_->ForgetTrunk("DOWN");
-  EXPECT_EQ(SeriesValue(Scrape(), "trunkroute_trunk_health_transitions_total{trunk=\"other\","
-                                  "from=\"UP\",to=\"DOWN\"}"),
+  EXPECT_EQ(SeriesValue(Scrape(),
+                        "trunkroute_trunk_health_transitions_total{trunk=\"other\","
+                        "from=\"UP\",to=\"DOWN\"}"),
             "1");
 }
 
@@ -124,8 +128,7 @@ TEST_F(TrunkrouteMetricsTest, ConfigAppliedSetsVersionAndUnixSeconds) {
   m_->SetConfigApplied(42, 1'800'000'000'250);
   std::string text = Scrape();
   EXPECT_EQ(SeriesValue(text, "trunkroute_config_version"), "42");
-  EXPECT_EQ(SeriesValue(text, "trunkroute_config_last_apply_timestamp_seconds"),
-            "1800000000.25");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_config_last_apply_timestamp_seconds"), "1800000000.25");
 }
 
 TEST(HealthLabelTest, EnumNamesWithoutPrefix) {
