@@ -50,7 +50,12 @@ configure_build() {
   shift
   if [[ ! -f "$dir/build.ninja" ]]; then
     log "configuring $dir"
-    cmake -S "$REPO_ROOT" -B "$dir" -G Ninja -DTRUNKROUTE_BUILD_BENCHMARKS=OFF "$@"
+    local launcher=()
+    # ccache, when the machine has it, makes rebuilds in several checkouts cheap; never required.
+    if command -v ccache >/dev/null; then
+      launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    fi
+    cmake -S "$REPO_ROOT" -B "$dir" -G Ninja -DTRUNKROUTE_BUILD_BENCHMARKS=OFF "${launcher[@]}" "$@"
   fi
 }
 
