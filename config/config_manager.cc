@@ -92,7 +92,7 @@ bool SameContent(const v1::Config& a, const v1::Config& b) {
 absl::StatusOr<std::unique_ptr<ConfigManager>> ConfigManager::Create(ConfigStore* store,
                                                                      Clock* clock,
                                                                      v1::Config initial,
-                                                                     bool persist_initial) {
+                                                                     uint64_t revision) {
   if (initial.version() == 0) initial.set_version(1);
   if (initial.applied_at_unix_ms() == 0) initial.set_applied_at_unix_ms(clock->WallUnixMs());
   // Input-only flags never belong in the serving config.
@@ -102,17 +102,13 @@ absl::StatusOr<std::unique_ptr<ConfigManager>> ConfigManager::Create(ConfigStore
   }
   auto table = router::RoutingTable::Create(initial);
   if (!table.ok()) return table.status();
-  if (store != nullptr && persist_initial) {
-    if (absl::Status st = store->Save(initial); !st.ok()) return st;
-  }
-  auto manager = std::unique_ptr<ConfigManager>(new ConfigManager(store, clock));
+  auto manager = std::unique_ptr<ConfigManager>(new ConfigManager(store, clock, revision));
   manager->current_.store(*std::move(table), std::memory_order_release);
   return manager;
 }
 
 absl::StatusOr<ConfigManager::UpdateResult> ConfigManager::Update(
-    uint64_t expected_version, absl::FunctionRef<absl::Status(v1::Config&)> mutate,
-    bool dry_run) {
+    uint64_t expected_version, absl::FunctionRef<absl::Status(v1::Config&)> mutate, bool dry_run) {
   absl::MutexLock lock(&write_mu_);
   std::shared_ptr<const router::RoutingTable> current = Current();
   const uint64_t version = current->version();
@@ -147,10 +143,14 @@ absl::StatusOr<ConfigManager::UpdateResult> ConfigManager::Update(
   // Durable before visible: if the write fails, the old table keeps serving and the old file is
   // intact, so a restart sees exactly what clients were told.
   if (store_ != nullptr) {
-    if (absl::Status st = store_->Save(next); !st.ok()) {
-      LogError("config write failed; change not applied", {{"error", std::string(st.message())}});
-      return st;
+    auto revision = store_->Save(next, revision_);
+    if (!revision.ok()) {
+      LogError(
+          "config write failed; change not applied",
+          {{"store", store_->Describe()}, {"error", std::string(revision.status().message())}});
+      return revision.status();
     }
+    revision_ = *revision;
   }
   current_.store(result.table, std::memory_order_release);
   result.applied = true;

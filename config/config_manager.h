@@ -24,12 +24,13 @@ namespace trunkroute::config {
 // the swap changes nothing (the old table keeps serving and the file on disk is untouched).
 class ConfigManager {
  public:
-  // `store` may be null (tests without persistence). `initial` is validated and compiled; its
-  // version is kept if non-zero, else set to 1 (and persisted when store is set and
-  // `persist_initial`).
-  static absl::StatusOr<std::unique_ptr<ConfigManager>> Create(ConfigStore* store, Clock* clock,
-                                                               v1::Config initial,
-                                                               bool persist_initial);
+  // `store` may be null (tests without persistence). With a store, `initial` is what it holds at
+  // `revision` (from ConfigStore::Load or LoadOrSeed): the manager never writes it again, and its
+  // first Update is a compare-and-swap on that revision. `initial` is validated and compiled;
+  // version 0 becomes 1.
+  static absl::StatusOr<std::unique_ptr<ConfigManager>> Create(
+      ConfigStore* store, Clock* clock, v1::Config initial,
+      uint64_t revision = ConfigStore::kNoRevision);
 
   std::shared_ptr<const router::RoutingTable> Current() const {
     return current_.load(std::memory_order_acquire);
@@ -43,7 +44,10 @@ class ConfigManager {
   // Applies `mutate` to a copy of the current config. expected_version != 0 and different from
   // the current version → Aborted. mutate's own error is returned as is. Validation failures →
   // InvalidArgument listing every problem. A mutation that changes nothing still succeeds but
-  // does not bump the version.
+  // does not bump the version. The store's errors are returned as they are: Aborted when another
+  // writer changed the stored config since this one was read (nothing written, nothing served),
+  // Unavailable when the store cannot be reached. OK means the store committed the change and it
+  // serves here.
   absl::StatusOr<UpdateResult> Update(uint64_t expected_version,
                                       absl::FunctionRef<absl::Status(v1::Config&)> mutate,
                                       bool dry_run = false);
@@ -53,11 +57,14 @@ class ConfigManager {
   void AddListener(Listener listener);
 
  private:
-  ConfigManager(ConfigStore* store, Clock* clock) : store_(store), clock_(clock) {}
+  ConfigManager(ConfigStore* store, Clock* clock, uint64_t revision)
+      : store_(store), clock_(clock), revision_(revision) {}
 
   ConfigStore* const store_;
   Clock* const clock_;
   absl::Mutex write_mu_;
+  // The store's revision of the serving config: the base of the next compare-and-swap.
+  uint64_t revision_ ABSL_GUARDED_BY(write_mu_);
   std::vector<Listener> listeners_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<std::shared_ptr<const router::RoutingTable>> current_;
 };

@@ -1,60 +1,19 @@
 #include "config/config_store.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstring>
-#include <optional>
-#include <string_view>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "router/routing_table.h"
 
 namespace trunkroute::config {
-namespace {
 
-constexpr char kFileName[] = "config.json";
-// Fixed temp name in the same directory (rename is atomic only within one file system). A crash
-// between write and rename leaves it behind; the next Save truncates and reuses it, and Open
-// removes it, so a stray temp file never accumulates or gets loaded.
-constexpr char kTempName[] = "config.json.tmp";
-constexpr char kLockName[] = ".trunkroute.lock";
-
-std::string ErrnoText(int err) { return std::strerror(err); }
-
-// One write(2) may be partial; loop until everything is on its way to the disk.
-absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat("writing ", path, ": ", ErrnoText(errno)));
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("opening ", dir, ": ", ErrnoText(errno)));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return absl::InternalError(absl::StrCat("fsync ", dir, ": ", ErrnoText(err)));
-  return absl::OkStatus();
-}
-
-// The protobuf JSON mapping with unknown fields rejected: a misspelt field in a hand-written
-// config must be an error, not silently ignored.
-absl::Status ParseInto(const std::string& text, v1::Config* config) {
+absl::Status ParseConfigInto(const std::string& text, v1::Config* config) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     return absl::InvalidArgumentError("the document is empty");
   }
+  // The protobuf JSON mapping with unknown fields rejected: a misspelt field in a hand-written
+  // config must be an error, not silently ignored.
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto st = google::protobuf::util::JsonStringToMessage(text, config, options);
@@ -64,132 +23,9 @@ absl::Status ParseInto(const std::string& text, v1::Config* config) {
   return absl::InvalidArgumentError(msg);
 }
 
-}  // namespace
-
-ConfigStore::~ConfigStore() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-}
-
-absl::StatusOr<std::unique_ptr<ConfigStore>> ConfigStore::Open(const std::string& data_dir) {
-  if (data_dir.empty()) return absl::InvalidArgumentError("data directory: empty path");
-  struct stat st {};
-  if (::stat(data_dir.c_str(), &st) != 0) {
-    if (errno != ENOENT) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("data directory ", data_dir, ": ", ErrnoText(errno)));
-    }
-    // Only the last component is created: a missing parent usually means a typo in the flag.
-    if (::mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot create data directory ", data_dir, ": ", ErrnoText(errno)));
-    }
-    if (::stat(data_dir.c_str(), &st) != 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("data directory ", data_dir, ": ", ErrnoText(errno)));
-    }
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("data directory ", data_dir, ": not a directory"));
-  }
-  if (::access(data_dir.c_str(), R_OK | W_OK | X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", data_dir, " is not readable and writable: ", ErrnoText(errno)));
-  }
-  // The lock file both proves we can create files here (access() says yes to root even on a
-  // read-only mount) and keeps a second trunkrouted off the same data directory.
-  std::string lock_path = absl::StrCat(data_dir, "/", kLockName);
-  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0) {
-    return absl::FailedPreconditionError(absl::StrCat("data directory ", data_dir,
-                                                      " is not writable: creating ", lock_path,
-                                                      ": ", ErrnoText(errno)));
-  }
-  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    ::close(lock_fd);
-    if (err == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "data directory ", data_dir, " is in use by another trunkrouted (", lock_path,
-          " is locked)"));
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat("locking ", lock_path, ": ", ErrnoText(err)));
-  }
-  auto store = std::unique_ptr<ConfigStore>(
-      new ConfigStore(data_dir, absl::StrCat(data_dir, "/", kFileName), lock_fd));
-  // Leftover from a crash between write and rename: the old config.json is still whole.
-  ::unlink(absl::StrCat(data_dir, "/", kTempName).c_str());
-  return store;
-}
-
-absl::StatusOr<std::optional<v1::Config>> ConfigStore::Load() const {
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::optional<v1::Config>();
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read config file ", path_, ": ", ErrnoText(errno)));
-  }
-  std::string text;
-  char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot read config file ", path_, ": ", ErrnoText(err)));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  // An empty file (what a crash leaves on file systems that kept the rename but lost the data)
-  // is corrupt too: it must not read as "no config yet".
-  v1::Config config;
-  if (absl::Status st = ParseInto(text, &config); !st.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "config file ", path_, " is corrupt: ", st.message(),
-        " (the file is left untouched; restore it from a backup or remove it to start from the "
-        "bootstrap config)"));
-  }
-  return std::optional<v1::Config>(std::move(config));
-}
-
-absl::Status ConfigStore::Save(const v1::Config& config) {
-  const std::string json = ConfigToJson(config);
-  const std::string tmp = absl::StrCat(dir_, "/", kTempName);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::InternalError(absl::StrCat("creating ", tmp, ": ", ErrnoText(errno)));
-  }
-  // A stray temp file from an older run may have another mode; O_CREAT's mode applies only to
-  // new files.
-  absl::Status st = ::fchmod(fd, 0600) == 0
-                        ? WriteAll(fd, json, tmp)
-                        : absl::InternalError(absl::StrCat("chmod ", tmp, ": ", ErrnoText(errno)));
-  if (st.ok() && ::fsync(fd) != 0) {
-    st = absl::InternalError(absl::StrCat("fsync ", tmp, ": ", ErrnoText(errno)));
-  }
-  if (::close(fd) != 0 && st.ok()) {
-    st = absl::InternalError(absl::StrCat("closing ", tmp, ": ", ErrnoText(errno)));
-  }
-  if (st.ok() && ::rename(tmp.c_str(), path_.c_str()) != 0) {
-    st = absl::InternalError(
-        absl::StrCat("renaming ", tmp, " to ", path_, ": ", ErrnoText(errno)));
-  }
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  // The rename is durable only once the directory entry is.
-  return FsyncDir(dir_);
-}
-
 absl::StatusOr<v1::Config> ParseConfigJson(const std::string& text, const std::string& source) {
   v1::Config config;
-  if (absl::Status st = ParseInto(text, &config); !st.ok()) {
+  if (absl::Status st = ParseConfigInto(text, &config); !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", st.message()));
   }
   return config;
@@ -203,6 +39,29 @@ std::string ConfigToJson(const v1::Config& config) {
   // Only fails for messages with Any fields pointing at unknown types; Config has none.
   (void)google::protobuf::util::MessageToJsonString(config, &out, options);
   return out;
+}
+
+absl::StatusOr<SeededConfig> LoadOrSeed(ConfigStore& store, int64_t now_unix_ms,
+                                        const std::function<absl::StatusOr<v1::Config>()>& seed) {
+  // Two rounds at most: empty → our seed loses the create-if-absent race → the winner's config.
+  for (int round = 0; round < 2; ++round) {
+    auto loaded = store.Load();
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->has_value()) return SeededConfig{**std::move(loaded), false};
+    auto initial = seed();
+    if (!initial.ok()) return initial.status();
+    // Only a config that would serve is stored: an invalid bootstrap file must not become the
+    // stored config that every later start refuses.
+    if (auto table = router::RoutingTable::Create(*initial); !table.ok()) return table.status();
+    // A fresh store starts at version 1 whatever the seed document says.
+    initial->set_version(1);
+    initial->set_applied_at_unix_ms(now_unix_ms);
+    auto revision = store.Save(*initial, ConfigStore::kNoRevision);
+    if (revision.ok()) return SeededConfig{StoredConfig{*std::move(initial), *revision}, true};
+    if (!absl::IsAborted(revision.status())) return revision.status();
+  }
+  return absl::AbortedError(
+      absl::StrCat(store.Describe(), ": the config was seeded and removed again while starting"));
 }
 
 }  // namespace trunkroute::config

@@ -25,6 +25,9 @@ class BearerTokenAuth {
   // wrong scheme, wrong token).
   grpc::Status Check(const grpc::ServerContextBase& context) const;
 
+  // Whether a token is configured (calls without one are refused).
+  bool enabled() const { return !token_.empty(); }
+
  private:
   const std::string token_;
 };

@@ -179,7 +179,7 @@ struct InProcessServer {
   bool Start() {
     auto parsed = config::ParseConfigJson(std::string(config::DefaultConfigJson()), "default");
     if (!parsed.ok()) return false;
-    auto m = config::ConfigManager::Create(nullptr, RealClock::Get(), *parsed, false);
+    auto m = config::ConfigManager::Create(nullptr, RealClock::Get(), *parsed);
     if (!m.ok()) return false;
     manager = *std::move(m);
     tracker = std::make_unique<health::HealthTracker>(RealClock::Get(), &random, nullptr);

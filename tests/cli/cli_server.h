@@ -94,7 +94,7 @@ class CliServer {
             "9.8.7-test", kStartedAtUnixMs, "127.0.0.1:0", "", "127.0.0.1:5060",
             [this] { return manager_ ? manager_->Current()->version() : 0; }}),
         recording_admin_(&admin_) {
-    auto manager = config::ConfigManager::Create(nullptr, &clock_, std::move(initial), false);
+    auto manager = config::ConfigManager::Create(nullptr, &clock_, std::move(initial));
     EXPECT_TRUE(manager.ok()) << manager.status();
     if (!manager.ok()) return;
     manager_ = *std::move(manager);

@@ -1,7 +1,9 @@
 #include "config/config_manager.h"
 
 #include <filesystem>
+#include <optional>
 
+#include "config/file_config_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/simulated_clock.h"
@@ -42,10 +44,13 @@ v1::Config BaseConfig() {
 class ConfigManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = ConfigStore::Open(tmp_.Sub("data"));
+    auto store = FileConfigStore::Open(tmp_.Sub("data"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    auto manager = ConfigManager::Create(store_.get(), &clock_, BaseConfig(), true);
+    auto seeded = LoadOrSeed(*store_, clock_.WallUnixMs(), [] { return BaseConfig(); });
+    ASSERT_TRUE(seeded.ok()) << seeded.status();
+    auto manager = ConfigManager::Create(store_.get(), &clock_, seeded->stored.config,
+                                         seeded->stored.revision);
     ASSERT_TRUE(manager.ok()) << manager.status();
     manager_ = *std::move(manager);
   }
@@ -55,7 +60,7 @@ class ConfigManagerTest : public ::testing::Test {
 
   TempDir tmp_;
   SimulatedClock clock_;
-  std::unique_ptr<ConfigStore> store_;
+  std::unique_ptr<FileConfigStore> store_;
   std::unique_ptr<ConfigManager> manager_;
 };
 
@@ -64,14 +69,14 @@ TEST_F(ConfigManagerTest, InitialConfigIsVersionOneAndPersisted) {
   EXPECT_EQ(manager_->Current()->config().applied_at_unix_ms(), clock_.WallUnixMs());
   auto loaded = store_->Load();
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
-  EXPECT_EQ((*loaded)->version(), 1u);
-  EXPECT_EQ((*loaded)->trunks_size(), 2);
+  EXPECT_EQ((*loaded)->config.version(), 1u);
+  EXPECT_EQ((*loaded)->config.trunks_size(), 2);
 }
 
 TEST_F(ConfigManagerTest, InvalidInitialConfigIsRejected) {
   v1::Config bad = BaseConfig();
   bad.mutable_routes(0)->add_trunk_ids("nope");
-  auto manager = ConfigManager::Create(nullptr, &clock_, bad, false);
+  auto manager = ConfigManager::Create(nullptr, &clock_, bad);
   EXPECT_EQ(manager.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(manager.status().message(), HasSubstr("routes[0].trunk_ids"));
 }
@@ -90,8 +95,8 @@ TEST_F(ConfigManagerTest, UpdateBumpsVersionPersistsAndSwaps) {
   EXPECT_THAT(result->changes, ElementsAre("route 'r1' changed: priority"));
   auto loaded = store_->Load();
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
-  EXPECT_EQ((*loaded)->version(), 2u);
-  EXPECT_EQ((*loaded)->routes(0).priority(), 20);
+  EXPECT_EQ((*loaded)->config.version(), 2u);
+  EXPECT_EQ((*loaded)->config.routes(0).priority(), 20);
 }
 
 TEST_F(ConfigManagerTest, ExpectedVersionMismatchIsAbortedNamingBothVersions) {
@@ -155,7 +160,11 @@ TEST_F(ConfigManagerTest, DryRunValidatesAndReportsButChangesNothing) {
   EXPECT_FALSE(listener_called);
 
   auto invalid = manager_->Update(
-      0, [](v1::Config& c) { c.mutable_routes(0)->set_pattern("("); return absl::OkStatus(); },
+      0,
+      [](v1::Config& c) {
+        c.mutable_routes(0)->set_pattern("(");
+        return absl::OkStatus();
+      },
       true);
   EXPECT_EQ(invalid.status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -173,10 +182,9 @@ TEST_F(ConfigManagerTest, ChangeSummaryNamesWhatChanged) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_THAT(result->changes,
-              UnorderedElementsAre("trunk 'c' added", "trunk 'b' removed",
-                                   "route 'r1' changed: trunk_ids",
-                                   "failover_policy changed: setup_timeout_ms"));
+  EXPECT_THAT(result->changes, UnorderedElementsAre("trunk 'c' added", "trunk 'b' removed",
+                                                    "route 'r1' changed: trunk_ids",
+                                                    "failover_policy changed: setup_timeout_ms"));
 }
 
 TEST_F(ConfigManagerTest, PasswordChangeIsSummarisedWithoutItsValue) {
@@ -190,12 +198,17 @@ TEST_F(ConfigManagerTest, PasswordChangeIsSummarisedWithoutItsValue) {
 
 TEST_F(ConfigManagerTest, ListenersSeeEveryNewTableInRegistrationOrder) {
   std::vector<std::string> calls;
-  manager_->AddListener([&](const auto& t) { calls.push_back("first v" + std::to_string(t->version())); });
-  manager_->AddListener([&](const auto& t) { calls.push_back("second v" + std::to_string(t->version())); });
-  ASSERT_TRUE(manager_->Update(0, [](v1::Config& c) {
-    c.mutable_routes(0)->set_description("x");
-    return absl::OkStatus();
-  }).ok());
+  manager_->AddListener(
+      [&](const auto& t) { calls.push_back("first v" + std::to_string(t->version())); });
+  manager_->AddListener(
+      [&](const auto& t) { calls.push_back("second v" + std::to_string(t->version())); });
+  ASSERT_TRUE(manager_
+                  ->Update(0,
+                           [](v1::Config& c) {
+                             c.mutable_routes(0)->set_description("x");
+                             return absl::OkStatus();
+                           })
+                  .ok());
   EXPECT_THAT(calls, ElementsAre("first v2", "second v2"));
 }
 
@@ -213,15 +226,110 @@ TEST_F(ConfigManagerTest, FailedWriteKeepsTheOldTableServing) {
 }
 
 TEST_F(ConfigManagerTest, ExistingVersionIsKeptOnRestart) {
-  ASSERT_TRUE(manager_->Update(0, [](v1::Config& c) {
-    c.mutable_routes(0)->set_priority(11);
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(manager_
+                  ->Update(0,
+                           [](v1::Config& c) {
+                             c.mutable_routes(0)->set_priority(11);
+                             return absl::OkStatus();
+                           })
+                  .ok());
   auto loaded = store_->Load();
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
-  auto restarted = ConfigManager::Create(store_.get(), &clock_, **loaded, false);
+  store_.reset();  // a restart: the new process opens the directory again
+  auto reopened = FileConfigStore::Open(tmp_.Sub("data"));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  auto reloaded = (*reopened)->Load();
+  ASSERT_TRUE(reloaded.ok() && reloaded->has_value());
+  auto restarted =
+      ConfigManager::Create(reopened->get(), &clock_, (*reloaded)->config, (*reloaded)->revision);
   ASSERT_TRUE(restarted.ok());
   EXPECT_EQ((*restarted)->Current()->version(), 2u);
+  // Writes after the restart build on the stored revision.
+  EXPECT_TRUE((*restarted)
+                  ->Update(0,
+                           [](v1::Config& c) {
+                             c.mutable_routes(0)->set_priority(12);
+                             return absl::OkStatus();
+                           })
+                  .ok());
+  EXPECT_EQ((*restarted)->Current()->version(), 3u);
+}
+
+// A store that several writers share: tests make "another instance" write between two of ours,
+// or make the store unreachable.
+class SharedStore final : public ConfigStore {
+ public:
+  absl::StatusOr<std::optional<StoredConfig>> Load() override {
+    if (!stored_) return std::optional<StoredConfig>();
+    return stored_;
+  }
+  absl::StatusOr<uint64_t> Save(const v1::Config& config, uint64_t base_revision) override {
+    if (!fail_with_.ok()) return fail_with_;
+    const uint64_t current = stored_ ? stored_->revision : kNoRevision;
+    if (base_revision != current) return absl::AbortedError("revision moved");
+    stored_ = StoredConfig{config, current + 100};
+    return stored_->revision;
+  }
+  std::string Describe() const override { return "shared test store"; }
+
+  // Another instance's write.
+  void WriteElsewhere(v1::Config config) {
+    config.set_version(config.version() + 1);
+    stored_ = StoredConfig{std::move(config), stored_->revision + 1};
+  }
+  std::optional<StoredConfig> stored_;
+  absl::Status fail_with_;
+};
+
+TEST(ConfigManagerSharedStoreTest, WriteBuiltOnAnOlderRevisionIsAbortedAndChangesNothing) {
+  SimulatedClock clock;
+  SharedStore store;
+  auto seeded = LoadOrSeed(store, clock.WallUnixMs(), [] { return BaseConfig(); });
+  ASSERT_TRUE(seeded.ok()) << seeded.status();
+  auto manager =
+      ConfigManager::Create(&store, &clock, seeded->stored.config, seeded->stored.revision);
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  // Our own write goes through on the revision we hold…
+  ASSERT_TRUE((*manager)
+                  ->Update(0,
+                           [](v1::Config& c) {
+                             c.mutable_routes(0)->set_priority(20);
+                             return absl::OkStatus();
+                           })
+                  .ok());
+  EXPECT_EQ(store.stored_->config.routes(0).priority(), 20);
+
+  // …another instance writes next; our following write was built on the old revision.
+  v1::Config theirs = store.stored_->config;
+  theirs.mutable_routes(0)->set_priority(30);
+  store.WriteElsewhere(theirs);
+  const auto before = (*manager)->Current();
+  auto result = (*manager)->Update(0, [](v1::Config& c) {
+    c.mutable_routes(0)->set_priority(40);
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ((*manager)->Current(), before);
+  EXPECT_EQ(store.stored_->config.routes(0).priority(), 30);  // not lost
+}
+
+TEST(ConfigManagerSharedStoreTest, UnreachableStoreFailsTheWriteAndKeepsServing) {
+  SimulatedClock clock;
+  SharedStore store;
+  auto seeded = LoadOrSeed(store, clock.WallUnixMs(), [] { return BaseConfig(); });
+  ASSERT_TRUE(seeded.ok());
+  auto manager =
+      ConfigManager::Create(&store, &clock, seeded->stored.config, seeded->stored.revision);
+  ASSERT_TRUE(manager.ok());
+  store.fail_with_ = absl::UnavailableError("etcd: connection refused");
+  const auto before = (*manager)->Current();
+  auto result = (*manager)->Update(0, [](v1::Config& c) {
+    c.mutable_routes(0)->set_priority(20);
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(result.status().message(), HasSubstr("etcd"));
+  EXPECT_EQ((*manager)->Current(), before);
 }
 
 TEST(SecretsTest, RedactionClearsPasswordsAndSetsHasPassword) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "config/default_config.h"
+#include "config/file_config_store.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -48,7 +49,7 @@ class ConfigStoreTest : public ::testing::Test {
 };
 
 TEST_F(ConfigStoreTest, LoadReturnsNothingWhenNoConfigStoredYet) {
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   ASSERT_TRUE(store.ok()) << store.status();
   auto loaded = (*store)->Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -56,26 +57,26 @@ TEST_F(ConfigStoreTest, LoadReturnsNothingWhenNoConfigStoredYet) {
 }
 
 TEST_F(ConfigStoreTest, SaveThenLoadRoundTripsEveryFieldIncludingSecrets) {
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   ASSERT_TRUE(store.ok());
   const v1::Config config = SampleConfig(7);
-  ASSERT_TRUE((*store)->Save(config).ok());
+  ASSERT_TRUE((*store)->Save(config, ConfigStore::kNoRevision).ok());
   store->reset();  // a restart: a new store on the same directory
 
-  auto reopened = ConfigStore::Open(dir_);
+  auto reopened = FileConfigStore::Open(dir_);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   auto loaded = (*reopened)->Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_TRUE(loaded->has_value());
-  EXPECT_TRUE(Same(**loaded, config)) << (*loaded)->DebugString();
-  EXPECT_EQ((*loaded)->version(), 7u);
-  EXPECT_EQ((*loaded)->trunks(0).password(), "s3cret");
+  EXPECT_TRUE(Same((*loaded)->config, config)) << (*loaded)->config.DebugString();
+  EXPECT_EQ((*loaded)->config.version(), 7u);
+  EXPECT_EQ((*loaded)->config.trunks(0).password(), "s3cret");
 }
 
 TEST_F(ConfigStoreTest, FileIsMode0600AndCreatedDirectory0700) {
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Save(SampleConfig(1)).ok());
+  ASSERT_TRUE((*store)->Save(SampleConfig(1), ConfigStore::kNoRevision).ok());
   struct stat st {};
   ASSERT_EQ(::stat((*store)->path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -85,7 +86,7 @@ TEST_F(ConfigStoreTest, FileIsMode0600AndCreatedDirectory0700) {
 }
 
 TEST_F(ConfigStoreTest, CorruptFileIsDataLossNamingThePathAndIsNeverOverwritten) {
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   ASSERT_TRUE(store.ok());
   const std::string garbage = "{\"trunks\": [ {\"id\": \"a\", ";
   WriteFileBytes((*store)->path(), garbage);
@@ -98,7 +99,7 @@ TEST_F(ConfigStoreTest, CorruptFileIsDataLossNamingThePathAndIsNeverOverwritten)
 }
 
 TEST_F(ConfigStoreTest, UnknownFieldIsDataLossNamingTheField) {
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   ASSERT_TRUE(store.ok());
   WriteFileBytes((*store)->path(), R"({"trunks": [{"id": "a", "hostname": "x"}]})");
   auto loaded = (*store)->Load();
@@ -107,7 +108,7 @@ TEST_F(ConfigStoreTest, UnknownFieldIsDataLossNamingTheField) {
 }
 
 TEST_F(ConfigStoreTest, EmptyFileIsDataLossNotAnEmptyConfig) {
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   ASSERT_TRUE(store.ok());
   WriteFileBytes((*store)->path(), "");
   auto loaded = (*store)->Load();
@@ -118,40 +119,40 @@ TEST_F(ConfigStoreTest, EmptyFileIsDataLossNotAnEmptyConfig) {
 // A crash after the temp file was (partly) written but before the rename: the old file is what
 // a restart sees, whole, and the leftover is cleaned up.
 TEST_F(ConfigStoreTest, CrashBetweenWriteAndRenameLeavesTheOldConfigWhole) {
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   ASSERT_TRUE(store.ok());
   const v1::Config old_config = SampleConfig(3);
-  ASSERT_TRUE((*store)->Save(old_config).ok());
+  ASSERT_TRUE((*store)->Save(old_config, ConfigStore::kNoRevision).ok());
   const std::string old_bytes = ReadFileBytes((*store)->path());
   const std::string new_bytes = ConfigToJson(SampleConfig(4));
   WriteFileBytes(dir_ + "/config.json.tmp", new_bytes.substr(0, new_bytes.size() / 2));
   store->reset();
 
-  auto restarted = ConfigStore::Open(dir_);
+  auto restarted = FileConfigStore::Open(dir_);
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   auto loaded = (*restarted)->Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_TRUE(loaded->has_value());
-  EXPECT_TRUE(Same(**loaded, old_config));
+  EXPECT_TRUE(Same((*loaded)->config, old_config));
   EXPECT_EQ(ReadFileBytes((*restarted)->path()), old_bytes);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/config.json.tmp"));
 }
 
 TEST_F(ConfigStoreTest, StrayTempFileIsReplacedByTheNextSave) {
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Save(SampleConfig(1)).ok());
+  ASSERT_TRUE((*store)->Save(SampleConfig(1), ConfigStore::kNoRevision).ok());
   WriteFileBytes(dir_ + "/config.json.tmp", "half a config from a writer that died");
   ::chmod((dir_ + "/config.json.tmp").c_str(), 0644);
 
   auto before = (*store)->Load();
   ASSERT_TRUE(before.ok() && before->has_value());
-  EXPECT_EQ((*before)->version(), 1u);
+  EXPECT_EQ((*before)->config.version(), 1u);
 
-  ASSERT_TRUE((*store)->Save(SampleConfig(2)).ok());
+  ASSERT_TRUE((*store)->Save(SampleConfig(2), 1).ok());
   auto after = (*store)->Load();
   ASSERT_TRUE(after.ok() && after->has_value());
-  EXPECT_TRUE(Same(**after, SampleConfig(2)));
+  EXPECT_TRUE(Same((*after)->config, SampleConfig(2)));
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/config.json.tmp"));
   struct stat st {};
   ASSERT_EQ(::stat((*store)->path().c_str(), &st), 0);
@@ -159,14 +160,14 @@ TEST_F(ConfigStoreTest, StrayTempFileIsReplacedByTheNextSave) {
 }
 
 TEST_F(ConfigStoreTest, FailedSaveLeavesThePreviousFileIntact) {
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->Save(SampleConfig(1)).ok());
+  ASSERT_TRUE((*store)->Save(SampleConfig(1), ConfigStore::kNoRevision).ok());
   const std::string bytes = ReadFileBytes((*store)->path());
   // A directory where the temp file goes makes the write fail, even for root.
   std::filesystem::create_directory(dir_ + "/config.json.tmp");
 
-  absl::Status st = (*store)->Save(SampleConfig(2));
+  absl::Status st = (*store)->Save(SampleConfig(2), 1).status();
   EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(st.message(), HasSubstr("config.json.tmp"));
   EXPECT_EQ(ReadFileBytes((*store)->path()), bytes);
@@ -174,26 +175,113 @@ TEST_F(ConfigStoreTest, FailedSaveLeavesThePreviousFileIntact) {
 
 TEST_F(ConfigStoreTest, OpenRejectsAPathThatIsAFile) {
   WriteFileBytes(dir_, "not a directory");
-  auto store = ConfigStore::Open(dir_);
+  auto store = FileConfigStore::Open(dir_);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(store.status().message(), HasSubstr(dir_));
   EXPECT_THAT(store.status().message(), HasSubstr("not a directory"));
 }
 
 TEST_F(ConfigStoreTest, OpenRejectsAMissingParentDirectory) {
-  auto store = ConfigStore::Open(tmp_.Sub("no/such/parent"));
+  auto store = FileConfigStore::Open(tmp_.Sub("no/such/parent"));
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(store.status().message(), HasSubstr("No such file or directory"));
 }
 
 TEST_F(ConfigStoreTest, SecondStoreOnTheSameDirectoryIsRefused) {
-  auto first = ConfigStore::Open(dir_);
+  auto first = FileConfigStore::Open(dir_);
   ASSERT_TRUE(first.ok());
-  auto second = ConfigStore::Open(dir_);
+  auto second = FileConfigStore::Open(dir_);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(second.status().message(), HasSubstr("in use by another trunkrouted"));
   first->reset();
-  EXPECT_TRUE(ConfigStore::Open(dir_).ok());
+  EXPECT_TRUE(FileConfigStore::Open(dir_).ok());
+}
+
+TEST_F(ConfigStoreTest, SaveIsACompareAndSwapOnTheVersionItWasBuiltFrom) {
+  auto store = FileConfigStore::Open(dir_);
+  ASSERT_TRUE(store.ok());
+  auto first = (*store)->Save(SampleConfig(1), ConfigStore::kNoRevision);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 1u);
+  const std::string bytes = ReadFileBytes((*store)->path());
+
+  // Built on nothing (create-if-absent) or on a version the store does not hold: refused,
+  // nothing written.
+  for (uint64_t stale : {ConfigStore::kNoRevision, uint64_t{7}}) {
+    auto refused = (*store)->Save(SampleConfig(2), stale);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kAborted) << stale;
+    EXPECT_THAT(refused.status().message(), HasSubstr("is at version 1"));
+    EXPECT_EQ(ReadFileBytes((*store)->path()), bytes);
+  }
+  auto second = (*store)->Save(SampleConfig(2), *first);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 2u);
+}
+
+TEST_F(ConfigStoreTest, RevisionOfALoadedConfigIsItsVersion) {
+  {
+    auto store = FileConfigStore::Open(dir_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Save(SampleConfig(5), ConfigStore::kNoRevision).ok());
+  }
+  auto store = FileConfigStore::Open(dir_);
+  ASSERT_TRUE(store.ok());
+  auto loaded = (*store)->Load();
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ((*loaded)->revision, 5u);
+  EXPECT_TRUE((*store)->Save(SampleConfig(6), 5).ok());
+}
+
+TEST_F(ConfigStoreTest, OtherFileNameLivesBesideTheDefaultUnderTheSameLock) {
+  auto store = FileConfigStore::Open(dir_, "etcd-cache.json");
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->path(), dir_ + "/etcd-cache.json");
+  EXPECT_EQ((*store)->Describe(), "file " + dir_ + "/etcd-cache.json");
+  EXPECT_EQ(FileConfigStore::Open(dir_).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(FileConfigStore::Open(tmp_.Sub("other"), "a/b").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ConfigStoreTest, LoadOrSeedStoresTheSeedAsVersionOneWhenEmpty) {
+  auto store = FileConfigStore::Open(dir_);
+  ASSERT_TRUE(store.ok());
+  int seeds = 0;
+  auto seeded = LoadOrSeed(**store, 1234, [&]() -> absl::StatusOr<v1::Config> {
+    ++seeds;
+    return SampleConfig(42);  // a bootstrap file's own version is ignored
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.status();
+  EXPECT_TRUE(seeded->seeded);
+  EXPECT_EQ(seeds, 1);
+  EXPECT_EQ(seeded->stored.config.version(), 1u);
+  EXPECT_EQ(seeded->stored.config.applied_at_unix_ms(), 1234);
+  EXPECT_EQ(seeded->stored.revision, 1u);
+  auto loaded = (*store)->Load();
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_TRUE(Same((*loaded)->config, seeded->stored.config));
+
+  // Stored now: the next start loads it and does not ask for a seed.
+  auto again = LoadOrSeed(**store, 9999, [&]() -> absl::StatusOr<v1::Config> {
+    ++seeds;
+    return SampleConfig(1);
+  });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->seeded);
+  EXPECT_EQ(seeds, 1);
+  EXPECT_EQ(again->stored.config.applied_at_unix_ms(), 1234);
+}
+
+TEST_F(ConfigStoreTest, LoadOrSeedReturnsTheSeedsErrorAndStoresNothing) {
+  auto store = FileConfigStore::Open(dir_);
+  ASSERT_TRUE(store.ok());
+  auto seeded = LoadOrSeed(**store, 1, []() -> absl::StatusOr<v1::Config> {
+    return absl::FailedPreconditionError("--bootstrap-config x.json: No such file or directory");
+  });
+  EXPECT_EQ(seeded.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(seeded.status().message(), HasSubstr("x.json"));
+  auto loaded = (*store)->Load();
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_FALSE(loaded->has_value());
 }
 
 TEST(ParseConfigJsonTest, RejectsUnknownFieldsNamingTheSource) {

@@ -182,7 +182,7 @@ TEST_F(RoutingHealthTest, DrainRemovesATrunkFromNewDecisionsAndIsPersisted) {
 
   auto stored = server_.store().Load();
   ASSERT_TRUE(stored.ok() && stored->has_value());
-  EXPECT_EQ((*stored)->trunks(0).admin_state(), v1::ADMIN_STATE_DRAINING);
+  EXPECT_EQ((*stored)->config.trunks(0).admin_state(), v1::ADMIN_STATE_DRAINING);
 
   req.set_state(v1::ADMIN_STATE_ENABLED);
   ASSERT_TRUE(server_.health().SetTrunkAdminState(Ctx().get(), req, &r).ok());

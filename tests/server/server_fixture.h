@@ -7,6 +7,7 @@
 
 #include "config/config_manager.h"
 #include "config/config_store.h"
+#include "config/file_config_store.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -61,15 +62,15 @@ class ServerHarness {
                          server::RpcObserver* rpc_observer = nullptr,
                          const server::BearerTokenAuth* auth = nullptr)
       : tracker_(&clock_, &random_, nullptr) {
-    auto store = config::ConfigStore::Open(data_dir);
+    auto store = config::FileConfigStore::Open(data_dir);
     EXPECT_TRUE(store.ok()) << store.status();
     if (!store.ok()) return;
     store_ = *std::move(store);
-    auto loaded = store_->Load();
+    auto loaded = config::LoadOrSeed(*store_, clock_.WallUnixMs(), [&] { return initial; });
     EXPECT_TRUE(loaded.ok()) << loaded.status();
-    const bool fresh = loaded.ok() && !loaded->has_value();
-    auto manager = config::ConfigManager::Create(
-        store_.get(), &clock_, fresh ? std::move(initial) : **loaded, fresh);
+    if (!loaded.ok()) return;
+    auto manager = config::ConfigManager::Create(store_.get(), &clock_, loaded->stored.config,
+                                                 loaded->stored.revision);
     EXPECT_TRUE(manager.ok()) << manager.status();
     if (!manager.ok()) return;
     manager_ = *std::move(manager);
@@ -103,14 +104,14 @@ class ServerHarness {
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   server::GrpcServer& server() { return *server_; }
   config::ConfigManager& manager() { return *manager_; }
-  config::ConfigStore& store() { return *store_; }
+  config::FileConfigStore& store() { return *store_; }
   SimulatedClock& clock() { return clock_; }
 
  private:
   SimulatedClock clock_;
   FakeRandom random_{0.5};
   health::HealthTracker tracker_;
-  std::unique_ptr<config::ConfigStore> store_;
+  std::unique_ptr<config::FileConfigStore> store_;
   std::unique_ptr<config::ConfigManager> manager_;
   std::unique_ptr<server::GrpcServer> server_;
   std::shared_ptr<grpc::Channel> channel_;

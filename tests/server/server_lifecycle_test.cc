@@ -242,10 +242,10 @@ TEST(ServerStartTest, BusyPortIsAClearError) {
   TempDir tmp;
   ServerHarness first(tmp.Sub("a"));
   ASSERT_TRUE(first.ok());
-  auto store = config::ConfigStore::Open(tmp.Sub("b"));
+  auto store = config::FileConfigStore::Open(tmp.Sub("b"));
   ASSERT_TRUE(store.ok());
   testing::SimulatedClock clock;
-  auto manager = config::ConfigManager::Create(nullptr, &clock, testing::TwoTrunkConfig(), false);
+  auto manager = config::ConfigManager::Create(nullptr, &clock, testing::TwoTrunkConfig());
   ASSERT_TRUE(manager.ok());
   testing::FakeRandom random;
   health::HealthTracker tracker(&clock, &random, nullptr);

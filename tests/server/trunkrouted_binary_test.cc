@@ -270,12 +270,16 @@ TEST(TrunkroutedBinaryTest, FlagErrorsAndHelp) {
   EXPECT_EQ(level.WaitExit(std::chrono::seconds(10)), 2);
   EXPECT_THAT(level.Stderr(), HasSubstr("--log-level"));
 
+  Daemon version({"--version"}, tmp.Sub("version"));
+  EXPECT_EQ(version.WaitExit(std::chrono::seconds(10)), 0);
+  EXPECT_THAT(version.Stderr(), ::testing::MatchesRegex("trunkrouted [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+
   Daemon help({"--help"}, tmp.Sub("stdout"));
   EXPECT_EQ(help.WaitExit(std::chrono::seconds(10)), 0);
   for (const char* flag : {"--data-dir", "--grpc-listen", "--http-listen", "--sip-listen",
                            "--bootstrap-config", "--log-level", "--log-json", "--help",
                            "--sip-tls-listen", "--sip-tls-cert-dir", "--no-sip",
-                           "--api-token-file"}) {
+                           "--api-token-file", "--version"}) {
     EXPECT_THAT(help.Stderr(), HasSubstr(flag));
   }
 }

@@ -9,7 +9,7 @@ absl::StatusOr<std::unique_ptr<EdgeHarness>> EdgeHarness::Start(const std::strin
   absl::StatusOr<v1::Config> parsed = config::ParseConfigJson(config_json, "test config");
   if (!parsed.ok()) return parsed.status();
   std::unique_ptr<EdgeHarness> h(new EdgeHarness());
-  auto manager = config::ConfigManager::Create(nullptr, &h->clock_, *parsed, false);
+  auto manager = config::ConfigManager::Create(nullptr, &h->clock_, *parsed);
   if (!manager.ok()) return manager.status();
   h->config_ = *std::move(manager);
   // The order main uses: forwarder → tracker → edge → forwarder points at the edge → the tracker

@@ -1,0 +1,80 @@
+#ifndef TRUNKROUTE_DAEMON_DAEMON_H_
+#define TRUNKROUTE_DAEMON_DAEMON_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "config/config_manager.h"
+#include "health/tracker.h"
+
+namespace trunkroute::daemon {
+
+// Everything trunkrouted is told at start-up: the command line (daemon/flags.h), plus the
+// secrets that come from the environment. Defaults are the documented ones (README).
+struct DaemonOptions {
+  // Build version, e.g. "0.1.0" (trunkroute_build_info, GetServerInfo).
+  std::string version;
+
+  // Storage.
+  std::string data_dir = "./data";
+  // Config to seed an empty store with; empty: the embedded default.
+  std::string bootstrap_config;
+
+  // API listeners.
+  std::string grpc_listen = "127.0.0.1:50051";
+  std::string http_listen = "127.0.0.1:9464";
+  // The bearer token for the gRPC API and the HTTP /v1/ API: read from this file at start-up…
+  std::string api_token_file;
+  // …or, without a file, this value (TRUNKROUTE_API_TOKEN). Empty both: the API is open.
+  std::string api_token;
+
+  // SIP edge.
+  bool sip_enabled = true;
+  std::string sip_listen = "127.0.0.1:5060";
+  std::string sip_tls_listen;
+  std::string sip_tls_cert_dir;
+  bool sip_tls_verify_peer = true;
+  std::string sip_advertised_address;
+};
+
+class Parts;
+
+// The composition root of trunkrouted: builds every part in dependency order, starts them, and
+// stops them in the reverse order. The parts themselves do not know each other beyond the
+// interfaces they are given here.
+//
+// Start order: config store → config → metrics → health tracker → SIP edge (whose prober the
+// tracker uses) → health timer (the only caller of probes, so no probe precedes the edge) → gRPC
+// → HTTP. Stop order: the SIP edge first (calls in setup end cleanly with 503, connected calls
+// are BYEd, probes stop), then HTTP, then gRPC (in-flight RPCs get a grace period), then the rest.
+class Daemon {
+ public:
+  // Everything is serving when this returns OK. On error, whatever was started is stopped again
+  // and the status says what failed (a busy port, an unusable data directory, a corrupt or
+  // invalid config…) in words an operator can act on.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(const DaemonOptions& options, Clock* clock);
+  ~Daemon();  // Stop()s if still running
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Graceful, ordered shutdown; idempotent. From the thread that owns the Daemon.
+  void Stop();
+
+  // As bound (port 0 resolved), e.g. "127.0.0.1:43125".
+  std::string grpc_address() const;
+  std::string http_address() const;
+
+  config::ConfigManager* config();
+  health::HealthTracker* health();
+
+ private:
+  explicit Daemon(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace trunkroute::daemon
+
+#endif  // TRUNKROUTE_DAEMON_DAEMON_H_

@@ -1,0 +1,218 @@
+#include "daemon/flags.h"
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+
+namespace trunkroute {
+
+// A log level as a flag type: "debug", "info", "warn" or "error".
+bool AbslParseFlag(absl::string_view text, LogLevel* level, std::string* error) {
+  if (ParseLogLevel(std::string_view(text.data(), text.size()), level)) return true;
+  *error = absl::StrCat("'", text, "' is not debug, info, warn or error");
+  return false;
+}
+std::string AbslUnparseFlag(LogLevel level) { return std::string(LogLevelName(level)); }
+
+}  // namespace trunkroute
+
+// Storage.
+ABSL_FLAG(std::string, data_dir, "./data",
+          "where the config is stored (config.json, mode 0600); created (0700) if missing");
+ABSL_FLAG(std::string, bootstrap_config, "",
+          "config to start from when the data dir holds none yet (default: the embedded "
+          "deploy/trunkroute.example.json); ignored once a config is stored");
+// API.
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
+          "gRPC API, host:port or [v6]:port; port 0 picks a free port");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464", "/metrics and the HTTP/JSON face");
+ABSL_FLAG(std::string, api_token_file, "",
+          "bearer token required by the gRPC API and the HTTP /v1/ API (or set "
+          "TRUNKROUTE_API_TOKEN); never logged. grpc.health.v1, reflection, /metrics and "
+          "/healthz stay open");
+// SIP edge.
+ABSL_FLAG(std::string, sip_listen, "127.0.0.1:5060", "SIP edge, UDP and TCP, ip:port");
+ABSL_FLAG(std::string, sip_tls_listen, "",
+          "SIP over TLS listener, e.g. 127.0.0.1:5061 (default: none; needed for TLS trunks too)");
+ABSL_FLAG(std::string, sip_tls_cert_dir, "",
+          "agent.pem (key + certificate chain) and cafile.pem (trusted CAs)");
+ABSL_FLAG(bool, sip_tls_no_verify, false,
+          "do not verify TLS peers (lab only; verification is on by default)");
+ABSL_FLAG(std::string, sip_advertised_address, "",
+          "address for Via/Contact behind NAT (default: config edge.advertised_address, else the "
+          "bound address)");
+ABSL_FLAG(bool, no_sip, false, "run without the SIP edge (routing API only; no OPTIONS probes)");
+// Logging.
+ABSL_FLAG(trunkroute::LogLevel, log_level, trunkroute::LogLevel::kInfo,
+          "debug, info, warn or error");
+ABSL_FLAG(bool, log_json, false, "JSON-lines logs instead of key=value");
+
+namespace trunkroute::daemon {
+namespace {
+
+// One documented flag: its Abseil handle and the word --help shows for its value.
+struct FlagDoc {
+  const absl::CommandLineFlag& flag;
+  const char* value_name;  // nullptr for booleans
+  const char* section;     // starts a new section in --help when set
+};
+
+// trunkrouted's flags in the order --help lists them. Only these are accepted.
+const std::vector<FlagDoc>& Flags() {
+  static const auto* const kFlags = new std::vector<FlagDoc>{
+      {absl::GetFlagReflectionHandle(FLAGS_data_dir), "DIR", "Storage"},
+      {absl::GetFlagReflectionHandle(FLAGS_bootstrap_config), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_grpc_listen), "ADDR", "APIs"},
+      {absl::GetFlagReflectionHandle(FLAGS_http_listen), "ADDR", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_api_token_file), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_listen), "ADDR", "SIP edge"},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_tls_listen), "ADDR", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_tls_cert_dir), "DIR", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_tls_no_verify), nullptr, nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_advertised_address), "HOST", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_no_sip), nullptr, nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_log_level), "LEVEL", "Logging"},
+      {absl::GetFlagReflectionHandle(FLAGS_log_json), nullptr, nullptr},
+  };
+  return *kFlags;
+}
+
+// "data_dir" → "--data-dir".
+std::string CommandLineName(const absl::CommandLineFlag& flag) {
+  return absl::StrCat("--", absl::StrReplaceAll(flag.Name(), {{"_", "-"}}));
+}
+
+const FlagDoc* FindFlag(std::string_view command_line_name) {
+  for (const FlagDoc& doc : Flags()) {
+    if (CommandLineName(doc.flag) == command_line_name) return &doc;
+  }
+  return nullptr;
+}
+
+// Words of `text` on lines of at most `width` characters, each indented by `indent`.
+std::string Wrap(std::string_view text, size_t indent, size_t width) {
+  std::string out;
+  size_t column = indent;
+  for (absl::string_view word :
+       absl::StrSplit(absl::string_view(text.data(), text.size()), ' ', absl::SkipEmpty())) {
+    if (column > indent && column + 1 + word.size() > width) {
+      absl::StrAppend(&out, "\n", std::string(indent, ' '));
+      column = indent;
+    } else if (column > indent) {
+      out += ' ';
+      ++column;
+    }
+    absl::StrAppend(&out, word);
+    column += word.size();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Usage() {
+  constexpr size_t kIndent = 28;
+  constexpr size_t kWidth = 100;
+  std::string out =
+      "Usage: trunkrouted [flags]\n\n"
+      "Failover-aware outbound SIP routing engine: gRPC API, routing core, health tracker, the\n"
+      "Sofia-SIP edge and the HTTP face (/metrics, the JSON API for Genesys data actions).\n";
+  for (const FlagDoc& doc : Flags()) {
+    if (doc.section != nullptr) absl::StrAppend(&out, "\n", doc.section, ":\n");
+    std::string head = absl::StrCat("  ", CommandLineName(doc.flag));
+    if (doc.value_name != nullptr) absl::StrAppend(&head, " ", doc.value_name);
+    std::string help = doc.flag.Help();
+    const std::string def = doc.flag.DefaultValue();
+    if (doc.value_name != nullptr && !def.empty() && help.find("(default") == std::string::npos) {
+      // One word for Wrap: a default is never split over two lines.
+      absl::StrAppend(&help, " (default\x01", def, ")");
+    }
+    if (head.size() + 2 > kIndent) {
+      absl::StrAppend(&out, head, "\n", std::string(kIndent, ' '));
+    } else {
+      absl::StrAppend(&out, head, std::string(kIndent - head.size(), ' '));
+    }
+    absl::StrAppend(&out, absl::StrReplaceAll(Wrap(help, kIndent, kWidth), {{"\x01", " "}}), "\n");
+  }
+  absl::StrAppend(&out,
+                  "\nOther:\n"
+                  "  --help                    this text\n"
+                  "  --version                 the version, then exit\n"
+                  "\nSIGTERM or SIGINT shuts down gracefully (exit 0).\n");
+  return out;
+}
+
+absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
+  CommandLine result;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      result.help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      result.version = true;
+      continue;
+    }
+    std::string_view name = arg;
+    std::optional<std::string_view> value;
+    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    const FlagDoc* doc = name.substr(0, 2) == "--" ? FindFlag(name) : nullptr;
+    if (doc == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", std::string(arg), "'"));
+    }
+    const std::string flag_name(name);
+    if (doc->value_name == nullptr) {
+      // A boolean: present means true; --flag=true|false also works.
+      if (!value) value = "true";
+    } else if (!value) {
+      if (i + 1 >= argc)
+        return absl::InvalidArgumentError(absl::StrCat(flag_name, ": missing value"));
+      value = argv[++i];
+    }
+    if (value->empty()) return absl::InvalidArgumentError(absl::StrCat(flag_name, ": empty value"));
+    std::string error;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(doc->flag.Name());
+    if (!flag->ParseFrom(absl::string_view(value->data(), value->size()), &error)) {
+      // Abseil says "Illegal value 'x' specified for flag 'log_level'; <the type's reason>":
+      // keep the reason, in terms of the flag as the operator typed it.
+      const size_t reason = error.find("; ");
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag_name, ": ",
+                       reason != std::string::npos
+                           ? error.substr(reason + 2)
+                           : absl::StrCat("'", std::string(*value), "' is not a valid value")));
+    }
+  }
+
+  DaemonOptions& o = result.options;
+  o.data_dir = absl::GetFlag(FLAGS_data_dir);
+  o.bootstrap_config = absl::GetFlag(FLAGS_bootstrap_config);
+  o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  o.http_listen = absl::GetFlag(FLAGS_http_listen);
+  o.api_token_file = absl::GetFlag(FLAGS_api_token_file);
+  if (const char* token = std::getenv("TRUNKROUTE_API_TOKEN"); token != nullptr)
+    o.api_token = token;
+  o.sip_enabled = !absl::GetFlag(FLAGS_no_sip);
+  o.sip_listen = absl::GetFlag(FLAGS_sip_listen);
+  o.sip_tls_listen = absl::GetFlag(FLAGS_sip_tls_listen);
+  o.sip_tls_cert_dir = absl::GetFlag(FLAGS_sip_tls_cert_dir);
+  o.sip_tls_verify_peer = !absl::GetFlag(FLAGS_sip_tls_no_verify);
+  o.sip_advertised_address = absl::GetFlag(FLAGS_sip_advertised_address);
+  result.log_level = absl::GetFlag(FLAGS_log_level);
+  result.log_json = absl::GetFlag(FLAGS_log_json);
+  return result;
+}
+
+}  // namespace trunkroute::daemon
