@@ -47,6 +47,7 @@ void AddConfigCommands(std::vector<Command>* commands);  // trunks, routes, conf
 void AddPolicyCommands(std::vector<Command>* commands);  // policy, route explain|call
 void AddHealthCommands(std::vector<Command>* commands);  // health, trunk <state>
 void AddAdminCommands(std::vector<Command>* commands);   // log-level, info
+void AddClusterCommands(std::vector<Command>* commands);  // cluster status
 
 }  // namespace trunkroute::cli
 

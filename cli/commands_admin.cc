@@ -43,6 +43,15 @@ int Info(CommandEnv& env) {
   view.Add("version", resp.version());
   view.Add("started", FormatUnixMs(resp.started_at_unix_ms()));
   view.Add("config_version", std::to_string(resp.config_version()));
+  view.Add("config_source", resp.config_source().empty() ? "file" : resp.config_source());
+  if (resp.clustered()) {
+    view.Add("instance_id", resp.instance_id());
+    view.Add("etcd", resp.etcd_endpoints());
+    view.Add("etcd_prefix", resp.etcd_prefix());
+    view.Add("etcd_reachable",
+             resp.etcd_reachable() ? "yes" : "NO (config writes fail; serving the last config)");
+    view.Add("config_revision", std::to_string(resp.config_revision()));
+  }
   view.Add("log_level", resp.log_level());
   view.Add("log_json", resp.log_json() ? "on" : "off");
   view.Add("grpc_listen", resp.grpc_listen());

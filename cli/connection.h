@@ -7,6 +7,7 @@
 
 #include "grpcpp/grpcpp.h"
 #include "trunkroute/v1/admin.grpc.pb.h"
+#include "trunkroute/v1/cluster.grpc.pb.h"
 #include "trunkroute/v1/config_service.grpc.pb.h"
 #include "trunkroute/v1/health.grpc.pb.h"
 #include "trunkroute/v1/routing.grpc.pb.h"
@@ -57,6 +58,7 @@ class Connection {
   v1::RoutingService::Stub& routing() { return *routing_; }
   v1::HealthService::Stub& health() { return *health_; }
   v1::AdminService::Stub& admin() { return *admin_; }
+  v1::ClusterService::Stub& cluster() { return *cluster_; }
 
  private:
   const GlobalOptions options_;
@@ -65,6 +67,7 @@ class Connection {
   std::unique_ptr<v1::RoutingService::Stub> routing_;
   std::unique_ptr<v1::HealthService::Stub> health_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<v1::ClusterService::Stub> cluster_;
 };
 
 }  // namespace trunkroute::cli

@@ -42,6 +42,7 @@ std::vector<Command> AllCommands() {
   AddPolicyCommands(&commands);
   AddHealthCommands(&commands);
   AddAdminCommands(&commands);
+  AddClusterCommands(&commands);
   return commands;
 }
 

@@ -103,6 +103,10 @@ absl::StatusOr<std::unique_ptr<ConfigManager>> ConfigManager::Create(ConfigStore
   auto table = router::RoutingTable::Create(initial);
   if (!table.ok()) return table.status();
   auto manager = std::unique_ptr<ConfigManager>(new ConfigManager(store, clock, revision));
+  {
+    absl::MutexLock lock(&manager->write_mu_);
+    manager->version_floor_ = (*table)->version();
+  }
   manager->current_.store(*std::move(table), std::memory_order_release);
   return manager;
 }
@@ -130,7 +134,8 @@ absl::StatusOr<ConfigManager::UpdateResult> ConfigManager::Update(
     result.table = current;
     return result;
   }
-  next.set_version(version + 1);
+  const uint64_t next_version = std::max(version, version_floor_) + 1;
+  next.set_version(next_version);
   next.set_applied_at_unix_ms(clock_->WallUnixMs());
   // Create validates the whole config and compiles every pattern: nothing below runs for a
   // config that would not serve.
@@ -152,13 +157,59 @@ absl::StatusOr<ConfigManager::UpdateResult> ConfigManager::Update(
     }
     revision_ = *revision;
   }
-  current_.store(result.table, std::memory_order_release);
   result.applied = true;
-  std::string version_text = absl::StrCat(version + 1);
+  std::string version_text = absl::StrCat(next_version);
   std::string summary = absl::StrJoin(result.changes, "; ");
   LogInfo("config applied", {{"version", version_text}, {"changes", summary}});
-  for (const Listener& listener : listeners_) listener(result.table);
+  ServeLocked(result.table);
   return result;
+}
+
+void ConfigManager::ServeLocked(std::shared_ptr<const router::RoutingTable> table) {
+  version_floor_ = std::max(version_floor_, table->version());
+  current_.store(table, std::memory_order_release);
+  for (const Listener& listener : listeners_) listener(table);
+}
+
+absl::StatusOr<bool> ConfigManager::Follow(const StoredConfig& stored) {
+  absl::MutexLock lock(&write_mu_);
+  if (stored.revision <= revision_) return false;
+  revision_ = stored.revision;
+  version_floor_ = std::max(version_floor_, stored.config.version());
+  std::shared_ptr<const router::RoutingTable> current = Current();
+  v1::Config next = stored.config;
+  for (v1::Trunk& trunk : *next.mutable_trunks()) {
+    trunk.clear_has_password();
+    trunk.clear_clear_password();
+  }
+  if (next.version() == 0) next.set_version(version_floor_);
+  auto table = router::RoutingTable::Create(next);
+  if (!table.ok()) {
+    LogError("stored config refused; the previous one keeps serving",
+             {{"store", store_ != nullptr ? store_->Describe() : std::string("none")},
+              {"revision", absl::StrCat(stored.revision)},
+              {"version", absl::StrCat(stored.config.version())},
+              {"error", std::string(table.status().message())}});
+    return table.status();
+  }
+  const std::vector<std::string> changes = Summarize(current->config(), next);
+  LogInfo("config applied",
+          {{"version", absl::StrCat(next.version())},
+           {"changes", absl::StrJoin(changes, "; ")},
+           {"from", store_ != nullptr ? store_->Describe() : std::string("store")}});
+  ServeLocked(*std::move(table));
+  return true;
+}
+
+void ConfigManager::SkipRevision(uint64_t revision, uint64_t version_hint) {
+  absl::MutexLock lock(&write_mu_);
+  revision_ = std::max(revision_, revision);
+  version_floor_ = std::max(version_floor_, version_hint);
+}
+
+uint64_t ConfigManager::revision() const {
+  absl::MutexLock lock(&write_mu_);
+  return revision_;
 }
 
 void ConfigManager::AddListener(Listener listener) {

@@ -52,6 +52,19 @@ class ConfigManager {
                                       absl::FunctionRef<absl::Status(v1::Config&)> mutate,
                                       bool dry_run = false);
 
+  // A config another writer stored (a shared store's watch): validated and compiled like a write
+  // of ours, then it serves and listeners are told. Only a revision newer than the one serving
+  // is applied: false (nothing done) for the echo of our own write or anything older. A config
+  // that does not validate is InvalidArgument listing every problem: the old table keeps
+  // serving, but `stored.revision` still becomes the base of our next write, so that a write
+  // through the API replaces a bad document instead of failing its compare-and-swap for ever.
+  absl::StatusOr<bool> Follow(const StoredConfig& stored);
+  // A document at `revision` that could not even be parsed: the same as a refused Follow.
+  void SkipRevision(uint64_t revision, uint64_t version_hint = 0);
+
+  // The store revision of the serving config (the base of the next write).
+  uint64_t revision() const;
+
   // Called (on the writer's thread, after the swap, in registration order) with every new table.
   using Listener = std::function<void(const std::shared_ptr<const router::RoutingTable>&)>;
   void AddListener(Listener listener);
@@ -62,9 +75,16 @@ class ConfigManager {
 
   ConfigStore* const store_;
   Clock* const clock_;
-  absl::Mutex write_mu_;
+  mutable absl::Mutex write_mu_;
+  // Swaps in `table` and tells the listeners.
+  void ServeLocked(std::shared_ptr<const router::RoutingTable> table)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+
   // The store's revision of the serving config: the base of the next compare-and-swap.
   uint64_t revision_ ABSL_GUARDED_BY(write_mu_);
+  // The highest version seen in the store (a refused document may carry one above ours): the
+  // next write's version is above it, so versions never go back.
+  uint64_t version_floor_ ABSL_GUARDED_BY(write_mu_) = 0;
   std::vector<Listener> listeners_ ABSL_GUARDED_BY(write_mu_);
   std::atomic<std::shared_ptr<const router::RoutingTable>> current_;
 };

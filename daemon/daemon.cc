@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cluster/cluster_node.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "config/config_store.h"
@@ -24,6 +25,7 @@
 #include "metrics/trunkroute_metrics.h"
 #include "server/admin_service.h"
 #include "server/auth.h"
+#include "server/cluster_service.h"
 #include "server/grpc_server.h"
 #include "sip/edge.h"
 #include "sip/probe_forwarder.h"
@@ -63,52 +65,113 @@ absl::StatusOr<v1::Config> SeedConfig(const DaemonOptions& options) {
   return config::ParseConfigJson(*text, options.bootstrap_config);
 }
 
+// Tells the cluster node that this instance's record changed when a trunk's state does.
+class RecordChangedObserver final : public health::HealthObserver {
+ public:
+  explicit RecordChangedObserver(cluster::ClusterNode* node) : node_(node) {}
+  void OnStateChange(const health::HealthEvent&) override { node_->RecordChanged(); }
+
+ private:
+  cluster::ClusterNode* const node_;
+};
+
 }  // namespace
 
 // The parts, declared in construction order: members are destroyed in the reverse order, after
 // Stop() has stopped the ones with threads in the order that keeps calls clean.
 class Parts {
  public:
-  Parts(const DaemonOptions& options, Clock* clock) : options(options), clock(clock) {}
+  Parts(const DaemonOptions& options, Clock* clock)
+      : options(options), clock(clock), started_at_unix_ms(clock->WallUnixMs()) {}
 
   absl::Status Start();
   void Stop();
 
   const DaemonOptions options;
   Clock* const clock;
+  const int64_t started_at_unix_ms;
+  std::unique_ptr<metrics::TrunkrouteMetrics> metrics;
+  std::unique_ptr<MetricsBridge> metrics_bridge;
+  // The config file (file store), or etcd's local copy (etcd mode); it holds the data dir lock.
   std::unique_ptr<config::FileConfigStore> store;
+  std::unique_ptr<cluster::ClusterNode> cluster;  // etcd mode only
   std::string config_source;
   std::unique_ptr<config::ConfigManager> manager;
-  std::unique_ptr<metrics::TrunkrouteMetrics> metrics;
   DefaultRandomSource random;
   // Breaks the tracker ↔ edge cycle: forwarder → tracker → edge → forwarder points at the edge.
   sip::ProbeForwarder probe_forwarder;
   std::unique_ptr<health::HealthTracker> tracker;
   std::shared_ptr<metrics::HealthMetricsObserver> health_observer;
-  std::unique_ptr<MetricsBridge> metrics_bridge;
   std::unique_ptr<sip::SipEdge> edge;
   std::unique_ptr<health::HealthTimerThread> timer;
   std::unique_ptr<server::BearerTokenAuth> auth;
   std::unique_ptr<server::AdminServiceImpl> admin_service;
+  std::unique_ptr<server::ClusterStatusSource> local_cluster_status;  // file mode
+  std::unique_ptr<server::ClusterServiceImpl> cluster_service;
   std::unique_ptr<server::GrpcServer> grpc_server;
   std::unique_ptr<http::RoutingCoreBackend> http_backend;
   std::unique_ptr<http::HttpServer> http_server;
+  std::shared_ptr<health::HealthObserver> record_observer;  // etcd mode
   bool stopped = false;
 
  private:
+  absl::Status StartMetrics();
   absl::Status StartConfig();
+  absl::Status StartFileConfig(const std::string& seed_source);
+  absl::Status StartClusterConfig(const std::string& seed_source);
   absl::Status StartHealthAndEdge();
   absl::Status StartApis();
+  void StartCluster();
   void OnTable(const std::shared_ptr<const router::RoutingTable>& table);
+
+ public:
+  // This instance as ClusterService and the etcd record show it.
+  v1::InstanceInfo InstanceRecord() const;
 };
 
+namespace {
+
+// ClusterService without etcd: this instance alone.
+class LocalClusterStatus final : public server::ClusterStatusSource {
+ public:
+  explicit LocalClusterStatus(const Parts* parts) : parts_(parts) {}
+  absl::StatusOr<v1::ListInstancesResponse> ListInstances() override;
+
+ private:
+  const Parts* const parts_;
+};
+
+}  // namespace
+
+absl::StatusOr<v1::ListInstancesResponse> LocalClusterStatus::ListInstances() {
+  v1::InstanceInfo self = parts_->InstanceRecord();
+  const std::string id = self.instance_id();
+  return server::SummarizeCluster({std::move(self)}, id, 0, 0, /*clustered=*/false,
+                                  /*etcd_reachable=*/false);
+}
+
+absl::Status Parts::StartMetrics() {
+  auto created = metrics::TrunkrouteMetrics::Create(options.version);
+  if (!created.ok()) return created.status();
+  metrics = *std::move(created);
+  metrics_bridge = std::make_unique<MetricsBridge>(metrics.get());
+  return absl::OkStatus();
+}
+
 absl::Status Parts::StartConfig() {
-  auto opened = config::FileConfigStore::Open(options.data_dir);
-  if (!opened.ok()) return opened.status();
-  store = *std::move(opened);
   const std::string seed_source = options.bootstrap_config.empty()
                                       ? "embedded default (deploy/trunkroute.example.json)"
                                       : options.bootstrap_config;
+  absl::Status st = options.etcd_endpoints.empty() ? StartFileConfig(seed_source)
+                                                   : StartClusterConfig(seed_source);
+  if (!st.ok()) return st;
+  return absl::OkStatus();
+}
+
+absl::Status Parts::StartFileConfig(const std::string& seed_source) {
+  auto opened = config::FileConfigStore::Open(options.data_dir);
+  if (!opened.ok()) return opened.status();
+  store = *std::move(opened);
   bool seed_read = false;
   auto loaded = config::LoadOrSeed(*store, clock->WallUnixMs(), [&] {
     seed_read = true;
@@ -132,14 +195,54 @@ absl::Status Parts::StartConfig() {
   return absl::OkStatus();
 }
 
+absl::Status Parts::StartClusterConfig(const std::string& seed_source) {
+  // The data directory keeps the last config applied, so that a start while etcd is away
+  // serves it; its lock keeps a second instance off the same directory.
+  auto opened = config::FileConfigStore::Open(options.data_dir, "etcd-cache.json");
+  if (!opened.ok()) return opened.status();
+  store = *std::move(opened);
+  cluster::ClusterOptions cluster_options;
+  cluster_options.etcd.endpoints = options.etcd_endpoints;
+  cluster_options.etcd.ca_file = options.etcd_ca_file;
+  cluster_options.etcd.cert_file = options.etcd_cert_file;
+  cluster_options.etcd.key_file = options.etcd_key_file;
+  cluster_options.etcd.user = options.etcd_user;
+  cluster_options.etcd.password = options.etcd_password;
+  cluster_options.prefix = options.etcd_prefix;
+  cluster_options.instance_id = options.instance_id;
+  cluster_options.lease_ttl_seconds = options.etcd_lease_ttl_seconds;
+  auto node = cluster::ClusterNode::Create(std::move(cluster_options), store.get(), clock,
+                                           metrics_bridge.get());
+  if (!node.ok()) return node.status();
+  cluster = *std::move(node);
+  bool seed_read = false;
+  auto initial = cluster->LoadInitial([&] {
+    seed_read = true;
+    return SeedConfig(options);
+  });
+  if (!initial.ok()) {
+    if (seed_read && absl::IsInvalidArgument(initial.status())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config from ", seed_source, " is invalid:\n", initial.status().message()));
+    }
+    return initial.status();
+  }
+  config_source = initial->source == "cache"
+                      ? absl::StrCat("local copy ", store->path(), " (", initial->cache_reason, ")")
+                      : absl::StrCat(cluster->store()->Describe(),
+                                     initial->seeded ? absl::StrCat(", seeded from ", seed_source)
+                                                     : std::string());
+  auto created = config::ConfigManager::Create(cluster->store(), clock, initial->stored.config,
+                                               initial->stored.revision);
+  if (!created.ok()) return created.status();  // LoadInitial only returns configs that serve
+  manager = *std::move(created);
+  return absl::OkStatus();
+}
+
 absl::Status Parts::StartHealthAndEdge() {
-  auto created = metrics::TrunkrouteMetrics::Create(options.version);
-  if (!created.ok()) return created.status();
-  metrics = *std::move(created);
   tracker = std::make_unique<health::HealthTracker>(
       clock, &random, options.sip_enabled ? &probe_forwarder : nullptr);
   health_observer = std::make_shared<metrics::HealthMetricsObserver>(metrics.get());
-  metrics_bridge = std::make_unique<MetricsBridge>(metrics.get());
   {
     std::vector<v1::TrunkHealth> snapshot;
     tracker->AddObserver(health_observer, &snapshot);
@@ -191,12 +294,27 @@ absl::Status Parts::StartApis() {
   admin_info.sip_listen = options.sip_enabled ? options.sip_listen : std::string();
   config::ConfigManager* config_manager = manager.get();
   admin_info.config_version = [config_manager] { return config_manager->Current()->version(); };
+  if (cluster) {
+    cluster::ClusterNode* node = cluster.get();
+    admin_info.config_status = [node](v1::GetServerInfoResponse* info) {
+      node->FillServerInfo(info);
+    };
+  }
   admin_service = std::make_unique<server::AdminServiceImpl>(std::move(admin_info));
   admin_service->SetAuth(auth.get());
+
+  server::ClusterStatusSource* cluster_status = cluster.get();
+  if (cluster_status == nullptr) {
+    local_cluster_status = std::make_unique<LocalClusterStatus>(this);
+    cluster_status = local_cluster_status.get();
+  }
+  cluster_service = std::make_unique<server::ClusterServiceImpl>(cluster_status);
+  cluster_service->SetAuth(auth.get());
 
   server::GrpcServer::Options grpc_options;
   grpc_options.listen_address = options.grpc_listen;
   grpc_options.extra_services.push_back(admin_service.get());
+  grpc_options.extra_services.push_back(cluster_service.get());
   grpc_options.decision_observer = metrics_bridge.get();
   grpc_options.rpc_observer = metrics_bridge.get();
   grpc_options.auth = auth.get();
@@ -216,10 +334,45 @@ absl::Status Parts::StartApis() {
   return absl::OkStatus();
 }
 
+void Parts::StartCluster() {
+  if (!cluster) return;
+  // A trunk's state change is part of this instance's record (others see where it differs).
+  record_observer = std::make_shared<RecordChangedObserver>(cluster.get());
+  tracker->AddObserver(record_observer);
+  cluster->Start(
+      manager.get(), [this] { return InstanceRecord(); },
+      [this](const std::string& trunk_id) {
+        if (tracker->ProbeSoon(trunk_id)) timer->Wake();
+      });
+}
+
+v1::InstanceInfo Parts::InstanceRecord() const {
+  v1::InstanceInfo info;
+  info.set_instance_id(cluster ? cluster->instance_id() : options.instance_id);
+  info.set_version(options.version);
+  if (grpc_server) info.set_grpc_address(grpc_server->address());
+  if (http_server) info.set_http_address(http_server->address());
+  if (options.sip_enabled) info.set_sip_address(options.sip_listen);
+  info.set_config_version(manager->Current()->version());
+  info.set_config_revision(manager->revision());
+  info.set_config_source(cluster ? cluster->config_source() : "file");
+  info.set_started_at_unix_ms(started_at_unix_ms);
+  info.set_updated_at_unix_ms(clock->WallUnixMs());
+  for (const v1::TrunkHealth& h : tracker->List()) {
+    v1::InstanceTrunkHealth* t = info.add_trunks();
+    t->set_trunk_id(h.trunk_id());
+    t->set_state(h.state());
+    t->set_reason(h.reason());
+  }
+  return info;
+}
+
 absl::Status Parts::Start() {
+  if (absl::Status st = StartMetrics(); !st.ok()) return st;
   if (absl::Status st = StartConfig(); !st.ok()) return st;
   if (absl::Status st = StartHealthAndEdge(); !st.ok()) return st;
   if (absl::Status st = StartApis(); !st.ok()) return st;
+  StartCluster();
   LogInfo(
       "trunkrouted serving",
       {{"grpc", grpc_server->address()},
@@ -242,6 +395,8 @@ void Parts::Stop() {
   if (http_server) http_server->Stop();
   if (grpc_server) grpc_server->Shutdown(std::chrono::milliseconds(5000));
   grpc_server.reset();
+  // Leaves the cluster (the record goes at once) once no RPC can write any more.
+  if (cluster) cluster->Stop();
   timer.reset();
 }
 

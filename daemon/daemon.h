@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -31,6 +32,18 @@ struct DaemonOptions {
   // …or, without a file, this value (TRUNKROUTE_API_TOKEN). Empty both: the API is open.
   std::string api_token;
 
+  // Clustered mode (docs/cluster.md): with endpoints, the config lives in etcd under the prefix
+  // and --data-dir keeps a local copy; without, the embedded file store.
+  std::vector<std::string> etcd_endpoints;  // checked by cluster::ParseEtcdEndpoints
+  std::string etcd_prefix = "/trunkroute/default";
+  std::string instance_id;  // default: the host name
+  std::string etcd_ca_file;
+  std::string etcd_cert_file;
+  std::string etcd_key_file;
+  std::string etcd_user;
+  std::string etcd_password;  // TRUNKROUTE_ETCD_PASSWORD; never logged
+  int64_t etcd_lease_ttl_seconds = 10;
+
   // SIP edge.
   bool sip_enabled = true;
   std::string sip_listen = "127.0.0.1:5060";
@@ -46,10 +59,12 @@ class Parts;
 // stops them in the reverse order. The parts themselves do not know each other beyond the
 // interfaces they are given here.
 //
-// Start order: config store → config → metrics → health tracker → SIP edge (whose prober the
-// tracker uses) → health timer (the only caller of probes, so no probe precedes the edge) → gRPC
-// → HTTP. Stop order: the SIP edge first (calls in setup end cleanly with 503, connected calls
-// are BYEd, probes stop), then HTTP, then gRPC (in-flight RPCs get a grace period), then the rest.
+// Start order: metrics → config store (the file, or etcd with the local cache) → config → health
+// tracker → SIP edge (whose prober the tracker uses) → health timer (the only caller of probes,
+// so no probe precedes the edge) → gRPC → HTTP → cluster membership and watch (etcd mode).
+// Stop order: the SIP edge first (calls in setup end cleanly with 503, connected calls are BYEd,
+// probes stop), then HTTP, then gRPC (in-flight RPCs get a grace period), then the cluster node
+// (the instance record is removed), then the rest.
 class Daemon {
  public:
   // Everything is serving when this returns OK. On error, whatever was started is stopped again

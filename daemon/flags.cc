@@ -1,5 +1,7 @@
 #include "daemon/flags.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -11,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "cluster/etcd_client.h"
+#include "cluster/etcd_config_store.h"
 
 namespace trunkroute {
 
@@ -38,6 +42,22 @@ ABSL_FLAG(std::string, api_token_file, "",
           "bearer token required by the gRPC API and the HTTP /v1/ API (or set "
           "TRUNKROUTE_API_TOKEN); never logged. grpc.health.v1, reflection, /metrics and "
           "/healthz stay open");
+// Clustered mode.
+ABSL_FLAG(std::string, etcd_endpoints, "",
+          "etcd members, comma-separated URLs (http://127.0.0.1:2379, https:// for TLS); the "
+          "config then lives in etcd and --data-dir keeps a local copy (default: none, the "
+          "embedded file store)");
+ABSL_FLAG(std::string, etcd_prefix, "/trunkroute/default",
+          "etcd key prefix of this cluster's config and instance records");
+ABSL_FLAG(std::string, instance_id, "",
+          "this instance's name in the cluster (default: the host name)");
+ABSL_FLAG(int64_t, etcd_lease_ttl, 10,
+          "seconds an instance's record outlives it when it dies without leaving (2-60)");
+ABSL_FLAG(std::string, etcd_ca_file, "", "CA bundle that signed the etcd members' certificates");
+ABSL_FLAG(std::string, etcd_cert_file, "", "client certificate for etcd (with --etcd-key-file)");
+ABSL_FLAG(std::string, etcd_key_file, "", "client key for etcd");
+ABSL_FLAG(std::string, etcd_user, "",
+          "etcd user (etcd auth); the password comes from TRUNKROUTE_ETCD_PASSWORD, never a flag");
 // SIP edge.
 ABSL_FLAG(std::string, sip_listen, "127.0.0.1:5060", "SIP edge, UDP and TCP, ip:port");
 ABSL_FLAG(std::string, sip_tls_listen, "",
@@ -73,6 +93,14 @@ const std::vector<FlagDoc>& Flags() {
       {absl::GetFlagReflectionHandle(FLAGS_grpc_listen), "ADDR", "APIs"},
       {absl::GetFlagReflectionHandle(FLAGS_http_listen), "ADDR", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_api_token_file), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_etcd_endpoints), "URLS", "Cluster (etcd)"},
+      {absl::GetFlagReflectionHandle(FLAGS_etcd_prefix), "PREFIX", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_instance_id), "ID", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_etcd_lease_ttl), "SECONDS", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_etcd_ca_file), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_etcd_cert_file), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_etcd_key_file), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_etcd_user), "USER", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_listen), "ADDR", "SIP edge"},
       {absl::GetFlagReflectionHandle(FLAGS_sip_tls_listen), "ADDR", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_tls_cert_dir), "DIR", nullptr},
@@ -204,6 +232,35 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
   o.api_token_file = absl::GetFlag(FLAGS_api_token_file);
   if (const char* token = std::getenv("TRUNKROUTE_API_TOKEN"); token != nullptr)
     o.api_token = token;
+  if (const std::string endpoints = absl::GetFlag(FLAGS_etcd_endpoints); !endpoints.empty()) {
+    auto parsed = cluster::ParseEtcdEndpoints(endpoints);
+    if (!parsed.ok()) return parsed.status();
+    o.etcd_endpoints = *std::move(parsed);
+  }
+  o.etcd_prefix = absl::GetFlag(FLAGS_etcd_prefix);
+  if (absl::Status st = cluster::ValidateEtcdPrefix(o.etcd_prefix); !st.ok()) return st;
+  o.instance_id = absl::GetFlag(FLAGS_instance_id);
+  if (o.instance_id.empty()) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) o.instance_id = host;
+  }
+  o.etcd_lease_ttl_seconds = absl::GetFlag(FLAGS_etcd_lease_ttl);
+  if (o.etcd_lease_ttl_seconds < 2 || o.etcd_lease_ttl_seconds > 60) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--etcd-lease-ttl: ", o.etcd_lease_ttl_seconds, " is outside 2-60 seconds"));
+  }
+  o.etcd_ca_file = absl::GetFlag(FLAGS_etcd_ca_file);
+  o.etcd_cert_file = absl::GetFlag(FLAGS_etcd_cert_file);
+  o.etcd_key_file = absl::GetFlag(FLAGS_etcd_key_file);
+  o.etcd_user = absl::GetFlag(FLAGS_etcd_user);
+  if (const char* pw = std::getenv("TRUNKROUTE_ETCD_PASSWORD"); pw != nullptr) o.etcd_password = pw;
+  const bool etcd_flags_without_endpoints =
+      o.etcd_endpoints.empty() && (!o.etcd_ca_file.empty() || !o.etcd_cert_file.empty() ||
+                                   !o.etcd_key_file.empty() || !o.etcd_user.empty());
+  if (etcd_flags_without_endpoints) {
+    return absl::InvalidArgumentError(
+        "--etcd-ca-file, --etcd-cert-file, --etcd-key-file and --etcd-user need --etcd-endpoints");
+  }
   o.sip_enabled = !absl::GetFlag(FLAGS_no_sip);
   o.sip_listen = absl::GetFlag(FLAGS_sip_listen);
   o.sip_tls_listen = absl::GetFlag(FLAGS_sip_tls_listen);

@@ -86,4 +86,27 @@ void MetricsBridge::OnRpcDone(std::string_view method, grpc::StatusCode code) {
   Series(metrics_->grpc_requests, {method, server::StatusCodeName(code)})->Inc();
 }
 
+void MetricsBridge::OnConfigSource(std::string_view source) { metrics_->SetConfigSource(source); }
+
+void MetricsBridge::OnEtcdReachable(bool reachable) {
+  metrics_->etcd_up->WithLabels({})->Set(reachable ? 1 : 0);
+}
+
+void MetricsBridge::OnConfigFollowed(Duration propagation) {
+  metrics_->config_propagation->WithLabels({})->Observe(
+      std::chrono::duration<double>(propagation).count());
+}
+
+void MetricsBridge::OnConfigRejected() { metrics_->config_rejected->WithLabels({})->Inc(); }
+
+void MetricsBridge::OnCasConflict() { metrics_->config_cas_conflicts->WithLabels({})->Inc(); }
+
+void MetricsBridge::OnInstancesSeen(int count) {
+  metrics_->cluster_instances->WithLabels({})->Set(count);
+}
+
+void MetricsBridge::OnProbeHint(std::string_view trunk_id) {
+  metrics_->cluster_probe_hints->WithLabels({trunk_id})->Inc();
+}
+
 }  // namespace trunkroute::daemon

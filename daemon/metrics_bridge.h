@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "cluster/cluster_observer.h"
 #include "metrics/trunkroute_metrics.h"
 #include "server/rpc_observer.h"
 #include "sip/edge.h"
@@ -16,7 +17,10 @@ namespace trunkroute::daemon {
 //   (route_decisions_total, route_decision_duration_seconds, panic_decisions_total);
 // - the edge's call hooks (failovers_total, post_dial_delay_seconds, active_calls,
 //   edge_rejections_total);
-// - every answered gRPC request (grpc_requests_total).
+// - every answered gRPC request (grpc_requests_total);
+// - the clustered mode's events (config_source, etcd_up, config_propagation_seconds,
+//   config_cas_conflicts_total, config_rejected_total, cluster_instances,
+//   cluster_probe_hints_total).
 // Health-driven series (states, transitions, attempts, probes) come from
 // metrics::HealthMetricsObserver instead.
 //
@@ -25,7 +29,9 @@ namespace trunkroute::daemon {
 // is one hash lookup and one relaxed atomic add: no lock, no allocation, nothing shared to
 // contend on. A series the registry hid (a deleted trunk) is looked up again, so it comes back
 // if its labels are used again.
-class MetricsBridge final : public sip::EdgeObserver, public server::RpcObserver {
+class MetricsBridge final : public sip::EdgeObserver,
+                            public server::RpcObserver,
+                            public cluster::ClusterObserver {
  public:
   // `metrics` must outlive the bridge.
   explicit MetricsBridge(metrics::TrunkrouteMetrics* metrics);
@@ -40,6 +46,14 @@ class MetricsBridge final : public sip::EdgeObserver, public server::RpcObserver
   void OnRejected(int status, std::string_view reason) override;
   // server::RpcObserver.
   void OnRpcDone(std::string_view method, grpc::StatusCode code) override;
+  // cluster::ClusterObserver (cluster threads; rare events, so no per-thread cache).
+  void OnConfigSource(std::string_view source) override;
+  void OnEtcdReachable(bool reachable) override;
+  void OnConfigFollowed(Duration propagation) override;
+  void OnConfigRejected() override;
+  void OnCasConflict() override;
+  void OnInstancesSeen(int count) override;
+  void OnProbeHint(std::string_view trunk_id) override;
 
  private:
   template <typename T>

@@ -24,7 +24,7 @@ struct TrunkView {
   v1::HealthState state = v1::HEALTH_STATE_UP;
   std::string_view reason;  // interned: lives as long as the tracker
   MonoTime ramp_start{};
-  MonoTime ramp_end{};     // MonoTime{} = not ramping
+  MonoTime ramp_end{};  // MonoTime{} = not ramping
   std::shared_ptr<const TrunkLive> live;
 };
 
@@ -83,10 +83,10 @@ void LogTransition(const std::string& trunk_id, const Transition& tr) {
                              {"detail", tr.detail}});
     return;
   }
-  const LogLevel level = tr.to_measured == v1::HEALTH_STATE_DOWN &&
-                                 tr.from_measured != v1::HEALTH_STATE_DOWN
-                             ? LogLevel::kWarn
-                             : LogLevel::kInfo;
+  const LogLevel level =
+      tr.to_measured == v1::HEALTH_STATE_DOWN && tr.from_measured != v1::HEALTH_STATE_DOWN
+          ? LogLevel::kWarn
+          : LogLevel::kInfo;
   if (!LogEnabled(level)) return;
   if (tr.reported_changed()) {
     LogLine(level, "trunk health state change",
@@ -126,6 +126,7 @@ class HealthTracker::Impl {
                              const router::EffectiveFailoverPolicy& policy);
   void ReportProbe(const ProbeResult& result);
   void Tick();
+  bool ProbeSoon(std::string_view trunk_id);
   MonoTime NextDeadline() const;
   router::TrunkAvailability Availability(std::string_view trunk_id) const;
   std::vector<v1::TrunkHealth> List() const;
@@ -325,6 +326,24 @@ void HealthTracker::Impl::Tick() {
   Finish(probes, deliver);
 }
 
+bool HealthTracker::Impl::ProbeSoon(std::string_view trunk_id) {
+  std::vector<ProbeTarget> probes;
+  bool deliver = false;
+  bool sent = false;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = trunks_.find(absl::string_view(trunk_id.data(), trunk_id.size()));
+    if (it == trunks_.end()) return false;
+    StepContext ctx = MakeContextLocked(&probes);
+    sent = it->second->ProbeNow(ctx);
+    AbsorbLocked(*it->second, ctx, std::nullopt);
+    PublishDirtyLocked();
+    deliver = !pending_.empty();
+  }
+  Finish(probes, deliver);
+  return sent;
+}
+
 void HealthTracker::Impl::Finish(const std::vector<ProbeTarget>& probes, bool deliver) {
   // The sender may answer synchronously (e.g. a refused connection) through ReportProbe: each
   // probe was registered as outstanding before it is handed over, so that answer matches.
@@ -522,6 +541,7 @@ OutcomeClass HealthTracker::ReportOutcome(const AttemptOutcome& outcome,
 }
 void HealthTracker::ReportProbe(const ProbeResult& result) { impl_->ReportProbe(result); }
 void HealthTracker::Tick() { impl_->Tick(); }
+bool HealthTracker::ProbeSoon(std::string_view trunk_id) { return impl_->ProbeSoon(trunk_id); }
 MonoTime HealthTracker::NextDeadline() const { return impl_->NextDeadline(); }
 router::TrunkAvailability HealthTracker::Availability(std::string_view trunk_id) const {
   return impl_->Availability(trunk_id);

@@ -61,6 +61,11 @@ class HealthTracker : public router::HealthView {
   // A probe's result (from the ProbeSender's side).
   void ReportProbe(const ProbeResult& result);
 
+  // A hint that the trunk may have failed (another instance ejected it): probes it now if it is
+  // UP here, has probes on and no probe outstanding. Never changes its state by itself: only
+  // the probe's answer does. True when a probe was sent.
+  bool ProbeSoon(std::string_view trunk_id);
+
   // Fires what is due at clock->Now(): hold-down expiries (DOWN → PROBING), probes due (sent via
   // the ProbeSender), probe timeouts not yet reported, ramp completion.
   void Tick();

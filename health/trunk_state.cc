@@ -24,10 +24,14 @@ void SaturatingIncrement(uint32_t* v) {
 
 std::string_view AdminText(v1::AdminState a) {
   switch (a) {
-    case v1::ADMIN_STATE_DRAINING: return "draining";
-    case v1::ADMIN_STATE_FORCED_DOWN: return "forced down";
-    case v1::ADMIN_STATE_FORCED_UP: return "forced up";
-    default: return "enabled";
+    case v1::ADMIN_STATE_DRAINING:
+      return "draining";
+    case v1::ADMIN_STATE_FORCED_DOWN:
+      return "forced down";
+    case v1::ADMIN_STATE_FORCED_UP:
+      return "forced up";
+    default:
+      return "enabled";
   }
 }
 
@@ -43,28 +47,45 @@ double RampShare(MonoTime start, MonoTime end, MonoTime now) {
 
 std::string_view HealthStateShortName(v1::HealthState s) {
   switch (s) {
-    case v1::HEALTH_STATE_UP: return "UP";
-    case v1::HEALTH_STATE_DOWN: return "DOWN";
-    case v1::HEALTH_STATE_PROBING: return "PROBING";
-    case v1::HEALTH_STATE_DRAINING: return "DRAINING";
-    case v1::HEALTH_STATE_FORCED_DOWN: return "FORCED_DOWN";
-    case v1::HEALTH_STATE_FORCED_UP: return "FORCED_UP";
-    default: return "NONE";
+    case v1::HEALTH_STATE_UP:
+      return "UP";
+    case v1::HEALTH_STATE_DOWN:
+      return "DOWN";
+    case v1::HEALTH_STATE_PROBING:
+      return "PROBING";
+    case v1::HEALTH_STATE_DRAINING:
+      return "DRAINING";
+    case v1::HEALTH_STATE_FORCED_DOWN:
+      return "FORCED_DOWN";
+    case v1::HEALTH_STATE_FORCED_UP:
+      return "FORCED_UP";
+    default:
+      return "NONE";
   }
 }
 
 std::string_view HealthReasonShortName(v1::HealthReason r) {
   switch (r) {
-    case v1::HEALTH_REASON_CONFIGURED: return "CONFIGURED";
-    case v1::HEALTH_REASON_CONSECUTIVE_FAILURES: return "CONSECUTIVE_FAILURES";
-    case v1::HEALTH_REASON_PROBE_FAILURES: return "PROBE_FAILURES";
-    case v1::HEALTH_REASON_RETRY_AFTER: return "RETRY_AFTER";
-    case v1::HEALTH_REASON_TRANSPORT_ERROR: return "TRANSPORT_ERROR";
-    case v1::HEALTH_REASON_AUTH_FAILED: return "AUTH_FAILED";
-    case v1::HEALTH_REASON_HOLD_DOWN_EXPIRED: return "HOLD_DOWN_EXPIRED";
-    case v1::HEALTH_REASON_RECOVERED: return "RECOVERED";
-    case v1::HEALTH_REASON_ADMIN: return "ADMIN";
-    default: return "UNSPECIFIED";
+    case v1::HEALTH_REASON_CONFIGURED:
+      return "CONFIGURED";
+    case v1::HEALTH_REASON_CONSECUTIVE_FAILURES:
+      return "CONSECUTIVE_FAILURES";
+    case v1::HEALTH_REASON_PROBE_FAILURES:
+      return "PROBE_FAILURES";
+    case v1::HEALTH_REASON_RETRY_AFTER:
+      return "RETRY_AFTER";
+    case v1::HEALTH_REASON_TRANSPORT_ERROR:
+      return "TRANSPORT_ERROR";
+    case v1::HEALTH_REASON_AUTH_FAILED:
+      return "AUTH_FAILED";
+    case v1::HEALTH_REASON_HOLD_DOWN_EXPIRED:
+      return "HOLD_DOWN_EXPIRED";
+    case v1::HEALTH_REASON_RECOVERED:
+      return "RECOVERED";
+    case v1::HEALTH_REASON_ADMIN:
+      return "ADMIN";
+    default:
+      return "UNSPECIFIED";
   }
 }
 
@@ -86,7 +107,7 @@ std::unique_ptr<TrunkState> TrunkState::Create(const router::CompiledTrunk& trun
                                                StepContext& ctx) {
   std::unique_ptr<TrunkState> t(new TrunkState(trunk));
   t->admin_ = trunk.admin_state == v1::ADMIN_STATE_UNSPECIFIED ? v1::ADMIN_STATE_ENABLED
-                                                                : trunk.admin_state;
+                                                               : trunk.admin_state;
   t->measured_ = v1::HEALTH_STATE_UP;
   t->reason_ = v1::HEALTH_REASON_CONFIGURED;
   t->detail_ = std::move(detail);
@@ -108,8 +129,7 @@ std::unique_ptr<TrunkState> TrunkState::Create(const router::CompiledTrunk& trun
   return t;
 }
 
-std::optional<std::string> TrunkState::ReplacementReason(
-    const router::CompiledTrunk& trunk) const {
+std::optional<std::string> TrunkState::ReplacementReason(const router::CompiledTrunk& trunk) const {
   if (trunk.host != host_ || trunk.port != port_ || trunk.transport != transport_) {
     return std::string("address changed");
   }
@@ -176,7 +196,9 @@ void TrunkState::OnOutcome(const AttemptOutcome& o, OutcomeClass c, StepContext&
       if (!in_auth_streak_) {
         const std::string status = absl::StrCat(o.sip_status);
         LogWarn("trunk rejected our credentials (wrong password, or our IP is no longer allowed)",
-                {{"trunk", id_}, {"status", status}, {"call_id", o.call_id},
+                {{"trunk", id_},
+                 {"status", status},
+                 {"call_id", o.call_id},
                  {"reason", "AUTH_FAILED"}});
       }
       in_auth_streak_ = true;
@@ -216,8 +238,8 @@ std::optional<bool> TrunkState::OnProbe(const ProbeResult& r, StepContext& ctx) 
       !r.timed_out && !r.transport_error && r.sip_status >= 200 && r.sip_status <= 699;
   if (answered) {
     const int64_t us = std::chrono::duration_cast<microseconds>(r.rtt).count();
-    last_probe_rtt_us_ = static_cast<uint32_t>(
-        std::clamp<int64_t>(us, 0, std::numeric_limits<uint32_t>::max()));
+    last_probe_rtt_us_ =
+        static_cast<uint32_t>(std::clamp<int64_t>(us, 0, std::numeric_limits<uint32_t>::max()));
   }
   const bool alive = answered && !policy_.IsProbeFailureCode(r.sip_status);
   if (alive) {
@@ -265,17 +287,15 @@ void TrunkState::OnFailure(const Failure& f, StepContext& ctx) {
         Eject(v1::HEALTH_REASON_RETRY_AFTER, retry_after_detail(), f.retry_after_ms, ctx);
       } else if (!f.probe && consecutive_failures_ >= policy_.failure_threshold) {
         Eject(f.auth ? v1::HEALTH_REASON_AUTH_FAILED : v1::HEALTH_REASON_CONSECUTIVE_FAILURES,
-              absl::StrCat(consecutive_failures_, " consecutive failures, last: ", f.text), 0,
-              ctx);
+              absl::StrCat(consecutive_failures_, " consecutive failures, last: ", f.text), 0, ctx);
       } else if (f.probe && consecutive_probe_failures_ >= policy_.probe_failure_threshold) {
         Eject(v1::HEALTH_REASON_PROBE_FAILURES,
-              absl::StrCat(consecutive_probe_failures_, " failed probes, last: ", f.text), 0,
-              ctx);
+              absl::StrCat(consecutive_probe_failures_, " failed probes, last: ", f.text), 0, ctx);
       } else if (f.probe) {
         // Confirm a failed probe at the PROBING pace, not a whole UP interval later: an idle
         // trunk that went silent is then DOWN within two UP probe intervals (design.md §3).
-        next_probe_at_ = std::min(next_probe_at_,
-                                  ctx.now + milliseconds(policy_.probe_interval_down_ms));
+        next_probe_at_ =
+            std::min(next_probe_at_, ctx.now + milliseconds(policy_.probe_interval_down_ms));
       }
       return;
     case v1::HEALTH_STATE_PROBING: {
@@ -397,6 +417,13 @@ void TrunkState::Tick(StepContext& ctx) {
   MaybeSendProbe(ctx);
 }
 
+bool TrunkState::ProbeNow(StepContext& ctx) {
+  if (measured_ != v1::HEALTH_STATE_UP || outstanding_probe_id_ != 0) return false;
+  next_probe_at_ = std::min(next_probe_at_, ctx.now);
+  MaybeSendProbe(ctx);
+  return outstanding_probe_id_ != 0;
+}
+
 void TrunkState::MaybeSendProbe(StepContext& ctx) {
   if (!ProbesOn(ctx.can_probe) || measured_ == v1::HEALTH_STATE_DOWN ||
       outstanding_probe_id_ != 0 || ctx.now < next_probe_at_ || ctx.probes == nullptr) {
@@ -437,10 +464,14 @@ void TrunkState::PublishTimeout() {
 
 v1::HealthState TrunkState::ReportedState() const {
   switch (admin_) {
-    case v1::ADMIN_STATE_DRAINING: return v1::HEALTH_STATE_DRAINING;
-    case v1::ADMIN_STATE_FORCED_DOWN: return v1::HEALTH_STATE_FORCED_DOWN;
-    case v1::ADMIN_STATE_FORCED_UP: return v1::HEALTH_STATE_FORCED_UP;
-    default: return measured_;
+    case v1::ADMIN_STATE_DRAINING:
+      return v1::HEALTH_STATE_DRAINING;
+    case v1::ADMIN_STATE_FORCED_DOWN:
+      return v1::HEALTH_STATE_FORCED_DOWN;
+    case v1::ADMIN_STATE_FORCED_UP:
+      return v1::HEALTH_STATE_FORCED_UP;
+    default:
+      return measured_;
   }
 }
 
@@ -457,8 +488,7 @@ std::string TrunkState::ReportedDetail() const {
 void TrunkState::FillProto(MonoTime now, v1::TrunkHealth* out) const {
   out->set_trunk_id(id_);
   out->set_state(ReportedState());
-  out->set_since_unix_ms(admin_ == v1::ADMIN_STATE_ENABLED ? since_wall_ms_
-                                                           : admin_since_wall_ms_);
+  out->set_since_unix_ms(admin_ == v1::ADMIN_STATE_ENABLED ? since_wall_ms_ : admin_since_wall_ms_);
   out->set_reason(ReportedReason());
   out->set_detail(ReportedDetail());
   out->set_consecutive_failures(std::max(consecutive_failures_, consecutive_probe_failures_));
@@ -467,9 +497,8 @@ void TrunkState::FillProto(MonoTime now, v1::TrunkHealth* out) const {
   out->set_ejection_count(ejection_count_);
   out->set_down_until_unix_ms(measured_ == v1::HEALTH_STATE_DOWN ? down_until_wall_ms_ : 0);
   out->set_attempt_timeout_ms(rto_.TimeoutMs());
-  out->set_ramp_share(ReportedState() == v1::HEALTH_STATE_UP
-                          ? RampShare(ramp_start_, ramp_end_, now)
-                          : 1.0);
+  out->set_ramp_share(
+      ReportedState() == v1::HEALTH_STATE_UP ? RampShare(ramp_start_, ramp_end_, now) : 1.0);
   out->set_admin_state(admin_);
 }
 

@@ -113,6 +113,9 @@ class TrunkState {
   std::optional<bool> OnProbe(const ProbeResult& result, StepContext& ctx);
   // Probe timeouts, hold-down expiry, ramp completion, probes due.
   void Tick(StepContext& ctx);
+  // Probes now rather than at the next interval (another instance saw the trunk fail): only an
+  // UP trunk with probes on and none outstanding. True when a probe was queued in ctx.probes.
+  bool ProbeNow(StepContext& ctx);
   MonoTime NextDeadline(bool can_probe) const;
 
   const std::string& id() const { return id_; }

@@ -12,6 +12,10 @@ const std::vector<double> kDecisionBuckets = {0.000001, 0.0000025, 0.000005, 0.0
                                               0.0005,   0.001,     0.0025,   0.01};
 // OPTIONS round trips: LAN peers answer in ms, carriers in tens of ms; the probe timeout
 // (default 500 ms) caps what can be observed.
+// Config propagation between instances: a few ms on one site, up to seconds across a WAN or
+// while a watch reconnects.
+const std::vector<double> kConfigPropagationBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                       0.1,   0.25,   0.5,   1,    2.5,   10};
 const std::vector<double> kProbeRttBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 // Post-dial delay: a few hundred ms on good trunks, seconds on international routes.
 const std::vector<double> kPostDialDelayBuckets = {0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30};
@@ -119,11 +123,47 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
                     "INVITEs the SIP edge answered itself, by SIP status code and reason.",
                     {"code", "reason"}),
        &edge_rejections);
+  // Clustered mode (docs/cluster.md). Present in every mode; only etcd mode moves them.
+  take(r.AddGauge("trunkroute_config_source",
+                  "Where the serving config comes from: 1 for the current source (file, etcd or "
+                  "cache), 0 for the others.",
+                  {"source"}),
+       &config_source);
+  take(r.AddGauge("trunkroute_etcd_up",
+                  "1 while this instance's watch on etcd is established, else 0 (always 0 "
+                  "without etcd).",
+                  {}),
+       &etcd_up);
+  take(r.AddHistogram("trunkroute_config_propagation_seconds",
+                      "Time from a config's apply on the instance that wrote it to its apply here "
+                      "(wall clocks).",
+                      {}, kConfigPropagationBuckets),
+       &config_propagation);
+  take(r.AddCounter("trunkroute_config_cas_conflicts_total",
+                    "Config writes that lost their compare-and-swap to another instance "
+                    "(answered ABORTED).",
+                    {}),
+       &config_cas_conflicts);
+  take(r.AddCounter("trunkroute_config_rejected_total",
+                    "Configs found in etcd that did not parse or validate (the previous one kept "
+                    "serving).",
+                    {}),
+       &config_rejected);
+  take(r.AddGauge("trunkroute_cluster_instances",
+                  "Live instances registered under the etcd prefix, this one included.", {}),
+       &cluster_instances);
+  take(r.AddCounter("trunkroute_cluster_probe_hints_total",
+                    "Trunks probed at once because another instance ejected them.", {"trunk"}),
+       &cluster_probe_hints);
   take(
       r.AddGauge("trunkroute_build_info", "Build information; the value is always 1.", {"version"}),
       &build_info);
   if (!status.ok()) return status;
   build_info->WithLabels({version})->Set(1);
+  SetConfigSource("file");
+  etcd_up->WithLabels({})->Set(0);
+  config_cas_conflicts->WithLabels({});
+  config_rejected->WithLabels({});
   return absl::OkStatus();
 }
 
@@ -139,6 +179,12 @@ void TrunkrouteMetrics::ForgetTrunk(std::string_view trunk_id) {
   // trunk whose id happens to be "DOWN" must not hide other trunks' series.
   failovers->RemoveMatching("from", trunk_id);
   failovers->RemoveMatching("to", trunk_id);
+}
+
+void TrunkrouteMetrics::SetConfigSource(std::string_view source) {
+  for (std::string_view s : {"file", "etcd", "cache"}) {
+    config_source->WithLabels({s})->Set(s == source ? 1 : 0);
+  }
 }
 
 void TrunkrouteMetrics::SetConfigApplied(uint64_t version, int64_t applied_unix_ms) {

@@ -45,8 +45,8 @@ inline constexpr std::string_view kProbeTransportError = "transport_error";
 
 // Every state a trunk can be in, in the order the state gauge is written.
 inline constexpr v1::HealthState kExportedHealthStates[] = {
-    v1::HEALTH_STATE_UP,          v1::HEALTH_STATE_DOWN,        v1::HEALTH_STATE_PROBING,
-    v1::HEALTH_STATE_DRAINING,    v1::HEALTH_STATE_FORCED_DOWN, v1::HEALTH_STATE_FORCED_UP};
+    v1::HEALTH_STATE_UP,       v1::HEALTH_STATE_DOWN,        v1::HEALTH_STATE_PROBING,
+    v1::HEALTH_STATE_DRAINING, v1::HEALTH_STATE_FORCED_DOWN, v1::HEALTH_STATE_FORCED_UP};
 
 // "UP", "DOWN", ... ("UNSPECIFIED" for 0 and unknown values).
 std::string_view HealthStateLabel(v1::HealthState state);
@@ -98,6 +98,17 @@ class TrunkrouteMetrics {
   CounterFamily* auth_failures = nullptr;
   // trunkroute_edge_rejections_total{code,reason}: INVITEs the edge answered itself.
   CounterFamily* edge_rejections = nullptr;
+  // Clustered mode: trunkroute_config_source{source} (1 for file|etcd|cache, 0 for the others),
+  // trunkroute_etcd_up, trunkroute_config_propagation_seconds,
+  // trunkroute_config_cas_conflicts_total, trunkroute_config_rejected_total,
+  // trunkroute_cluster_instances, trunkroute_cluster_probe_hints_total{trunk}.
+  GaugeFamily* config_source = nullptr;
+  GaugeFamily* etcd_up = nullptr;
+  HistogramFamily* config_propagation = nullptr;
+  CounterFamily* config_cas_conflicts = nullptr;
+  CounterFamily* config_rejected = nullptr;
+  GaugeFamily* cluster_instances = nullptr;
+  CounterFamily* cluster_probe_hints = nullptr;
   // trunkroute_build_info{version}: always 1.
   GaugeFamily* build_info = nullptr;
 
@@ -105,6 +116,8 @@ class TrunkrouteMetrics {
   void SetTrunkState(std::string_view trunk_id, v1::HealthState state);
   // Hides every series that names this trunk (trunk, from or to label): a deleted trunk.
   void ForgetTrunk(std::string_view trunk_id);
+  // Sets trunkroute_config_source: 1 for `source` ("file", "etcd" or "cache"), 0 for the others.
+  void SetConfigSource(std::string_view source);
   // A config was applied: version and wall time (Unix milliseconds).
   void SetConfigApplied(uint64_t version, int64_t applied_unix_ms);
 

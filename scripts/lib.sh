@@ -9,10 +9,13 @@ TRUNKROUTE_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libre2-dev libsofia-sip-ua-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # etcd's own protos, for the clustered mode's client stubs (generated in the build tree).
+  golang-etcd-server-dev golang-github-gogo-protobuf-dev golang-github-grpc-ecosystem-grpc-gateway-dev
 )
 # Only the test suite needs these (SIPp drives the SIP end-to-end tests;
-# openssl makes the TLS test certificates; python3 runs the deploy checks).
-TRUNKROUTE_TEST_PACKAGES=(sip-tester openssl python3)
+# openssl makes the TLS test certificates; python3 runs the deploy checks; the cluster tests
+# start their own etcd members and use etcdctl).
+TRUNKROUTE_TEST_PACKAGES=(sip-tester openssl python3 etcd-server etcd-client)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

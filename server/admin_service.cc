@@ -41,6 +41,11 @@ grpc::Status AdminServiceImpl::GetServerInfo(grpc::ServerContext* context,
   response->set_grpc_listen(info_.grpc_listen);
   response->set_http_listen(info_.http_listen);
   response->set_sip_listen(info_.sip_listen);
+  if (info_.config_status) {
+    info_.config_status(response);
+  } else {
+    response->set_config_source("file");
+  }
   return grpc::Status::OK;
 }
 

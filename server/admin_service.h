@@ -25,6 +25,9 @@ class AdminServiceImpl final : public v1::AdminService::Service {
     // Returns the config version serving now (called per GetServerInfo; must be cheap and
     // thread-safe). May be empty: version 0 is reported.
     std::function<uint64_t()> config_version;
+    // Fills the config source and the clustered-mode fields (config_source, clustered,
+    // instance_id, etcd_*, config_revision). May be empty: config_source "file".
+    std::function<void(v1::GetServerInfoResponse*)> config_status;
   };
 
   explicit AdminServiceImpl(Info info) : info_(std::move(info)) {}

@@ -47,6 +47,33 @@ TEST_F(ProbeTest, UpTrunkIsProbedEveryFiveSeconds) {
   EXPECT_EQ(State("a"), v1::HEALTH_STATE_UP);
 }
 
+// Another instance ejected the trunk: probe it now instead of at the next interval. A hint
+// never changes the state by itself.
+TEST_F(ProbeTest, ProbeSoonProbesAnUpTrunkAtOnceAndOnlyThen) {
+  EXPECT_FALSE(tracker_->ProbeSoon("a"));  // the start-up probe is still outstanding
+  AnswerProbe("a", 200);
+  Run(1000);
+  ASSERT_EQ(Probes(), 1u);
+  EXPECT_TRUE(tracker_->ProbeSoon("a"));
+  EXPECT_EQ(Probes(), 2u);
+  EXPECT_EQ(State("a"), v1::HEALTH_STATE_UP);
+  AnswerProbe("a", 200);
+  // The regular schedule continues from the hinted probe.
+  Run(4999);
+  EXPECT_EQ(Probes(), 2u);
+  Run(1);
+  EXPECT_EQ(Probes(), 3u);
+  EXPECT_FALSE(tracker_->ProbeSoon("no-such-trunk"));
+}
+
+TEST_F(ProbeTest, ProbeSoonLeavesADownTrunkToItsHoldDown) {
+  EjectByProbeTimeouts();
+  const size_t before = Probes();
+  EXPECT_FALSE(tracker_->ProbeSoon("a"));
+  EXPECT_EQ(Probes(), before);
+  EXPECT_EQ(State("a"), v1::HEALTH_STATE_DOWN);
+}
+
 TEST_F(ProbeTest, AnsweredProbeRecordsItsRoundTrip) {
   AnswerProbe("a", 200, /*rtt_us=*/12'345);
   EXPECT_EQ(Health("a").last_probe_rtt_us(), 12'345u);
@@ -93,7 +120,11 @@ TEST_F(ProbeTest, ProbeFailureCodesCountAsDeadEverythingElseAsAlive) {
 
 TEST_F(ProbeTest, ProbeFailureCodesArePerTrunk) {
   Apply(R"pb(
-    trunks { id: "a" host: "a.example.com" health { probe_failure_codes: 404 } }
+    trunks {
+      id: "a"
+      host: "a.example.com"
+      health { probe_failure_codes: 404 }
+    }
   )pb");
   AnswerProbe("a", 404);
   EXPECT_EQ(Health("a").consecutive_failures(), 1u);
@@ -191,7 +222,7 @@ TEST_F(ProbeTest, FlappingTrunkDoesNotOscillateFasterThanTheHoldDownAllows) {
   bool was_down = false;
   const MonoTime start = clock_.Now();
   while (clock_.Now() - start < std::chrono::minutes(20)) {
-    if (prober_.Last("a").probe_id != 0) AnswerProbe("a", 200);  // ignored if not outstanding
+    if (prober_.Last("a").probe_id != 0) AnswerProbe("a", 200);      // ignored if not outstanding
     if (State("a") == v1::HEALTH_STATE_UP) Report(Final("a", 503));  // a call every 200 ms
     const bool down = State("a") != v1::HEALTH_STATE_UP;
     if (down && !was_down) down_since = clock_.Now();
@@ -213,7 +244,11 @@ TEST_F(ProbeTest, FlappingTrunkDoesNotOscillateFasterThanTheHoldDownAllows) {
 
 TEST_F(ProbeTest, NoProbesWhenDisabled) {
   Apply(R"pb(
-    trunks { id: "a" host: "a.example.com" health { probes_enabled: false } }
+    trunks {
+      id: "a"
+      host: "a.example.com"
+      health { probes_enabled: false }
+    }
   )pb");
   const size_t before = Probes();
   Run(60'000);

@@ -48,6 +48,13 @@ TEST_F(TrunkrouteMetricsTest, DeclaresEveryProductMetricWithItsType) {
       {"trunkroute_http_requests_total", "counter"},
       {"trunkroute_auth_failures_total", "counter"},
       {"trunkroute_edge_rejections_total", "counter"},
+      {"trunkroute_config_source", "gauge"},
+      {"trunkroute_etcd_up", "gauge"},
+      {"trunkroute_config_propagation_seconds", "histogram"},
+      {"trunkroute_config_cas_conflicts_total", "counter"},
+      {"trunkroute_config_rejected_total", "counter"},
+      {"trunkroute_cluster_instances", "gauge"},
+      {"trunkroute_cluster_probe_hints_total", "counter"},
       {"trunkroute_build_info", "gauge"},
   };
   std::string text = Scrape();
@@ -58,6 +65,18 @@ TEST_F(TrunkrouteMetricsTest, DeclaresEveryProductMetricWithItsType) {
   size_t families = 0;
   for (size_t pos = 0; (pos = text.find("# TYPE ", pos)) != std::string::npos; ++pos) ++families;
   EXPECT_EQ(families, expected.size());
+}
+
+TEST_F(TrunkrouteMetricsTest, ConfigSourceIsFileUntilTheClusterSaysOtherwise) {
+  std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, "trunkroute_config_source{source=\"file\"}"), "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_config_source{source=\"etcd\"}"), "0");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_etcd_up"), "0");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_config_cas_conflicts_total"), "0");
+  m_->SetConfigSource("cache");
+  text = Scrape();
+  EXPECT_EQ(SeriesValue(text, "trunkroute_config_source{source=\"file\"}"), "0");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_config_source{source=\"cache\"}"), "1");
 }
 
 TEST_F(TrunkrouteMetricsTest, BuildInfoCarriesTheVersion) {
