@@ -269,7 +269,8 @@ void HealthTracker::Impl::ApplyTable(const router::RoutingTable& table) {
 
 OutcomeClass HealthTracker::Impl::ReportOutcome(const AttemptOutcome& outcome,
                                                 const router::EffectiveFailoverPolicy& policy) {
-  const OutcomeClass cls = Classify(outcome, policy);
+  const OutcomeVerdict verdict = Classify(outcome, policy);
+  const OutcomeClass cls = verdict.outcome_class;
   bool deliver = false;
   {
     absl::MutexLock l(&mu_);
@@ -278,7 +279,7 @@ OutcomeClass HealthTracker::Impl::ReportOutcome(const AttemptOutcome& outcome,
     auto it = trunks_.find(outcome.trunk_id);
     if (it != trunks_.end()) {
       StepContext ctx = MakeContextLocked(nullptr);
-      it->second->OnOutcome(outcome, cls, ctx);
+      it->second->OnOutcome(outcome, verdict, ctx);
       AbsorbLocked(*it->second, ctx, std::move(cause));
       PublishDirtyLocked();
     } else if (cause) {

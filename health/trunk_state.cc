@@ -11,10 +11,6 @@
 namespace trunkroute::health {
 namespace {
 
-bool NoFinalAnswer(const AttemptOutcome& o) {
-  return o.timed_out || o.sip_status < 200 || o.sip_status > 699;
-}
-
 // Debian's Abseil has its own string_view: StrCat does not take std::string_view.
 absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -173,26 +169,31 @@ void TrunkState::Reconfigure(const router::CompiledTrunk& trunk, StepContext& ct
   ctx.view_changed = true;
 }
 
-void TrunkState::OnOutcome(const AttemptOutcome& o, OutcomeClass c, StepContext& ctx) {
+void TrunkState::OnOutcome(const AttemptOutcome& o, const OutcomeVerdict& v, StepContext& ctx) {
   if (o.first_response_ms > 0) {
     rto_.AddSample(o.first_response_ms);
-  } else if (c == OutcomeClass::kFailover && !o.transport_error && NoFinalAnswer(o)) {
+  } else if (v.reason == FailureReason::kTimeout) {
     // One doubling per ejection-worth of silent timeouts (see RtoEstimator).
     rto_.OnSilentTimeout(static_cast<int>(policy_.failure_threshold));
   }
   PublishTimeout();
 
-  switch (c) {
-    case OutcomeClass::kRingNoAnswer:
+  switch (v.health) {
+    case HealthEffect::kNeutral:
+      // Ring-no-answer, or a challenge nobody could answer: nothing about the trunk either way.
       return;
-    case OutcomeClass::kSuccess:
-    case OutcomeClass::kCalleeFinal:
-      // A challenge we did not answer yet says nothing about the trunk either way.
-      if ((o.sip_status == 401 || o.sip_status == 407) && !o.credentials_sent) return;
+    case HealthEffect::kAlive:
       in_auth_streak_ = false;
       OnAlive(/*from_call=*/true, ctx);
       return;
-    case OutcomeClass::kAuthFailed: {
+    case HealthEffect::kFailure:
+      break;
+  }
+  Failure f;
+  switch (v.reason) {
+    case FailureReason::kAuthFailed:
+      // The AUTH_FAILED log line is health's (the edge only counts what ReportOutcome returns):
+      // one per run of auth failures on a trunk, not one per call.
       if (!in_auth_streak_) {
         const std::string status = absl::StrCat(o.sip_status);
         LogWarn("trunk rejected our credentials (wrong password, or our IP is no longer allowed)",
@@ -202,33 +203,29 @@ void TrunkState::OnOutcome(const AttemptOutcome& o, OutcomeClass c, StepContext&
                  {"reason", "AUTH_FAILED"}});
       }
       in_auth_streak_ = true;
-      Failure f;
       f.auth = true;
       f.text = absl::StrCat(o.sip_status, " after credentials");
       OnFailure(f, ctx);
       return;
-    }
-    case OutcomeClass::kFailover: {
-      in_auth_streak_ = false;
-      Failure f;
-      f.transport = o.transport_error;
-      if (o.transport_error) {
-        f.text = "transport error";
-      } else if (NoFinalAnswer(o)) {
-        f.text = "timeout";
-      } else {
-        f.text = absl::StrCat(o.sip_status);
-        if (o.sip_status == 503 && o.retry_after_s > 0 && policy_.retry_after_max_ms > 0) {
-          const uint64_t asked_ms = uint64_t{o.retry_after_s} * 1000;
-          f.retry_after_ms =
-              static_cast<uint32_t>(std::min<uint64_t>(asked_ms, policy_.retry_after_max_ms));
-          f.retry_after_s = o.retry_after_s;
-        }
+    case FailureReason::kTransportError:
+      f.transport = true;
+      f.text = "transport error";
+      break;
+    case FailureReason::kTimeout:
+      f.text = "timeout";
+      break;
+    default:
+      f.text = absl::StrCat(o.sip_status);
+      if (o.sip_status == 503 && o.retry_after_s > 0 && policy_.retry_after_max_ms > 0) {
+        const uint64_t asked_ms = uint64_t{o.retry_after_s} * 1000;
+        f.retry_after_ms =
+            static_cast<uint32_t>(std::min<uint64_t>(asked_ms, policy_.retry_after_max_ms));
+        f.retry_after_s = o.retry_after_s;
       }
-      OnFailure(f, ctx);
-      return;
-    }
+      break;
   }
+  in_auth_streak_ = false;
+  OnFailure(f, ctx);
 }
 
 std::optional<bool> TrunkState::OnProbe(const ProbeResult& r, StepContext& ctx) {

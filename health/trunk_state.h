@@ -81,7 +81,8 @@ struct TrunkLive {
 //  - Call failures and probe failures are counted separately (failure_threshold and
 //    probe_failure_threshold). A successful call or callee-final answer resets both; a successful
 //    probe resets only the probe count (an OPTIONS answer does not prove INVITEs work).
-//  - 401/407 without credentials_sent is not a health event (the edge answers the challenge).
+//  - What counts at all (alive, failure, neutral) is Classify()'s; e.g. 401/407 without
+//    credentials_sent and ring-no-answer are neutral.
 //  - Consecutive-ejection count (the hold-down exponent) resets lazily at the next ejection if
 //    the trunk had then been UP for at least the (un-jittered) length of its last hold-down.
 //  - A Retry-After hold counts as an ejection (it raises the exponent) but is never jittered;
@@ -106,8 +107,9 @@ class TrunkState {
   // Same peer, possibly new policy or admin state: keeps measured health.
   void Reconfigure(const router::CompiledTrunk& trunk, StepContext& ctx);
 
-  // `c` is Classify()'s answer for `outcome`.
-  void OnOutcome(const AttemptOutcome& outcome, OutcomeClass c, StepContext& ctx);
+  // `verdict` is Classify()'s answer for `outcome` (the one failover rule, health/outcome.h):
+  // its HealthEffect decides, its FailureReason names the failure.
+  void OnOutcome(const AttemptOutcome& outcome, const OutcomeVerdict& verdict, StepContext& ctx);
   // nullopt when the result is stale (not the outstanding probe) and was ignored; else whether
   // the probe proved the trunk alive.
   std::optional<bool> OnProbe(const ProbeResult& result, StepContext& ctx);

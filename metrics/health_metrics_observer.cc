@@ -38,14 +38,8 @@ size_t ProbeResultIndex(const health::ProbeResult& result, bool alive) {
 HealthMetricsObserver::HealthMetricsObserver(TrunkrouteMetrics* metrics) : metrics_(metrics) {}
 
 std::string_view HealthMetricsObserver::OutcomeLabel(health::OutcomeClass cls) {
-  switch (cls) {
-    case health::OutcomeClass::kSuccess: return "SUCCESS";
-    case health::OutcomeClass::kFailover: return "FAILOVER";
-    case health::OutcomeClass::kCalleeFinal: return "CALLEE_FINAL";
-    case health::OutcomeClass::kAuthFailed: return "AUTH_FAILED";
-    case health::OutcomeClass::kRingNoAnswer: return "RING_NO_ANSWER";
-  }
-  return "UNKNOWN";
+  // One vocabulary with ReportCallOutcomeResponse.outcome_class.
+  return health::OutcomeClassName(cls);
 }
 
 HealthMetricsObserver::TrunkSeries* HealthMetricsObserver::Find(std::string_view trunk_id) {

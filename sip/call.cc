@@ -75,24 +75,31 @@ CallFsm::CallFsm(std::vector<CallCandidate> candidates,
           policy.max_attempts,
           static_cast<uint32_t>(candidates_.size()) * (1 + policy.retries_per_trunk))) {}
 
+std::optional<NoCandidate> NoUsableCandidate(const std::vector<CallCandidate>& candidates) {
+  bool any_usable = false;
+  bool all_codec = !candidates.empty();
+  for (const CallCandidate& c : candidates) {
+    if (c.skip == CallCandidate::Skip::kNone) any_usable = true;
+    if (c.skip != CallCandidate::Skip::kNoCommonCodec) all_codec = false;
+  }
+  if (any_usable) return std::nullopt;
+  if (all_codec) {
+    return NoCandidate{.status = 488,
+                       .phrase = "Not Acceptable Here",
+                       .reason = "SIP;cause=488;text=\"no common codec with any trunk\""};
+  }
+  return NoCandidate{.status = 503,
+                     .phrase = "Service Unavailable",
+                     .reason = "SIP;cause=503;text=\"no trunk available\""};
+}
+
 CallActions CallFsm::Start(MonoTime now) {
   CallActions out;
   if (phase_ != Phase::kIdle) return out;
   phase_ = Phase::kSetup;
   started_ = now;
-  bool any_usable = false;
-  bool all_codec = !candidates_.empty();
-  for (const CallCandidate& c : candidates_) {
-    if (c.skip == CallCandidate::Skip::kNone) any_usable = true;
-    if (c.skip != CallCandidate::Skip::kNoCommonCodec) all_codec = false;
-  }
-  if (!any_usable) {
-    if (all_codec) {
-      Reject(488, "Not Acceptable Here", "SIP;cause=488;text=\"no common codec with any trunk\"",
-             out);
-    } else {
-      Reject(503, "Service Unavailable", "SIP;cause=503;text=\"no trunk available\"", out);
-    }
+  if (std::optional<NoCandidate> none = NoUsableCandidate(candidates_)) {
+    Reject(none->status, std::move(none->phrase), std::move(none->reason), out);
     return out;
   }
   Advance(now, /*retry_same_allowed=*/false, out);
@@ -156,109 +163,73 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
   }
   if (!IsCurrent(attempt) || phase_ != Phase::kSetup) return out;
 
-  if (status >= 200 && status < 300) {
-    a.state = AttemptState::kAnswered;
-    a.deadline = MonoTime::max();
-    connected_attempt_ = attempt;
-    current_ = -1;
-    phase_ = Phase::kConnected;
-    Report(attempt, status, false, false, false, 0, out);
-    out.push_back({.kind = CallAction::Kind::kAnswer,
+  if (!r.local && (status == 401 || status == 407) && candidates_[a.candidate].has_credentials &&
+      !a.auth_sent) {
+    // Part of the attempt, not its outcome: answer the challenge once. The re-sent INVITE is a
+    // new transaction: it gets a fresh setup timer.
+    a.auth_sent = true;
+    a.state = AttemptState::kCalling;
+    ArmSetupTimer(a, now);
+    out.push_back({.kind = CallAction::Kind::kAuthenticate,
                    .attempt = attempt,
                    .candidate = a.candidate,
                    .status = status});
     return out;
   }
 
-  const auto release = [&] {
-    a.state = AttemptState::kReleased;
-    a.deadline = MonoTime::max();
-    current_ = -1;
-    out.push_back({.kind = CallAction::Kind::kRelease,
-                   .attempt = attempt,
-                   .candidate = a.candidate,
-                   .status = status});
-  };
-  const CallCandidate& cand = candidates_[a.candidate];
-
+  health::AttemptOutcome outcome = OutcomeOf(attempt);
   if (r.local) {
-    if (status == 408 && a.ringing) {
-      // Ring-no-answer decided by the stack: the callee's business, relayed as is.
-      Report(attempt, 408, true, false, false, 0, out);
-      out.push_back({.kind = CallAction::Kind::kRelayFinal,
-                     .attempt = attempt,
-                     .candidate = a.candidate,
-                     .status = 408,
-                     .phrase = r.phrase});
-      release();
-      phase_ = Phase::kFailed;
-      return out;
+    // A final our own stack made up: its 408 is its transaction timer (silence, or after
+    // ringing the callee not answering); anything else means the trunk was never reached
+    // (refused, unreachable, TLS).
+    if (status == 408) {
+      outcome.timed_out = true;
+      if (a.ringing) outcome.sip_status = 408;
+    } else {
+      outcome.transport_error = true;
     }
-    const bool timed_out = status == 408;
-    Report(attempt, 0, timed_out, !timed_out, false, 0, out);
-    failures_.push_back({a.candidate, 0, timed_out, !timed_out, false, r.phrase});
-    release();
-    const bool may_fail_over =
-        timed_out ? policy_.failover_on_timeout : policy_.failover_on_transport_error;
-    if (!may_fail_over) {
-      RejectWithFailures(out);
-      return out;
-    }
-    Advance(now, /*retry_same_allowed=*/true, out);
-    return out;
+  } else {
+    outcome.sip_status = status;
+    outcome.credentials_sent = a.auth_sent;
+    outcome.retry_after_s = r.retry_after_s;
   }
-
-  if (status == 401 || status == 407) {
-    if (cand.has_credentials && !a.auth_sent) {
-      a.auth_sent = true;
-      // The re-sent INVITE is a new transaction: it gets a fresh setup timer.
-      a.state = AttemptState::kCalling;
-      ArmSetupTimer(a, now);
-      out.push_back({.kind = CallAction::Kind::kAuthenticate,
+  const health::OutcomeVerdict verdict = Conclude(attempt, std::move(outcome), out);
+  a.deadline = MonoTime::max();
+  switch (verdict.call) {
+    case health::CallStep::kConnect:
+      a.state = AttemptState::kAnswered;
+      connected_attempt_ = attempt;
+      current_ = -1;
+      phase_ = Phase::kConnected;
+      out.push_back({.kind = CallAction::Kind::kAnswer,
                      .attempt = attempt,
                      .candidate = a.candidate,
                      .status = status});
       return out;
-    }
-    // Challenged again after our credentials (AUTH_FAILED), or no credentials to give: this
-    // trunk will not take the call; the next one may.
-    Report(attempt, status, false, false, a.auth_sent, 0, out);
-    failures_.push_back({a.candidate, status, false, false, true, r.phrase});
-    release();
-    Advance(now, /*retry_same_allowed=*/false, out);
-    return out;
+    case health::CallStep::kRelayFinal:
+      // The callee's answer (or ring-no-answer): relayed, never failed over.
+      out.push_back({.kind = CallAction::Kind::kRelayFinal,
+                     .attempt = attempt,
+                     .candidate = a.candidate,
+                     .status = status,
+                     .phrase = r.phrase});
+      Release(attempt, status, out);
+      phase_ = Phase::kFailed;
+      return out;
+    case health::CallStep::kNextAttempt:
+    case health::CallStep::kEndCall:
+      failures_.push_back({.candidate = a.candidate,
+                           .status = r.local ? 0 : status,
+                           .reason = verdict.reason,
+                           .phrase = r.phrase});
+      Release(attempt, status, out);
+      if (verdict.call == health::CallStep::kEndCall) {
+        RejectWithFailures(out);
+      } else {
+        Advance(now, verdict.retry_same_trunk, out);
+      }
+      return out;
   }
-
-  if (status == 408 && a.ringing) {
-    Report(attempt, status, false, false, false, 0, out);
-    out.push_back({.kind = CallAction::Kind::kRelayFinal,
-                   .attempt = attempt,
-                   .candidate = a.candidate,
-                   .status = status,
-                   .phrase = r.phrase});
-    release();
-    phase_ = Phase::kFailed;
-    return out;
-  }
-
-  if (policy_.IsFailoverCode(status)) {
-    Report(attempt, status, false, false, false, r.retry_after_s, out);
-    failures_.push_back({a.candidate, status, false, false, false, r.phrase});
-    release();
-    // A trunk that asked us to come back later (Retry-After) is not retried within this call.
-    Advance(now, /*retry_same_allowed=*/r.retry_after_s == 0, out);
-    return out;
-  }
-
-  // The callee's answer: relayed, never failed over.
-  Report(attempt, status, false, false, false, 0, out);
-  out.push_back({.kind = CallAction::Kind::kRelayFinal,
-                 .attempt = attempt,
-                 .candidate = a.candidate,
-                 .status = status,
-                 .phrase = r.phrase});
-  release();
-  phase_ = Phase::kFailed;
   return out;
 }
 
@@ -277,22 +248,22 @@ CallActions CallFsm::OnTimer(MonoTime now) {
   if (phase_ != Phase::kSetup || current_ < 0) return out;
   const int attempt = current_;
   Attempt& a = attempts_[attempt];
-  if (a.state == AttemptState::kCalling && now >= a.deadline) {
-    Report(attempt, 0, true, false, false, 0, out);
-    failures_.push_back({a.candidate, 0, true, false, false, "timeout"});
-    Abandon(attempt, out);
-    if (!policy_.failover_on_timeout) {
-      RejectWithFailures(out);
-      return out;
-    }
-    Advance(now, /*retry_same_allowed=*/true, out);
-    return out;
-  }
-  if (a.state == AttemptState::kProceeding && !a.ringing && now >= BudgetDeadline()) {
-    // Only 100 Trying and the budget is spent: the trunk accepted the INVITE and went quiet.
-    Report(attempt, 0, true, false, false, 0, out);
-    failures_.push_back({a.candidate, 0, true, false, false, "timeout after 100 Trying"});
-    Abandon(attempt, out);
+  const bool setup_timer = a.state == AttemptState::kCalling && now >= a.deadline;
+  // Only 100 Trying and the budget is spent: the trunk accepted the INVITE and went quiet.
+  const bool budget_after_trying =
+      a.state == AttemptState::kProceeding && !a.ringing && now >= BudgetDeadline();
+  if (!setup_timer && !budget_after_trying) return out;
+  health::AttemptOutcome outcome = OutcomeOf(attempt);
+  outcome.timed_out = true;
+  const health::OutcomeVerdict verdict = Conclude(attempt, std::move(outcome), out);
+  failures_.push_back({.candidate = a.candidate,
+                       .reason = verdict.reason,
+                       .phrase = setup_timer ? "timeout" : "timeout after 100 Trying"});
+  Abandon(attempt, out);
+  if (verdict.call == health::CallStep::kNextAttempt) {
+    // After 100 Trying the budget is spent: Advance ends the call with the failures.
+    Advance(now, verdict.retry_same_trunk, out);
+  } else {
     RejectWithFailures(out);
   }
   return out;
@@ -314,10 +285,7 @@ bool CallFsm::AttemptsSettled() const {
 
 std::string CallFsm::LastFailureReason() const {
   if (failures_.empty()) return {};
-  const Failure& f = failures_.back();
-  if (f.timed_out) return "timeout";
-  if (f.transport_error) return "transport_error";
-  return std::to_string(f.status);
+  return health::FailoverReasonLabel(failures_.back().reason, failures_.back().status);
 }
 
 bool CallFsm::IsCurrent(int attempt) const { return attempt == current_ && current_ >= 0; }
@@ -401,17 +369,24 @@ void CallFsm::RejectWithFailures(CallActions& out) {
   for (const Failure& f : failures_) {
     if (!text.empty()) text += ", ";
     absl::StrAppend(&text, candidates_[f.candidate].trunk_id, ": ");
-    if (f.auth_failed) {
-      absl::StrAppend(&text, f.status, " auth failed");
-    } else if (f.timed_out) {
-      any_timeout = true;
-      text += "timeout";
-    } else if (f.transport_error) {
-      absl::StrAppend(&text, "transport error");
-      if (!f.phrase.empty()) absl::StrAppend(&text, " (", f.phrase, ")");
-    } else {
-      absl::StrAppend(&text, f.status, " ", f.phrase);
-      if (best == nullptr || TellingRank(f.status) < TellingRank(best->status)) best = &f;
+    switch (f.reason) {
+      case health::FailureReason::kAuthFailed:
+      case health::FailureReason::kNoCredentials:
+        absl::StrAppend(&text, f.status, " auth failed");
+        break;
+      case health::FailureReason::kTimeout:
+        any_timeout = true;
+        text += "timeout";
+        break;
+      case health::FailureReason::kTransportError:
+        absl::StrAppend(&text, "transport error");
+        if (!f.phrase.empty()) absl::StrAppend(&text, " (", f.phrase, ")");
+        break;
+      case health::FailureReason::kStatus:
+      case health::FailureReason::kNone:
+        absl::StrAppend(&text, f.status, " ", f.phrase);
+        if (best == nullptr || TellingRank(f.status) < TellingRank(best->status)) best = &f;
+        break;
     }
   }
   int status = 503;
@@ -427,24 +402,34 @@ void CallFsm::RejectWithFailures(CallActions& out) {
          absl::StrCat("SIP;cause=", status, ";text=\"", Sanitize(text), "\""), out);
 }
 
-void CallFsm::Report(int attempt, int status, bool timed_out, bool transport_error,
-                     bool credentials_sent, uint32_t retry_after_s, CallActions& out) const {
+health::AttemptOutcome CallFsm::OutcomeOf(int attempt) const {
   const Attempt& a = attempts_[attempt];
-  CallAction act{.kind = CallAction::Kind::kReportOutcome,
+  return {.trunk_id = candidates_[a.candidate].trunk_id,
+          .provisional_received = a.ringing,
+          .first_response_ms = a.first_response_ms,
+          .call_id = call_id_};
+}
+
+health::OutcomeVerdict CallFsm::Conclude(int attempt, health::AttemptOutcome outcome,
+                                         CallActions& out) const {
+  const health::OutcomeVerdict verdict = health::Classify(outcome, policy_);
+  out.push_back({.kind = CallAction::Kind::kReportOutcome,
+                 .attempt = attempt,
+                 .candidate = attempts_[attempt].candidate,
+                 .status = outcome.sip_status,
+                 .outcome = std::move(outcome)});
+  return verdict;
+}
+
+void CallFsm::Release(int attempt, int status, CallActions& out) {
+  Attempt& a = attempts_[attempt];
+  a.state = AttemptState::kReleased;
+  a.deadline = MonoTime::max();
+  if (current_ == attempt) current_ = -1;
+  out.push_back({.kind = CallAction::Kind::kRelease,
                  .attempt = attempt,
                  .candidate = a.candidate,
-                 .status = status};
-  health::AttemptOutcome& o = act.outcome;
-  o.trunk_id = candidates_[a.candidate].trunk_id;
-  o.sip_status = status;
-  o.timed_out = timed_out;
-  o.transport_error = transport_error;
-  o.provisional_received = a.ringing;
-  o.credentials_sent = credentials_sent;
-  o.retry_after_s = retry_after_s;
-  o.first_response_ms = a.first_response_ms;
-  o.call_id = call_id_;
-  out.push_back(std::move(act));
+                 .status = status});
 }
 
 }  // namespace trunkroute::sip

@@ -2,6 +2,7 @@
 #define TRUNKROUTE_SIP_CALL_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,18 +62,30 @@ using CallActions = absl::InlinedVector<CallAction, 4>;
 
 std::string_view CallActionKindName(CallAction::Kind kind);
 
+// Why no attempt can start for a call, when none can; nullopt when some candidate is usable.
+// 488 when every candidate lacks a common codec (the offer is the problem, RFC 3261 §21.4.26),
+// 503 when none is usable at all (all at capacity, or no candidate). One rule for CallFsm::Start
+// and the edge's candidate building (sip/candidates.h).
+struct NoCandidate {
+  int status = 0;
+  std::string phrase;
+  std::string reason;  // Reason header value (RFC 3326)
+};
+std::optional<NoCandidate> NoUsableCandidate(const std::vector<CallCandidate>& candidates);
+
 // The failover logic of one call, independent of Sofia and the network: events in, actions out,
 // time from the caller (tests use a simulated clock). Single-threaded (the SIP thread).
 //
-// Rules (design.md §2–4):
+// Rules (design.md §2–4). What a final (or our timer) means is health::Classify's decision
+// (health/outcome.h: the one failover rule, shared with health and metrics); this class adds
+// only what belongs to a call in progress:
 // - Attempts are serial: candidates in order, each tried 1 + retries_per_trunk times, at most
 //   max_attempts in all, none started after call_setup_budget_ms.
 // - Per attempt a setup timer: attempt_timeout_ms (capped by what is left of the budget); any 1xx
 //   stops it. Until a 180/183 (the call is really progressing) the budget still applies: a trunk
 //   that sends only 100 Trying cannot hold a call past the budget.
-// - Failover on a policy failover code, on the setup timer, on a transport error; a second 401/407
-//   on the same attempt (after credentials) is AUTH_FAILED and fails over too. Callee finals
-//   (404, 480, 486, 487, 6xx …) and a 408 after 180/183 (ring-no-answer) are relayed.
+// - A 401/407 is answered once per attempt when the trunk has credentials (kAuthenticate); only
+//   a challenge that cannot or can no longer be answered is an outcome.
 // - An abandoned attempt is CANCELed only once it has had a 1xx; a 2xx that arrives after
 //   abandonment is ACKed and BYEd; its transaction is kept until a final so nothing rings on.
 // - After the last candidate the caller gets the most telling failure with a Reason header.
@@ -127,23 +140,26 @@ class CallFsm {
     bool ringing = false;    // 180/183 (or other 101–199) seen
     bool auth_sent = false;  // credentials answered once on this attempt
   };
+  // A failed attempt, for the caller's final and its Reason header.
   struct Failure {
-    int candidate;
-    int status;  // SIP status from the trunk; 0 for timeout/transport/auth
-    bool timed_out;
-    bool transport_error;
-    bool auth_failed;
+    int candidate = -1;
+    int status = 0;  // the trunk's status; 0 for timeouts and transport errors
+    health::FailureReason reason = health::FailureReason::kNone;
     std::string phrase;
   };
 
   bool IsCurrent(int attempt) const;
+  // The outcome of `attempt` with what the attempt itself knows (trunk, ringing, first 1xx).
+  health::AttemptOutcome OutcomeOf(int attempt) const;
+  // Classifies `outcome` (the one rule) and queues its report to health.
+  health::OutcomeVerdict Conclude(int attempt, health::AttemptOutcome outcome,
+                                  CallActions& out) const;
   // Moves to the next attempt or ends the call with the most telling failure.
   void Advance(MonoTime now, bool retry_same_allowed, CallActions& out);
   void Abandon(int attempt, CallActions& out);
+  void Release(int attempt, int status, CallActions& out);
   void Reject(int status, std::string phrase, std::string reason, CallActions& out);
   void RejectWithFailures(CallActions& out);
-  void Report(int attempt, int status, bool timed_out, bool transport_error, bool auth_failed,
-              uint32_t retry_after_s, CallActions& out) const;
   void ArmSetupTimer(Attempt& a, MonoTime now);
   MonoTime BudgetDeadline() const;
 

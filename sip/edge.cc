@@ -594,9 +594,9 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
 // ---------------------------------------------------------------------------------------------
 // Services for calls
 
-void EdgeCore::ReportOutcome(const health::AttemptOutcome& outcome,
-                             const router::EffectiveFailoverPolicy& policy) {
-  health_->ReportOutcome(outcome, policy);
+health::OutcomeClass EdgeCore::ReportOutcome(const health::AttemptOutcome& outcome,
+                                             const router::EffectiveFailoverPolicy& policy) {
+  return health_->ReportOutcome(outcome, policy);
 }
 
 int EdgeCore::TrunkLoad(const std::string& trunk_id) const {

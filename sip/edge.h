@@ -68,7 +68,7 @@ struct EdgeCounters {
   std::atomic<uint64_t> calls_failed{0};          // attempts made, caller got a final ≥ 300
   std::atomic<uint64_t> attempts{0};              // INVITEs sent to trunks (auth re-sends excluded)
   std::atomic<uint64_t> failovers{0};             // attempts after the first within a call
-  std::atomic<uint64_t> auth_failures{0};         // AUTH_FAILED outcomes
+  std::atomic<uint64_t> auth_failures{0};         // outcomes health classified AUTH_FAILED
   std::atomic<uint64_t> late_answers_cleared{0};  // 2xx after abandonment, ACKed and BYEd
   std::atomic<uint64_t> probes_sent{0};
   std::atomic<uint64_t> probes_answered{0};

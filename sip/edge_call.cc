@@ -309,9 +309,8 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
             }
             // The last trunk tried (none when the edge answered before any attempt).
             const std::string last_trunk =
-                fsm_.attempt_count() > 0
-                    ? TrunkOf(fsm_.candidate_of(fsm_.attempt_count() - 1)).id
-                    : std::string();
+                fsm_.attempt_count() > 0 ? TrunkOf(fsm_.candidate_of(fsm_.attempt_count() - 1)).id
+                                         : std::string();
             LogInfo("call failed", {{"call_id", request_.call_id},
                                     {"route", decision_.route->id},
                                     {"trunk", last_trunk},
@@ -325,16 +324,12 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
         }
         break;
       case CallAction::Kind::kReportOutcome:
-        if (a.outcome.credentials_sent) {
+        // Health owns AUTH_FAILED: its log line (one per run of failures) and its metric. The
+        // edge keeps only its own total, of what health classified.
+        if (core_->ReportOutcome(a.outcome, decision_.policy()) ==
+            health::OutcomeClass::kAuthFailed) {
           core_->counters().auth_failures.fetch_add(1, std::memory_order_relaxed);
-          LogWarn(
-              "trunk rejected our credentials (AUTH_FAILED): wrong password or source no "
-              "longer allow-listed",
-              {{"call_id", request_.call_id},
-               {"trunk", a.outcome.trunk_id},
-               {"status", std::to_string(a.outcome.sip_status)}});
         }
-        core_->ReportOutcome(a.outcome, decision_.policy());
         break;
     }
   }

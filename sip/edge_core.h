@@ -71,8 +71,9 @@ class EdgeCore {
   EdgeObserver* observer() const { return options_.observer; }
   EdgeCounters& counters() { return counters_; }
   bool stopping() const { return stopping_; }
-  void ReportOutcome(const health::AttemptOutcome& outcome,
-                     const router::EffectiveFailoverPolicy& policy);
+  // Feeds health; returns its classification (health owns AUTH_FAILED's log line and metric).
+  health::OutcomeClass ReportOutcome(const health::AttemptOutcome& outcome,
+                                     const router::EffectiveFailoverPolicy& policy);
   // Concurrent legs per trunk, for max_concurrent_calls.
   int TrunkLoad(const std::string& trunk_id) const;
   void AddTrunkLoad(const std::string& trunk_id, int delta);
