@@ -14,9 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "router/decision.h"
+#include "sip/admission.h"
+#include "sip/call_plan.h"
 #include "sip/edge_call.h"
 #include "sip/edge_core.h"
-#include "sip/sdp_filter.h"
 
 namespace trunkroute::sip {
 namespace {
@@ -436,155 +437,117 @@ void EdgeCore::ReapIfFinished(EdgeCall* call) {
   if (call->Finished()) calls_.erase(call);
 }
 
-void EdgeCore::RejectIncoming(nua_handle_t* nh, int status, const char* phrase,
-                              const std::string& reason, const char* log_reason, const sip_t* sip,
-                              std::string_view metric_reason) {
+void EdgeCore::RejectIncoming(nua_handle_t* nh, const EdgeRejection& rejection,
+                              const InviteFacts& invite, sip_t const* sip) {
   counters_.calls_rejected.fetch_add(1, std::memory_order_relaxed);
-  if (options_.observer != nullptr) options_.observer->OnRejected(status, metric_reason);
-  nua_respond(nh, status, phrase, TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())),
-              TAG_END());
+  if (options_.observer != nullptr) {
+    options_.observer->OnRejected(rejection.status, rejection.metric_reason);
+  }
+  // nua_respond() keeps the phrase pointer until the stack runs the request: a static one.
+  char const* phrase = sip_status_phrase(rejection.status);
+  const std::string& reason = rejection.reason_header;
+  nua_respond(nh, rejection.status, phrase != nullptr ? phrase : "Rejected",
+              TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())), TAG_END());
   nua_handle_destroy(nh);
-  LogInfo("call rejected",
-          {{"call_id", sip != nullptr && sip->sip_call_id ? sip->sip_call_id->i_id : ""},
-           {"status", std::to_string(status)},
-           {"reason", log_reason}});
+  const char* call_id = sip != nullptr && sip->sip_call_id ? sip->sip_call_id->i_id : "";
+  LogInfo("call rejected", {{"call_id", call_id},
+                            {"status", std::to_string(rejection.status)},
+                            {"reason", rejection.log_reason}});
+  if (rejection.warn_with_source) {
+    LogWarn("INVITE from a source that is not allowed",
+            {{"call_id", call_id}, {"source", invite.source}});
+  }
 }
 
-void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
-  counters_.invites_received.fetch_add(1, std::memory_order_relaxed);
-  if (stopping_) {
-    RejectIncoming(nh, 503, "Service Unavailable", "SIP;cause=503;text=\"edge shutting down\"",
-                   "shutting down", sip, "shutting_down");
-    return;
+void EdgeCore::WarnIfStackTimeoutTooShort(const router::RoutingTable& table) {
+  if (table.version() == seen_table_version_) return;
+  seen_table_version_ = table.version();
+  // The stack's transaction lifetime is fixed at start-up (Sofia sets its queues once).
+  if (LongestSetupTimeoutMs(table) + 1000 > t1x64_ms_) {
+    LogWarn(
+        "a setup timeout in the new config is close to or above the SIP stack's "
+        "transaction timeout set at start-up; restart the edge to raise it",
+        {{"setup_timeout_ms", std::to_string(LongestSetupTimeoutMs(table))},
+         {"stack_timeout_ms", std::to_string(t1x64_ms_)}});
   }
-  std::shared_ptr<const router::RoutingTable> table = config_->Current();
-  if (table->version() != seen_table_version_) {
-    seen_table_version_ = table->version();
-    // The stack's transaction lifetime is fixed at start-up (Sofia sets its queues once).
-    if (LongestSetupTimeoutMs(*table) + 1000 > t1x64_ms_) {
-      LogWarn(
-          "a setup timeout in the new config is close to or above the SIP stack's "
-          "transaction timeout set at start-up; restart the edge to raise it",
-          {{"setup_timeout_ms", std::to_string(LongestSetupTimeoutMs(*table))},
-           {"stack_timeout_ms", std::to_string(t1x64_ms_)}});
-    }
-  }
+}
 
-  // 1. Source: a trunk's allow_cidrs (which names the ingress trunk) or the edge's own list.
-  const std::string source = SourceAddress(nua_current_request(nua_));
-  const router::CompiledTrunk* ingress = table->TrunkForSource(source);
-  if (ingress == nullptr) {
-    bool allowed = false;
-    for (const router::Cidr& c : table->edge_allowed_sources()) {
-      if (c.Contains(source)) {
-        allowed = true;
-        break;
-      }
-    }
-    if (!allowed) {
-      RejectIncoming(nh, 403, "Forbidden", "", "source not allowed", sip, "source_not_allowed");
-      LogWarn("INVITE from a source that is not allowed",
-              {{"call_id", sip->sip_call_id ? sip->sip_call_id->i_id : ""}, {"source", source}});
-      return;
-    }
-  }
-  // 1b. Capacity: a full edge says so at once (503) rather than queueing the caller behind calls
-  // it cannot carry; the caller's own failover (another edge, another route) takes over.
-  if (table->edge_max_calls() > 0 && calls_.size() >= table->edge_max_calls()) {
-    RejectIncoming(nh, 503, "Service Unavailable", "SIP;cause=503;text=\"edge at max_calls\"",
-                   "edge at max_calls", sip, "max_calls");
-    return;
-  }
-  // 2. Max-Forwards, then loops (RFC 3261 §16.3: 483 Too Many Hops, 482 Loop Detected).
-  const unsigned max_forwards =
-      sip->sip_max_forwards != nullptr ? sip->sip_max_forwards->mf_count : 70;
-  if (max_forwards == 0) {
-    RejectIncoming(nh, 483, "Too Many Hops", "", "Max-Forwards 0", sip, "max_forwards");
-    return;
-  }
-  if (ViaNamesUs(sip->sip_via, own_addresses_)) {
-    RejectIncoming(nh, 482, "Loop Detected", "", "our own Via in the request", sip, "loop");
-    return;
-  }
-  // 3. Route decision, in-process.
-  const std::string dialed =
-      DialedNumberOf(sip->sip_request != nullptr ? sip->sip_request->rq_url : nullptr);
+InviteFacts EdgeCore::InviteFactsOf(sip_t const* sip) {
+  return {.source = SourceAddress(nua_current_request(nua_)),
+          .max_forwards = sip->sip_max_forwards != nullptr
+                              ? static_cast<unsigned>(sip->sip_max_forwards->mf_count)
+                              : 70u,
+          .via_names_us = ViaNamesUs(sip->sip_via, own_addresses_)};
+}
+
+CallerRequest EdgeCore::CallerRequestOf(sip_t const* sip, const InviteFacts& invite) {
   CallerRequest request;
   request.call_id = sip->sip_call_id ? sip->sip_call_id->i_id : "";
   request.identity = CallerIdentityOf(sip);
-  std::string caller = UserOfNameAddr(request.identity.pai);
-  if (caller.empty() && sip->sip_from && sip->sip_from->a_url->url_user) {
-    caller = sip->sip_from->a_url->url_user;
+  // The caller's number: P-Asserted-Identity's user, else From's (router::Decide normalises it).
+  request.caller_number = UserOfNameAddr(request.identity.pai);
+  if (request.caller_number.empty() && sip->sip_from && sip->sip_from->a_url->url_user) {
+    request.caller_number = sip->sip_from->a_url->url_user;
   }
-  // Timed only for the metrics hook: no clock reads on the per-call path without one.
-  const MonoTime decide_start = options_.observer != nullptr ? clock_->Now() : MonoTime();
-  absl::StatusOr<router::Decision> decision = router::Decide(
-      table, *health_, {dialed, caller, ingress != nullptr ? ingress->id : ""}, NextEntropy());
-  if (options_.observer != nullptr) {
-    options_.observer->OnDecision(router::DecisionRouteId(decision),
-                                  router::DecisionResult(decision), clock_->Now() - decide_start);
-  }
-  if (!decision.ok()) {
-    const std::string text(decision.status().message());
-    std::string clean;
-    for (char c : text) {
-      if (c != '"' && c != '\\') clean.push_back(c);
-    }
-    if (absl::IsUnavailable(decision.status())) {
-      RejectIncoming(nh, 503, "Service Unavailable",
-                     absl::StrCat("SIP;cause=503;text=\"", clean, "\""), "no trunk available", sip,
-                     "unavailable");
-    } else {
-      RejectIncoming(nh, 404, "Not Found", absl::StrCat("SIP;cause=404;text=\"", clean, "\""),
-                     "no route", sip, "no_route");
-    }
-    return;
-  }
-  request.caller_number =
-      decision->normalized_caller.empty() ? caller : decision->normalized_caller;
   if (sip->sip_privacy != nullptr) {
     char* p = sip_header_as_string(home_, reinterpret_cast<sip_header_t const*>(sip->sip_privacy));
     if (p != nullptr) request.privacy = p;
     su_free(home_, p);
   }
-  request.max_forwards = max_forwards - 1;
+  request.max_forwards = invite.max_forwards - 1;  // admission refused 0
   if (sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0) {
     request.content_type = sip->sip_content_type && sip->sip_content_type->c_type
                                ? sip->sip_content_type->c_type
                                : "application/sdp";
     request.body.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
   }
-  const bool sdp =
-      !request.body.empty() && strcasecmp(request.content_type.c_str(), "application/sdp") == 0;
+  return request;
+}
 
-  // 4. Candidates: codec filter and concurrency per trunk.
-  std::vector<CallCandidate> candidates;
-  std::vector<std::string> offers;
-  candidates.reserve(decision->candidates.size());
-  offers.reserve(decision->candidates.size());
-  for (const router::DecisionCandidate& dc : decision->candidates) {
-    const router::CompiledTrunk& t = *dc.trunk;
-    CallCandidate c;
-    c.trunk_id = t.id;
-    c.attempt_timeout_ms = dc.attempt_timeout_ms;
-    c.has_credentials = !t.username.empty();
-    std::string offer;
-    if (t.max_concurrent_calls > 0 && TrunkLoad(t.id) >= static_cast<int>(t.max_concurrent_calls)) {
-      c.skip = CallCandidate::Skip::kAtCapacity;
-    } else if (sdp) {
-      SdpFilterResult f = FilterSdpCodecs(request.body, t.codecs);
-      if (!f.has_common_codec) {
-        c.skip = CallCandidate::Skip::kNoCommonCodec;
-      } else {
-        offer = std::move(f.sdp);
-      }
-    }
-    candidates.push_back(std::move(c));
-    offers.push_back(std::move(offer));
+void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
+  counters_.invites_received.fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<const router::RoutingTable> table = config_->Current();
+  const InviteFacts invite = InviteFactsOf(sip);
+
+  // 1. Admission: stopping, source, capacity, Max-Forwards, loop (sip/admission.h).
+  const Admission admission =
+      AdmitInvite(invite, *table, {.stopping = stopping_, .calls_in_progress = calls_.size()});
+  if (admission.rejection) {
+    RejectIncoming(nh, *admission.rejection, invite, sip);
+    return;
+  }
+  WarnIfStackTimeoutTooShort(*table);
+
+  // 2. Route decision, in-process, on this one snapshot.
+  CallerRequest request = CallerRequestOf(sip, invite);
+  const std::string dialed =
+      DialedNumberOf(sip->sip_request != nullptr ? sip->sip_request->rq_url : nullptr);
+  // Timed only for the metrics hook: no clock reads on the per-call path without one.
+  const MonoTime decide_start = options_.observer != nullptr ? clock_->Now() : MonoTime();
+  absl::StatusOr<router::Decision> decision = router::Decide(
+      table, *health_,
+      {dialed, request.caller_number, admission.ingress != nullptr ? admission.ingress->id : ""},
+      NextEntropy());
+  if (options_.observer != nullptr) {
+    options_.observer->OnDecision(router::DecisionRouteId(decision),
+                                  router::DecisionResult(decision), clock_->Now() - decide_start);
+  }
+  if (!decision.ok()) {
+    RejectIncoming(nh, RejectionForDecision(decision.status()), invite, sip);
+    return;
+  }
+  if (!decision->normalized_caller.empty()) request.caller_number = decision->normalized_caller;
+
+  // 3. Candidates: codec filter and concurrency per trunk (sip/call_plan.h).
+  CallPlan plan = PlanCall(*decision, {request.content_type, request.body},
+                           [this](const std::string& trunk_id) { return TrunkLoad(trunk_id); });
+  if (plan.rejection) {
+    RejectIncoming(nh, *plan.rejection, invite, sip);
+    return;
   }
 
   auto call = std::make_unique<EdgeCall>(this, nh, *std::move(decision), std::move(request),
-                                         std::move(candidates), std::move(offers));
+                                         std::move(plan.candidates), std::move(plan.offers));
   EdgeCall* raw = call.get();
   calls_.emplace(raw, std::move(call));
   raw->Start();

@@ -18,6 +18,7 @@
 #include "config/config_manager.h"
 #include "health/prober.h"
 #include "health/tracker.h"
+#include "sip/admission.h"
 #include "sip/edge.h"
 #include "sip/edge_util.h"
 #include "sip/sofia.h"
@@ -25,6 +26,7 @@
 namespace trunkroute::sip {
 
 class EdgeCall;
+struct CallerRequest;
 struct Probe;
 
 // What a nua handle belongs to (its hmagic).
@@ -98,11 +100,19 @@ class EdgeCore {
   absl::Status CreateStack();
   void OnEvent(nua_event_t event, int status, char const* phrase, nua_handle_t* nh, LegRef* ref,
                sip_t const* sip, tagi_t tags[]);
+  // A new INVITE: admission (sip/admission.h), the route decision, the call plan
+  // (sip/call_plan.h), then an EdgeCall — or one rejection from whichever step refused.
   void OnIncomingInvite(nua_handle_t* nh, sip_t const* sip);
-  // Answers an INVITE the edge will not forward. `metric_reason` is a fixed word for
-  // EdgeObserver::OnRejected (bounded label values).
-  void RejectIncoming(nua_handle_t* nh, int status, const char* phrase, const std::string& reason,
-                      const char* log_reason, const sip_t* sip, std::string_view metric_reason);
+  // What admission needs from the request and its packet.
+  InviteFacts InviteFactsOf(sip_t const* sip);
+  // What the call keeps from the caller's INVITE (the message is gone after the event).
+  CallerRequest CallerRequestOf(sip_t const* sip, const InviteFacts& invite);
+  // Answers an INVITE the edge will not forward: the response, the counters, the metrics hook,
+  // the log line(s); then lets go of the handle.
+  void RejectIncoming(nua_handle_t* nh, const EdgeRejection& rejection, const InviteFacts& invite,
+                      sip_t const* sip);
+  // Once per config version: a setup timeout the stack's fixed transaction timer cannot serve.
+  void WarnIfStackTimeoutTooShort(const router::RoutingTable& table);
   void StartProbe(const health::ProbeTarget& target);
   void FinishProbe(Probe* probe, int status, bool local, bool timed_out);
   void BeginShutdown();

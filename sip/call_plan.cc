@@ -1,0 +1,49 @@
+#include "sip/call_plan.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "sip/sdp_filter.h"
+
+namespace trunkroute::sip {
+
+CallPlan PlanCall(const router::Decision& decision, const CallerOffer& offer,
+                  absl::FunctionRef<int(const std::string&)> trunk_load) {
+  // Only SDP is filtered; any other body goes as received.
+  const bool sdp = !offer.body.empty() &&
+                   absl::EqualsIgnoreCase(
+                       absl::string_view(offer.content_type.data(), offer.content_type.size()),
+                       "application/sdp");
+  CallPlan plan;
+  plan.candidates.reserve(decision.candidates.size());
+  plan.offers.reserve(decision.candidates.size());
+  for (const router::DecisionCandidate& dc : decision.candidates) {
+    const router::CompiledTrunk& t = *dc.trunk;
+    CallCandidate c{.trunk_id = t.id,
+                    .attempt_timeout_ms = dc.attempt_timeout_ms,
+                    .has_credentials = !t.username.empty()};
+    std::string filtered;
+    if (t.max_concurrent_calls > 0 &&
+        trunk_load(t.id) >= static_cast<int>(t.max_concurrent_calls)) {
+      c.skip = CallCandidate::Skip::kAtCapacity;
+    } else if (sdp) {
+      SdpFilterResult f = FilterSdpCodecs(offer.body, t.codecs);
+      if (f.has_common_codec) {
+        filtered = std::move(f.sdp);
+      } else {
+        c.skip = CallCandidate::Skip::kNoCommonCodec;
+      }
+    }
+    plan.candidates.push_back(std::move(c));
+    plan.offers.push_back(std::move(filtered));
+  }
+  if (std::optional<NoCandidate> none = NoUsableCandidate(plan.candidates)) {
+    plan.rejection = EdgeRejection{.status = none->status,
+                                   .reason_header = std::move(none->reason),
+                                   .log_reason = "no usable candidate",
+                                   .metric_reason = "no_candidate"};
+  }
+  return plan;
+}
+
+}  // namespace trunkroute::sip
