@@ -285,6 +285,21 @@ TEST_F(CallFsmTest, ChallengeWithoutCredentialsFailsOver) {
               ElementsAre("ReportOutcome primary 407", "Release a0 c0", "SendInvite a1 c1"));
 }
 
+// The FSM asks health::Classify with the route's policy: a code the route adds fails over, a
+// code it removes is relayed as the callee's answer.
+TEST_F(CallFsmTest, FailoverCodesComeFromTheRoutesPolicy) {
+  policy_.failover_codes.set(486);
+  policy_.failover_codes.reset(503);
+  CallFsm busy({Trunk("primary"), Trunk("backup")}, policy_, "c1");
+  busy.Start(Now());
+  EXPECT_THAT(Describe(busy.OnFinal(0, {.status = 486}, Now())),
+              ElementsAre("ReportOutcome primary 486", "Release a0 c0", "SendInvite a1 c1"));
+  CallFsm unavailable({Trunk("primary"), Trunk("backup")}, policy_, "c2");
+  unavailable.Start(Now());
+  EXPECT_THAT(Describe(unavailable.OnFinal(0, {.status = 503}, Now())),
+              ElementsAre("ReportOutcome primary 503", "RelayFinal a0 503", "Release a0 c0"));
+}
+
 TEST_F(CallFsmTest, RetriesSameTrunkBeforeMovingOn) {
   policy_.retries_per_trunk = 1;
   CallFsm fsm({Trunk("primary"), Trunk("backup")}, policy_, "c1");

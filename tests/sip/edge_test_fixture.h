@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "gtest/gtest.h"
 #include "tests/sip/edge_harness.h"
+#include "tests/sip/sip_trace.h"
 #include "tests/sip/sipp.h"
 
 namespace trunkroute::sip::testing {
@@ -200,6 +201,11 @@ class EdgeE2eTest : public ::testing::Test {
   }
 
   const EdgeCounters& counters() { return harness_->edge().counters(); }
+
+  // Every message `peer` sent and received so far (its -trace_msg file).
+  static std::vector<SipMessage> Trace(const Sipp* peer) {
+    return ParseSippTrace(peer->Messages());
+  }
 
   int base_ = 0;
   int range_ = 27000;
