@@ -65,7 +65,7 @@ std::string_view CallActionKindName(CallAction::Kind kind);
 // Why no attempt can start for a call, when none can; nullopt when some candidate is usable.
 // 488 when every candidate lacks a common codec (the offer is the problem, RFC 3261 §21.4.26),
 // 503 when none is usable at all (all at capacity, or no candidate). One rule for CallFsm::Start
-// and the edge's candidate building (sip/candidates.h).
+// and the edge's call plan (sip/call_plan.h).
 struct NoCandidate {
   int status = 0;
   std::string phrase;

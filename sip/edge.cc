@@ -356,7 +356,7 @@ void EdgeCore::BeginShutdown() {
   }
   std::vector<Probe*> probes;
   for (auto& [p, probe] : probes_) probes.push_back(p);
-  for (Probe* p : probes) FinishProbe(p, 0, true, true);
+  for (Probe* p : probes) FinishProbe(p, ProbeEnd::kOurTimer);
   nua_shutdown(nua_);
   shutdown_timer_ = su_timer_create(su_root_task(root_), 0);
   su_timer_set_interval(shutdown_timer_, &EdgeCore::OnShutdownTimer, nullptr, kShutdownGraceMs);
@@ -412,7 +412,8 @@ void EdgeCore::OnEvent(nua_event_t event, int status, char const* phrase, nua_ha
     }
     case LegRef::Kind::kProbe:
       if (event == nua_r_options && status >= 200) {
-        FinishProbe(ref->probe, status, !CameFromNetwork(sip), false);
+        FinishProbe(ref->probe, CameFromNetwork(sip) ? ProbeEnd::kAnswered : ProbeEnd::kStackFinal,
+                    status);
       }
       break;
   }
@@ -616,19 +617,19 @@ void EdgeCore::StartProbe(const health::ProbeTarget& target) {
 }
 
 void EdgeCore::OnProbeTimer(EdgeCore* core, su_timer_t*, void* arg) {
-  core->FinishProbe(static_cast<Probe*>(arg), 0, true, true);
+  core->FinishProbe(static_cast<Probe*>(arg), ProbeEnd::kOurTimer);
 }
 
-void EdgeCore::FinishProbe(Probe* p, int status, bool local, bool timed_out) {
+void EdgeCore::FinishProbe(Probe* p, ProbeEnd end, int status) {
   auto it = probes_.find(p);
   if (it == probes_.end()) return;
   health::ProbeResult result;
   result.trunk_id = p->target.trunk_id;
   result.probe_id = p->target.probe_id;
-  if (timed_out || (local && status == 408)) {
+  if (end == ProbeEnd::kOurTimer || (end == ProbeEnd::kStackFinal && status == 408)) {
     result.timed_out = true;
     counters_.probes_timed_out.fetch_add(1, std::memory_order_relaxed);
-  } else if (local) {
+  } else if (end == ProbeEnd::kStackFinal) {
     result.transport_error = true;
   } else {
     result.sip_status = status;

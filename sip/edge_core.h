@@ -114,7 +114,10 @@ class EdgeCore {
   // Once per config version: a setup timeout the stack's fixed transaction timer cannot serve.
   void WarnIfStackTimeoutTooShort(const router::RoutingTable& table);
   void StartProbe(const health::ProbeTarget& target);
-  void FinishProbe(Probe* probe, int status, bool local, bool timed_out);
+  // How a probe ended: a final from the trunk, a final our stack made up (its 408 is its
+  // timer: a timeout; anything else a transport error), or our own timer (or shutdown).
+  enum class ProbeEnd { kAnswered, kStackFinal, kOurTimer };
+  void FinishProbe(Probe* probe, ProbeEnd end, int status = 0);
   void BeginShutdown();
   double NextEntropy();
 
