@@ -74,10 +74,14 @@ struct ObserverEntry {
   std::atomic<bool> active{true};
 };
 
-void LogTransition(const std::string& trunk_id, const Transition& tr) {
+// Each line names the peer (host:port and transport) the probes and calls went to, so an
+// operator sees at once which address failed, without looking the trunk up.
+void LogTransition(const TrunkState& t, const Transition& tr) {
   const std::string_view reason = HealthReasonShortName(tr.reason);
   if (tr.from_reported == v1::HEALTH_STATE_UNSPECIFIED) {
-    LogDebug("trunk added", {{"trunk", trunk_id},
+    LogDebug("trunk added", {{"trunk", t.id()},
+                             {"peer", t.peer()},
+                             {"transport", t.transport_name()},
                              {"state", HealthStateShortName(tr.to_reported)},
                              {"reason", reason},
                              {"detail", tr.detail}});
@@ -90,18 +94,22 @@ void LogTransition(const std::string& trunk_id, const Transition& tr) {
   if (!LogEnabled(level)) return;
   if (tr.reported_changed()) {
     LogLine(level, "trunk health state change",
-            {{"trunk", trunk_id},
+            {{"trunk", t.id()},
              {"from", HealthStateShortName(tr.from_reported)},
              {"to", HealthStateShortName(tr.to_reported)},
              {"reason", reason},
+             {"peer", t.peer()},
+             {"transport", t.transport_name()},
              {"detail", tr.detail}});
   } else {
     // Measured health moves on under an admin override; decisions do not see it yet.
     LogLine(level, "trunk health state change",
-            {{"trunk", trunk_id},
+            {{"trunk", t.id()},
              {"from", HealthStateShortName(tr.from_measured)},
              {"to", HealthStateShortName(tr.to_measured)},
              {"reason", reason},
+             {"peer", t.peer()},
+             {"transport", t.transport_name()},
              {"detail", tr.detail},
              {"admin", HealthStateShortName(tr.to_reported)}});
   }
@@ -206,7 +214,7 @@ void HealthTracker::Impl::AbsorbLocked(TrunkState& t, StepContext& ctx,
     EnqueueLocked(Pending{0, ProbeItem{std::move(expired), false}});
   }
   for (const Transition& tr : ctx.transitions) {
-    LogTransition(t.id(), tr);
+    LogTransition(t, tr);
     if (!tr.reported_changed() || observers_.empty()) continue;
     HealthEvent event;
     t.FillProto(ctx.now, &event.health);

@@ -18,6 +18,17 @@ void SaturatingIncrement(uint32_t* v) {
   if (*v < std::numeric_limits<uint32_t>::max()) ++*v;
 }
 
+std::string_view TransportText(v1::Transport t) {
+  switch (t) {
+    case v1::TRANSPORT_UDP:
+      return "udp";
+    case v1::TRANSPORT_TCP:
+      return "tcp";
+    default:
+      return "tls";
+  }
+}
+
 std::string_view AdminText(v1::AdminState a) {
   switch (a) {
     case v1::ADMIN_STATE_DRAINING:
@@ -41,57 +52,18 @@ double RampShare(MonoTime start, MonoTime end, MonoTime now) {
   return kRampFloor + (1.0 - kRampFloor) * done;
 }
 
-std::string_view HealthStateShortName(v1::HealthState s) {
-  switch (s) {
-    case v1::HEALTH_STATE_UP:
-      return "UP";
-    case v1::HEALTH_STATE_DOWN:
-      return "DOWN";
-    case v1::HEALTH_STATE_PROBING:
-      return "PROBING";
-    case v1::HEALTH_STATE_DRAINING:
-      return "DRAINING";
-    case v1::HEALTH_STATE_FORCED_DOWN:
-      return "FORCED_DOWN";
-    case v1::HEALTH_STATE_FORCED_UP:
-      return "FORCED_UP";
-    default:
-      return "NONE";
-  }
-}
-
-std::string_view HealthReasonShortName(v1::HealthReason r) {
-  switch (r) {
-    case v1::HEALTH_REASON_CONFIGURED:
-      return "CONFIGURED";
-    case v1::HEALTH_REASON_CONSECUTIVE_FAILURES:
-      return "CONSECUTIVE_FAILURES";
-    case v1::HEALTH_REASON_PROBE_FAILURES:
-      return "PROBE_FAILURES";
-    case v1::HEALTH_REASON_RETRY_AFTER:
-      return "RETRY_AFTER";
-    case v1::HEALTH_REASON_TRANSPORT_ERROR:
-      return "TRANSPORT_ERROR";
-    case v1::HEALTH_REASON_AUTH_FAILED:
-      return "AUTH_FAILED";
-    case v1::HEALTH_REASON_HOLD_DOWN_EXPIRED:
-      return "HOLD_DOWN_EXPIRED";
-    case v1::HEALTH_REASON_RECOVERED:
-      return "RECOVERED";
-    case v1::HEALTH_REASON_ADMIN:
-      return "ADMIN";
-    default:
-      return "UNSPECIFIED";
-  }
-}
-
 TrunkState::TrunkState(const router::CompiledTrunk& trunk) { ApplyTrunk(trunk); }
+
+std::string_view TrunkState::transport_name() const { return TransportText(transport_); }
 
 void TrunkState::ApplyTrunk(const router::CompiledTrunk& trunk) {
   id_ = trunk.id;
   host_ = trunk.host;
   port_ = trunk.port;
   transport_ = trunk.transport;
+  // What the prober and the edge send to, for logs: "127.0.0.1:5081", "[2001:db8::1]:5061".
+  peer_ = host_.find(':') != std::string::npos ? absl::StrCat("[", host_, "]:", port_)
+                                               : absl::StrCat(host_, ":", port_);
   username_ = trunk.username;
   password_ = trunk.password;
   policy_ = trunk.health;
@@ -200,7 +172,7 @@ void TrunkState::OnOutcome(const AttemptOutcome& o, const OutcomeVerdict& v, Ste
                 {{"trunk", id_},
                  {"status", status},
                  {"call_id", o.call_id},
-                 {"reason", "AUTH_FAILED"}});
+                 {"reason", HealthReasonShortName(v1::HEALTH_REASON_AUTH_FAILED)}});
       }
       in_auth_streak_ = true;
       f.auth = true;

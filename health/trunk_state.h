@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/random.h"
+#include "health/health_words.h"  // HealthStateShortName, HealthReasonShortName
 #include "health/outcome.h"
 #include "health/prober.h"
 #include "health/rto_estimator.h"
@@ -27,10 +28,6 @@ inline constexpr double kRampFloor = 0.1;
 // Share at `now` of a ramp running from `start` to `end`; 1 when no ramp (end == MonoTime{}) or
 // the ramp is over.
 double RampShare(MonoTime start, MonoTime end, MonoTime now);
-
-// "UP", "DOWN", ... and "CONSECUTIVE_FAILURES", ...: the names logs and details use.
-std::string_view HealthStateShortName(v1::HealthState s);
-std::string_view HealthReasonShortName(v1::HealthReason r);
 
 // One change of a trunk's reported state (what decisions and ListTrunkHealth see) and/or its
 // measured state (what outcomes and probes say, under any admin override).
@@ -121,6 +118,10 @@ class TrunkState {
   MonoTime NextDeadline(bool can_probe) const;
 
   const std::string& id() const { return id_; }
+  // Where probes and calls for this trunk go, for logs: "host:port" ("[v6]:port") and "udp",
+  // "tcp" or "tls".
+  const std::string& peer() const { return peer_; }
+  std::string_view transport_name() const;
   v1::HealthState ReportedState() const;
   v1::HealthState measured_state() const { return measured_; }
   v1::HealthReason ReportedReason() const;
@@ -165,6 +166,7 @@ class TrunkState {
   std::string host_;
   uint32_t port_ = 0;
   v1::Transport transport_ = v1::TRANSPORT_TLS;
+  std::string peer_;  // host:port
   std::string username_;
   std::string password_;  // only compared, to notice fixed credentials; never logged
   router::EffectiveHealthPolicy policy_;

@@ -1,9 +1,13 @@
 #include "metrics/health_metrics_observer.h"
 
+#include <array>
 #include <chrono>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "health/outcome.h"
 
 namespace trunkroute::metrics {
 namespace {
@@ -38,8 +42,17 @@ size_t ProbeResultIndex(const health::ProbeResult& result, bool alive) {
 HealthMetricsObserver::HealthMetricsObserver(TrunkrouteMetrics* metrics) : metrics_(metrics) {}
 
 std::string_view HealthMetricsObserver::OutcomeLabel(health::OutcomeClass cls) {
-  // One vocabulary with ReportCallOutcomeResponse.outcome_class.
-  return health::OutcomeClassName(cls);
+  // ReportCallOutcomeResponse.outcome_class's names (one vocabulary with the API), in lower
+  // case like every label value of ours.
+  static const std::array<std::string, std::size(kOutcomeOrder)>* const labels = [] {
+    auto* out = new std::array<std::string, std::size(kOutcomeOrder)>();
+    for (size_t i = 0; i < std::size(kOutcomeOrder); ++i) {
+      const std::string_view name = health::OutcomeClassName(kOutcomeOrder[i]);
+      (*out)[i] = absl::AsciiStrToLower(absl::string_view(name.data(), name.size()));
+    }
+    return out;
+  }();
+  return (*labels)[OutcomeIndex(cls)];
 }
 
 HealthMetricsObserver::TrunkSeries* HealthMetricsObserver::Find(std::string_view trunk_id) {

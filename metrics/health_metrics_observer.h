@@ -47,8 +47,9 @@ class HealthMetricsObserver final : public health::HealthObserver {
   // trunk's series back.
   void SyncTrunks(const std::vector<v1::TrunkHealth>& trunks);
 
-  // Label value of an outcome class: "SUCCESS", "FAILOVER", "CALLEE_FINAL", "AUTH_FAILED",
-  // "RING_NO_ANSWER" (the names ReportCallOutcomeResponse.outcome_class uses).
+  // Label value of an outcome class: "success", "failover", "callee_final", "auth_failed",
+  // "ring_no_answer" (ReportCallOutcomeResponse.outcome_class's names, in lower case like every
+  // label value of ours).
   static std::string_view OutcomeLabel(health::OutcomeClass cls);
 
  private:

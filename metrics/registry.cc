@@ -1,7 +1,9 @@
 #include "metrics/registry.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 #include <type_traits>
 #include <utility>
@@ -111,6 +113,28 @@ void AppendDouble(std::string* out, double value) {
   char buf[32];
   auto res = std::to_chars(buf, buf + sizeof buf, value);
   out->append(buf, res.ptr);
+}
+
+// A bucket bound as the `le` label value, in the form client_golang writes (Go's
+// strconv.FormatFloat(v, 'g', -1, 64)): shortest digits, exponent form only below 1e-4 or from
+// 1e+06 up ("0.0005", "1e-05", "2.5"). `le` is a string to PromQL, so dashboards and recording
+// rules that select a bucket (le="0.0005") depend on the exact text; std::to_chars alone would
+// write "5e-04".
+void AppendBucketBound(std::string* out, double bound) {
+  if (std::isnan(bound) || std::isinf(bound)) {
+    AppendDouble(out, bound);
+    return;
+  }
+  char buf[32];
+  auto sci = std::to_chars(buf, buf + sizeof buf, bound, std::chars_format::scientific);
+  const char* e = std::find(buf, sci.ptr, 'e');
+  const int exponent = e != sci.ptr ? std::atoi(e + 1) : 0;
+  if (exponent < -4 || exponent >= 6) {
+    out->append(buf, sci.ptr);
+    return;
+  }
+  auto fixed = std::to_chars(buf, buf + sizeof buf, bound, std::chars_format::fixed);
+  out->append(buf, fixed.ptr);
 }
 
 std::vector<double> ExponentialBuckets(double start, double factor, int count) {
@@ -280,7 +304,7 @@ void Family<T>::AppendSamples(std::string* out) const {
       for (size_t i = 0; i <= bounds.size(); ++i) {
         le.clear();
         if (i < bounds.size()) {
-          AppendDouble(&le, bounds[i]);
+          AppendBucketBound(&le, bounds[i]);
         } else {
           le = "+Inf";
         }

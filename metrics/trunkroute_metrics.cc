@@ -3,6 +3,9 @@
 #include <utility>
 #include <vector>
 
+#include "health/health_words.h"
+#include "sip/edge_rejections.h"
+
 namespace trunkroute::metrics {
 namespace {
 
@@ -10,37 +13,28 @@ namespace {
 const std::vector<double> kDecisionBuckets = {0.000001, 0.0000025, 0.000005, 0.00001,
                                               0.000025, 0.00005,   0.0001,   0.00025,
                                               0.0005,   0.001,     0.0025,   0.01};
-// OPTIONS round trips: LAN peers answer in ms, carriers in tens of ms; the probe timeout
-// (default 500 ms) caps what can be observed.
 // Config propagation between instances: a few ms on one site, up to seconds across a WAN or
 // while a watch reconnects.
 const std::vector<double> kConfigPropagationBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                        0.1,   0.25,   0.5,   1,    2.5,   10};
-const std::vector<double> kProbeRttBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-// Post-dial delay: a few hundred ms on good trunks, seconds on international routes.
-const std::vector<double> kPostDialDelayBuckets = {0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30};
-
-std::string_view StripPrefix(const std::string& name, std::string_view prefix) {
-  std::string_view v = name;
-  if (v.substr(0, prefix.size()) == prefix) v.remove_prefix(prefix.size());
-  return v;
-}
+// OPTIONS round trips: 0.2-2 ms to a peer on the same host or LAN, a few ms inside a region,
+// tens of ms to a carrier; the probe timeout (default 500 ms) caps what can be observed. Buckets
+// start at 0.5 ms so that a LAN peer's quantiles are measured, not the lowest bound.
+const std::vector<double> kProbeRttBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                              0.05,   0.1,   0.25,   0.5,   1,    2.5};
+// Post-dial delay (INVITE → first 180/183): a millisecond or two from a peer on the same host
+// or LAN, a few hundred ms on good carrier trunks, seconds on international routes.
+const std::vector<double> kPostDialDelayBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30};
 
 }  // namespace
 
 std::string_view HealthStateLabel(v1::HealthState state) {
-  if (state == v1::HEALTH_STATE_UNSPECIFIED || !v1::HealthState_IsValid(state)) {
-    return "UNSPECIFIED";
-  }
-  // The generated name table lives for the program's lifetime.
-  return StripPrefix(v1::HealthState_Name(state), "HEALTH_STATE_");
+  return health::HealthStateShortName(state);
 }
 
 std::string_view HealthReasonLabel(v1::HealthReason reason) {
-  if (reason == v1::HEALTH_REASON_UNSPECIFIED || !v1::HealthReason_IsValid(reason)) {
-    return "UNSPECIFIED";
-  }
-  return StripPrefix(v1::HealthReason_Name(reason), "HEALTH_REASON_");
+  return health::HealthReasonShortName(reason);
 }
 
 absl::StatusOr<std::unique_ptr<TrunkrouteMetrics>> TrunkrouteMetrics::Create(
@@ -164,6 +158,11 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
   etcd_up->WithLabels({})->Set(0);
   config_cas_conflicts->WithLabels({});
   config_rejected->WithLabels({});
+  // Every answer the edge can give itself exists from the start, at 0: a panel shows 0 rather
+  // than "No data", and increase() sees the first rejection of each kind.
+  for (const sip::RejectionSeries& rejection : sip::kEdgeRejectionSeries) {
+    edge_rejections->WithLabels({rejection.code_label, rejection.reason});
+  }
   return absl::OkStatus();
 }
 
@@ -190,6 +189,12 @@ void TrunkrouteMetrics::SetConfigSource(std::string_view source) {
 void TrunkrouteMetrics::SetConfigApplied(uint64_t version, int64_t applied_unix_ms) {
   config_version->WithLabels({})->Set(static_cast<double>(version));
   config_last_apply->WithLabels({})->Set(static_cast<double>(applied_unix_ms) / 1000.0);
+}
+
+void TrunkrouteMetrics::SetConfigApplied(const v1::Config& config) {
+  SetConfigApplied(config.version(), config.applied_at_unix_ms());
+  // Per-route counters the alerts read with increase(): at 0 before the first event.
+  for (const v1::Route& route : config.routes()) panic_decisions->WithLabels({route.id()});
 }
 
 }  // namespace trunkroute::metrics

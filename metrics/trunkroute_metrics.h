@@ -4,24 +4,26 @@
 // Every metric trunkroute exports, declared in one place (names, help, labels, buckets), so the
 // dashboard, the alert rules and the runbook have one list to refer to.
 //
-// Label vocabulary (bounded sets only; never a dialed number or a call id):
+// Label vocabulary (bounded sets only; never a dialed number or a call id). Every word we choose
+// is lower case (snake_case), the same word logs and trunkroutectl print; the exceptions are names
+// others define: gRPC status code names ("OK", "NOT_FOUND"), gRPC method names, HTTP paths.
 //   trunk, from, to   trunk ids from the config ("" for "no trunk", e.g. failover to nothing)
 //   route             route ids ("" when no route matched)
 //   result            decisions: routed | no_route | invalid | unavailable | panic
 //                     probes:    alive | failed_status | timeout | transport_error
-//   outcome           attempt class as the API names it: SUCCESS | FAILOVER | CALLEE_FINAL |
-//                     AUTH_FAILED | RING_NO_ANSWER
-//   state, from, to   health states as the API names them without prefix: UP | DOWN | PROBING |
-//                     DRAINING | FORCED_DOWN | FORCED_UP
-//   reason            ejections: health reason without prefix (CONSECUTIVE_FAILURES,
-//                     PROBE_FAILURES, RETRY_AFTER, TRANSPORT_ERROR, AUTH_FAILED, ADMIN, ...);
+//   outcome           attempt class: success | failover | callee_final | auth_failed |
+//                     ring_no_answer
+//   state, from, to   health states (health/health_words.h): up | down | probing | draining |
+//                     forced_down | forced_up
+//   reason            ejections: health reason (consecutive_failures, probe_failures,
+//                     retry_after, transport_error, auth_failed, admin, ...);
 //                     failovers: the SIP status that caused it ("503") or timeout |
 //                     transport_error | no_codec
 //   method            gRPC full method name ("/trunkroute.v1.RoutingService/RouteCall")
 //   code              gRPC: status code name ("OK", "NOT_FOUND"); HTTP: status number ("200")
 //   path              HTTP: the served path, or "other" for anything unknown
-//   reason (edge)     edge rejections: source_not_allowed | max_calls | max_forwards | loop |
-//                     no_route | unavailable | no_candidate | shutting_down
+//   reason (edge)     edge rejections (sip/edge_rejections.h): source_not_allowed | max_calls |
+//                     max_forwards | loop | no_route | unavailable | no_candidate | shutting_down
 
 #include <cstdint>
 #include <memory>
@@ -30,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "metrics/registry.h"
+#include "trunkroute/v1/config.pb.h"
 #include "trunkroute/v1/health.pb.h"
 
 namespace trunkroute::metrics {
@@ -48,9 +51,9 @@ inline constexpr v1::HealthState kExportedHealthStates[] = {
     v1::HEALTH_STATE_UP,       v1::HEALTH_STATE_DOWN,        v1::HEALTH_STATE_PROBING,
     v1::HEALTH_STATE_DRAINING, v1::HEALTH_STATE_FORCED_DOWN, v1::HEALTH_STATE_FORCED_UP};
 
-// "UP", "DOWN", ... ("UNSPECIFIED" for 0 and unknown values).
+// "up", "down", ... ("unspecified" for 0 and unknown values).
 std::string_view HealthStateLabel(v1::HealthState state);
-// "CONSECUTIVE_FAILURES", ... ("UNSPECIFIED" for 0 and unknown values).
+// "consecutive_failures", ... ("unspecified" for 0 and unknown values).
 std::string_view HealthReasonLabel(v1::HealthReason reason);
 
 class TrunkrouteMetrics {
@@ -120,6 +123,10 @@ class TrunkrouteMetrics {
   void SetConfigSource(std::string_view source);
   // A config was applied: version and wall time (Unix milliseconds).
   void SetConfigApplied(uint64_t version, int64_t applied_unix_ms);
+  // The same from the serving config itself, which is what the daemon should call after each
+  // apply: its version and applied_at_unix_ms (when that version was applied, kept across
+  // restarts, not when this process loaded it), and every route's panic counter at 0.
+  void SetConfigApplied(const v1::Config& config);
 
  private:
   TrunkrouteMetrics() = default;

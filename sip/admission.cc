@@ -31,14 +31,14 @@ Admission AdmitInvite(const InviteFacts& invite, const router::RoutingTable& tab
     out.rejection = EdgeRejection{.status = 503,
                                   .reason_header = "SIP;cause=503;text=\"edge shutting down\"",
                                   .log_reason = "shutting down",
-                                  .metric_reason = "shutting_down"};
+                                  .metric_reason = kRejectShuttingDown};
     return out;
   }
   out.ingress = table.TrunkForSource(invite.source);
   if (out.ingress == nullptr && !EdgeAllows(table, invite.source)) {
     out.rejection = EdgeRejection{.status = 403,
                                   .log_reason = "source not allowed",
-                                  .metric_reason = "source_not_allowed",
+                                  .metric_reason = kRejectSourceNotAllowed,
                                   .warn_with_source = true};
     return out;
   }
@@ -46,17 +46,17 @@ Admission AdmitInvite(const InviteFacts& invite, const router::RoutingTable& tab
     out.rejection = EdgeRejection{.status = 503,
                                   .reason_header = "SIP;cause=503;text=\"edge at max_calls\"",
                                   .log_reason = "edge at max_calls",
-                                  .metric_reason = "max_calls"};
+                                  .metric_reason = kRejectMaxCalls};
     return out;
   }
   if (invite.max_forwards == 0) {
     out.rejection = EdgeRejection{
-        .status = 483, .log_reason = "Max-Forwards 0", .metric_reason = "max_forwards"};
+        .status = 483, .log_reason = "Max-Forwards 0", .metric_reason = kRejectMaxForwards};
     return out;
   }
   if (invite.via_names_us) {
     out.rejection = EdgeRejection{
-        .status = 482, .log_reason = "our own Via in the request", .metric_reason = "loop"};
+        .status = 482, .log_reason = "our own Via in the request", .metric_reason = kRejectLoop};
     return out;
   }
   return out;
@@ -68,12 +68,12 @@ EdgeRejection RejectionForDecision(const absl::Status& status) {
     return {.status = 503,
             .reason_header = absl::StrCat("SIP;cause=503;text=\"", text, "\""),
             .log_reason = "no trunk available",
-            .metric_reason = "unavailable"};
+            .metric_reason = kRejectUnavailable};
   }
   return {.status = 404,
           .reason_header = absl::StrCat("SIP;cause=404;text=\"", text, "\""),
           .log_reason = "no route",
-          .metric_reason = "no_route"};
+          .metric_reason = kRejectNoRoute};
 }
 
 }  // namespace trunkroute::sip

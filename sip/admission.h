@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "router/routing_table.h"
+#include "sip/edge_rejections.h"
 
 namespace trunkroute::sip {
 
@@ -20,8 +21,7 @@ struct EdgeRejection {
   std::string reason_header;  // RFC 3326 Reason value; empty: no Reason header
   // The "call rejected" log line's reason ("source not allowed", "Max-Forwards 0" …).
   std::string_view log_reason;
-  // EdgeObserver::OnRejected's word: source_not_allowed | max_calls | max_forwards | loop |
-  // no_route | unavailable | no_candidate | shutting_down (bounded label values).
+  // EdgeObserver::OnRejected's word, one of sip/edge_rejections.h (bounded label values).
   std::string_view metric_reason;
   // Worth a warning line naming the source too: a peer we do not know is calling us.
   bool warn_with_source = false;

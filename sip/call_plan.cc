@@ -41,7 +41,7 @@ CallPlan PlanCall(const router::Decision& decision, const CallerOffer& offer,
     plan.rejection = EdgeRejection{.status = none->status,
                                    .reason_header = std::move(none->reason),
                                    .log_reason = "no usable candidate",
-                                   .metric_reason = "no_candidate"};
+                                   .metric_reason = kRejectNoCandidate};
   }
   return plan;
 }

@@ -13,6 +13,7 @@
 #include "health/prober.h"
 #include "health/tracker.h"
 #include "router/decision_observer.h"
+#include "sip/edge_rejections.h"
 
 namespace trunkroute::sip {
 
@@ -33,9 +34,8 @@ class EdgeObserver : public router::DecisionObserver {
   virtual void OnPostDialDelay(std::string_view /*trunk_id*/, Duration /*delay*/) {}
   // Legs towards a trunk opened (+1) or closed (−1): calls in setup or established.
   virtual void OnActiveCalls(std::string_view /*trunk_id*/, int /*delta*/) {}
-  // The edge answered an INVITE itself, before or instead of any trunk attempt: `status` (403,
-  // 404, 482, 483, 488, 503) and a fixed word — source_not_allowed | max_calls | max_forwards |
-  // loop | no_route | unavailable | no_candidate | shutting_down.
+  // The edge answered an INVITE itself, before or instead of any trunk attempt: one of the
+  // (status, reason) pairs of kEdgeRejectionSeries (sip/edge_rejections.h).
   virtual void OnRejected(int /*status*/, std::string_view /*reason*/) {}
 };
 

@@ -303,7 +303,7 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
             if (fsm_.attempt_count() == 0) {
               // No candidate could take the call (no common codec, all at capacity).
               core_->counters().calls_rejected.fetch_add(1, std::memory_order_relaxed);
-              if (EdgeObserver* o = core_->observer()) o->OnRejected(a.status, "no_candidate");
+              if (EdgeObserver* o = core_->observer()) o->OnRejected(a.status, kRejectNoCandidate);
             } else {
               core_->counters().calls_failed.fetch_add(1, std::memory_order_relaxed);
             }

@@ -53,7 +53,7 @@ dut_procs() {
 }
 
 # "epoch_s down|up primary" from the health tracker's state-change lines, e.g.
-#   2026-11-28T04:29:30.510Z warn "trunk health state change" trunk=primary from=UP to=DOWN ...
+#   2026-11-28T04:29:30.510Z warn "trunk health state change" trunk=primary from=up to=down ...
 dut_events() {
     [ -f "$DUT_LOG" ] || return 0
     grep '"trunk health state change"' "$DUT_LOG" | python3 -c '
@@ -64,7 +64,7 @@ for line in sys.stdin:
         tzinfo=datetime.timezone.utc).timestamp()
     kv = dict(p.split("=", 1) for p in f if "=" in p and not p.startswith("\""))
     to = kv.get("to", "")
-    ev = "down" if to in ("DOWN",) else ("up" if to == "UP" else None)
+    ev = "down" if to == "down" else ("up" if to == "up" else None)
     trunk = kv.get("trunk", "?")
     if ev:
         print(f"{ts:.3f} {ev} {trunk}")

@@ -354,8 +354,8 @@ def self_test(root):
            "unknown metric 'node_load1'")
     for good in ('histogram_quantile(0.99, sum by (trunk, le) (rate('
                  'trunkroute_post_dial_delay_seconds_bucket{trunk=~"$trunk"}[$__rate_interval])))',
-                 'max by (trunk) ((trunkroute_trunk_health_state{state="UP"} == 1) * 1 '
-                 'or (trunkroute_trunk_health_state{state="DOWN"} == 1) * 5)',
+                 'max by (trunk) ((trunkroute_trunk_health_state{state="up"} == 1) * 1 '
+                 'or (trunkroute_trunk_health_state{state="down"} == 1) * 5)',
                  'up{job="trunkroute"} == 0'):
         if check_expr(good, metrics, "x"):
             failures.append(f"self-test: a correct expression was rejected: "

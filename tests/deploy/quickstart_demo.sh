@@ -3,7 +3,7 @@
 # range: the example config, the SIPp scenarios of deploy/demo/sipp/, the whole trunkrouted.
 #   1. a call is answered by demo-primary;
 #   2. demo-primary is killed: the next call is answered by demo-backup after one failover, and
-#      the primary is ejected (TRANSPORT_ERROR: the INVITE drew an ICMP port unreachable);
+#      the primary is ejected (transport_error: the INVITE drew an ICMP port unreachable);
 #   3. the call after that goes straight to demo-backup (no second failover);
 #   4. what an operator then sees: `trunkroutectl health list` and the daemon's /metrics
 #      (decisions, the failover, post-dial delay, active calls back to 0, the primary DOWN),
@@ -93,8 +93,8 @@ call 2 || fail "call 2 (primary dead) was not answered"
 [[ "$(invites backup)" == 1 ]] || fail "call 2: demo-backup did not get the INVITE"
 grep -q 'failover .*route=nanp from=demo-primary to=demo-backup' "$tmp/edge.log" \
   || fail "call 2: no failover line from demo-primary to demo-backup"
-grep -q '"trunk health state change" trunk=demo-primary from=UP to=DOWN reason=TRANSPORT_ERROR' \
-  "$tmp/edge.log" || fail "demo-primary was not ejected with TRANSPORT_ERROR"
+grep -q '"trunk health state change" trunk=demo-primary from=up to=down reason=transport_error peer=127.0.0.1:'"$primary_port"' transport=udp' \
+  "$tmp/edge.log" || fail "demo-primary was not ejected with transport_error (naming its address)"
 
 call 3 || fail "call 3 was not answered"
 [[ "$(invites backup)" == 2 ]] || fail "call 3: demo-backup did not get the INVITE"
@@ -128,8 +128,8 @@ expect 'trunkroute_post_dial_delay_seconds_count{trunk="demo-primary"}' 1
 expect 'trunkroute_post_dial_delay_seconds_count{trunk="demo-backup"}' 2
 expect 'trunkroute_active_calls{trunk="demo-primary"}' 0
 expect 'trunkroute_active_calls{trunk="demo-backup"}' 0
-expect 'trunkroute_trunk_health_state{trunk="demo-primary",state="DOWN"}' 1
-expect 'trunkroute_trunk_ejections_total{trunk="demo-primary",reason="TRANSPORT_ERROR"}' 1
+expect 'trunkroute_trunk_health_state{trunk="demo-primary",state="down"}' 1
+expect 'trunkroute_trunk_ejections_total{trunk="demo-primary",reason="transport_error"}' 1
 expect 'trunkroute_grpc_requests_total{method="/trunkroute.v1.HealthService/ListTrunkHealth",code="OK"}' 1
 expect 'trunkroute_config_version' 1
 # The daemon's own exposition, as Prometheus would read it.

@@ -121,14 +121,14 @@ TEST_F(ConfigTest, AdminStatesOverrideWhileHealthIsStillMeasured) {
   v1::TrunkHealth h = Health("a");
   EXPECT_EQ(h.reason(), v1::HEALTH_REASON_ADMIN);
   EXPECT_EQ(h.admin_state(), v1::ADMIN_STATE_DRAINING);
-  EXPECT_EQ(h.detail(), "admin: draining; measured UP: new trunk");
-  EXPECT_EQ(tracker_->Availability("a").reason, "admin: draining; measured UP: new trunk");
+  EXPECT_EQ(h.detail(), "admin: draining; measured up: new trunk");
+  EXPECT_EQ(tracker_->Availability("a").reason, "admin: draining; measured up: new trunk");
 
   ReportN(Final("a", 503), 3);  // measured health goes on underneath
   EXPECT_EQ(State("a"), v1::HEALTH_STATE_DRAINING);
   EXPECT_EQ(Health("a").ejection_count(), 1u);
   EXPECT_EQ(Health("a").detail(),
-            "admin: draining; measured DOWN: 3 consecutive failures, last: 503");
+            "admin: draining; measured down: 3 consecutive failures, last: 503");
 
   Apply(kTwoTrunks);  // enabled again: the measured state shows
   EXPECT_EQ(State("a"), v1::HEALTH_STATE_DOWN);

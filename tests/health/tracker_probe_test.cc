@@ -1,6 +1,7 @@
 // OPTIONS probes: schedule, timeouts enforced by Tick, stale results, recovery through probes.
 #include <string>
 
+#include "common/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "health/tracker.h"
@@ -10,6 +11,7 @@ namespace trunkroute::health {
 namespace {
 
 using testing::Final;
+using ::testing::HasSubstr;
 using testing::kOneTrunk;
 
 class ProbeTest : public testing::HealthTrackerTest {
@@ -94,6 +96,26 @@ TEST_F(ProbeTest, TwoFailedProbesEject) {
   EXPECT_EQ(h.detail(), "2 failed probes, last: timeout");
   EXPECT_EQ(h.consecutive_failures(), 2u);
   EXPECT_EQ(Probes(), 2u);
+}
+
+// An operator reads which address failed from the log line itself, without looking the trunk up.
+TEST_F(ProbeTest, StateChangeLogLinesNameTheProbedPeerAndTransport) {
+  const LogLevel level = GetLogLevel();
+  const bool json = GetLogJson();
+  SetLogLevel(LogLevel::kInfo);
+  SetLogJson(false);
+  ::testing::internal::CaptureStderr();
+  Run(500);
+  Run(1500);
+  Run(5000);  // hold-down over: PROBING
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  SetLogLevel(level);
+  SetLogJson(json);
+  EXPECT_THAT(log, HasSubstr("warn \"trunk health state change\" trunk=a from=up to=down "
+                             "reason=probe_failures peer=a.example.com:5061 transport=tls "
+                             "detail=\"2 failed probes, last: timeout\"\n"));
+  EXPECT_THAT(log, HasSubstr("info \"trunk health state change\" trunk=a from=down to=probing "
+                             "reason=hold_down_expired peer=a.example.com:5061 transport=tls "));
 }
 
 TEST_F(ProbeTest, IdleSilentTrunkIsDownWithinTwoProbeIntervals) {

@@ -77,8 +77,8 @@ TEST_F(HealthMetricsObserverTest, FirstAppearanceSetsStateWithoutCountingATransi
       Event("a", v1::HEALTH_STATE_UNSPECIFIED, v1::HEALTH_STATE_UP, 1000,
             v1::HEALTH_REASON_CONFIGURED));
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "1");
-  EXPECT_EQ(SeriesValue(text, State("a", "DOWN")), "0");
+  EXPECT_EQ(SeriesValue(text, State("a", "up")), "1");
+  EXPECT_EQ(SeriesValue(text, State("a", "down")), "0");
   EXPECT_THAT(text, Not(HasSubstr("trunkroute_trunk_health_transitions_total{")));
 }
 
@@ -87,13 +87,15 @@ TEST_F(HealthMetricsObserverTest, EjectionCountsTransitionAndReasonAndFlipsTheSt
   observer_->OnStateChange(Event("a", v1::HEALTH_STATE_UP, v1::HEALTH_STATE_DOWN, 2000,
                                  v1::HEALTH_REASON_CONSECUTIVE_FAILURES));
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "0");
-  EXPECT_EQ(SeriesValue(text, State("a", "DOWN")), "1");
-  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_transitions_total{trunk=\"a\",from=\"UP\","
-                              "to=\"DOWN\"}"),
+  EXPECT_EQ(SeriesValue(text, State("a", "up")), "0");
+  EXPECT_EQ(SeriesValue(text, State("a", "down")), "1");
+  EXPECT_EQ(SeriesValue(text,
+                        "trunkroute_trunk_health_transitions_total{trunk=\"a\",from=\"up\","
+                        "to=\"down\"}"),
             "1");
-  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_ejections_total{trunk=\"a\","
-                              "reason=\"CONSECUTIVE_FAILURES\"}"),
+  EXPECT_EQ(SeriesValue(text,
+                        "trunkroute_trunk_ejections_total{trunk=\"a\","
+                        "reason=\"consecutive_failures\"}"),
             "1");
 }
 
@@ -103,9 +105,10 @@ TEST_F(HealthMetricsObserverTest, RecoveryIsATransitionButNotAnEjection) {
   observer_->OnStateChange(Event("a", v1::HEALTH_STATE_PROBING, v1::HEALTH_STATE_UP, 2000,
                                  v1::HEALTH_REASON_RECOVERED));
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "1");
-  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_transitions_total{trunk=\"a\","
-                              "from=\"PROBING\",to=\"UP\"}"),
+  EXPECT_EQ(SeriesValue(text, State("a", "up")), "1");
+  EXPECT_EQ(SeriesValue(text,
+                        "trunkroute_trunk_health_transitions_total{trunk=\"a\","
+                        "from=\"probing\",to=\"up\"}"),
             "1");
   EXPECT_THAT(text, Not(HasSubstr("trunkroute_trunk_ejections_total{")));
 }
@@ -115,11 +118,12 @@ TEST_F(HealthMetricsObserverTest, AStateChangeOlderThanTheLastOneDoesNotOverwrit
   // Reported late by a slower thread: it happened before the change above.
   observer_->OnStateChange(Event("a", v1::HEALTH_STATE_PROBING, v1::HEALTH_STATE_UP, 1500));
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, State("a", "DOWN")), "1");
-  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "0");
+  EXPECT_EQ(SeriesValue(text, State("a", "down")), "1");
+  EXPECT_EQ(SeriesValue(text, State("a", "up")), "0");
   // Still a transition that happened.
-  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_transitions_total{trunk=\"a\","
-                              "from=\"PROBING\",to=\"UP\"}"),
+  EXPECT_EQ(SeriesValue(text,
+                        "trunkroute_trunk_health_transitions_total{trunk=\"a\","
+                        "from=\"probing\",to=\"up\"}"),
             "1");
 }
 
@@ -136,11 +140,11 @@ TEST_F(HealthMetricsObserverTest, OutcomesAreCountedByClassAndAuthFailuresSepara
     return SeriesValue(
         text, "trunkroute_call_attempts_total{trunk=\"a\",outcome=\"" + outcome + "\"}");
   };
-  EXPECT_EQ(attempts("SUCCESS"), "1");
-  EXPECT_EQ(attempts("FAILOVER"), "2");
-  EXPECT_EQ(attempts("CALLEE_FINAL"), "1");
-  EXPECT_EQ(attempts("AUTH_FAILED"), "1");
-  EXPECT_EQ(attempts("RING_NO_ANSWER"), "1");
+  EXPECT_EQ(attempts("success"), "1");
+  EXPECT_EQ(attempts("failover"), "2");
+  EXPECT_EQ(attempts("callee_final"), "1");
+  EXPECT_EQ(attempts("auth_failed"), "1");
+  EXPECT_EQ(attempts("ring_no_answer"), "1");
   EXPECT_EQ(SeriesValue(text, "trunkroute_auth_failures_total{trunk=\"a\"}"), "1");
 }
 
@@ -177,12 +181,12 @@ TEST_F(HealthMetricsObserverTest, SyncTrunksSetsListedStatesAndRemovesDeletedTru
   observer_->OnOutcome(Outcome("b", 503), health::OutcomeClass::kFailover);
   observer_->OnStateChange(Event("b", v1::HEALTH_STATE_UP, v1::HEALTH_STATE_DOWN, 1500));
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "1");
-  EXPECT_EQ(SeriesValue(text, State("b", "DOWN")), "1");
+  EXPECT_EQ(SeriesValue(text, State("a", "up")), "1");
+  EXPECT_EQ(SeriesValue(text, State("b", "down")), "1");
 
   observer_->SyncTrunks({Health("a", v1::HEALTH_STATE_UP, 1000)});  // b deleted
   text = Scrape();
-  EXPECT_EQ(SeriesValue(text, State("a", "UP")), "1");
+  EXPECT_EQ(SeriesValue(text, State("a", "up")), "1");
   EXPECT_THAT(text, Not(HasSubstr("trunk=\"b\"")));
 
   // An attempt that was in flight when b was deleted does not bring its series back.
@@ -194,9 +198,9 @@ TEST_F(HealthMetricsObserverTest, SyncTrunksSetsListedStatesAndRemovesDeletedTru
   observer_->SyncTrunks({Health("a", v1::HEALTH_STATE_UP, 1000),
                          Health("b", v1::HEALTH_STATE_UP, 3000)});
   text = Scrape();
-  EXPECT_EQ(SeriesValue(text, State("b", "UP")), "1");
-  EXPECT_EQ(SeriesValue(text, State("b", "DOWN")), "0");
-  EXPECT_EQ(SeriesValue(text, "trunkroute_call_attempts_total{trunk=\"b\",outcome=\"FAILOVER\"}"),
+  EXPECT_EQ(SeriesValue(text, State("b", "up")), "1");
+  EXPECT_EQ(SeriesValue(text, State("b", "down")), "0");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_call_attempts_total{trunk=\"b\",outcome=\"failover\"}"),
             "1");
 }
 
@@ -212,15 +216,14 @@ TEST_F(HealthMetricsObserverTest, StateChangeToUnspecifiedForgetsTheTrunk) {
   EXPECT_THAT(Scrape(), Not(HasSubstr("trunk=\"a\"")));
 }
 
-TEST_F(HealthMetricsObserverTest, OutcomeLabelsMatchTheApiNames) {
-  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kSuccess), "SUCCESS");
-  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kFailover), "FAILOVER");
+TEST_F(HealthMetricsObserverTest, OutcomeLabelsAreLowerCase) {
+  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kSuccess), "success");
+  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kFailover), "failover");
   EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kCalleeFinal),
-            "CALLEE_FINAL");
-  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kAuthFailed),
-            "AUTH_FAILED");
+            "callee_final");
+  EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kAuthFailed), "auth_failed");
   EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(health::OutcomeClass::kRingNoAnswer),
-            "RING_NO_ANSWER");
+            "ring_no_answer");
 }
 
 }  // namespace

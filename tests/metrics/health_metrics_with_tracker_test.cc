@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -76,8 +77,8 @@ class HealthMetricsWithTrackerTest : public ::testing::Test {
 
 TEST_F(HealthMetricsWithTrackerTest, NewTrunksAreExportedUp) {
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="UP"})"), "1");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="b",state="UP"})"), "1");
+  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="up"})"), "1");
+  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="b",state="up"})"), "1");
   EXPECT_THAT(text, Not(HasSubstr("trunkroute_trunk_health_transitions_total{")));
 }
 
@@ -86,16 +87,19 @@ TEST_F(HealthMetricsWithTrackerTest, ThreeFailuresShowAsEjectionWithReason) {
   Report("a", 503);
   Report("a", 500);
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="DOWN"})"), "1");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="UP"})"), "0");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_transitions_total{trunk="a",from="UP",to="DOWN"})"),
-            "1");
-  EXPECT_EQ(SeriesValue(text,
-                        R"(trunkroute_trunk_ejections_total{trunk="a",reason="CONSECUTIVE_FAILURES"})"),
-            "1");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_call_attempts_total{trunk="a",outcome="FAILOVER"})"),
+  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="down"})"), "1");
+  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="up"})"), "0");
+  EXPECT_EQ(
+      SeriesValue(text,
+                  R"(trunkroute_trunk_health_transitions_total{trunk="a",from="up",to="down"})"),
+      "1");
+  EXPECT_EQ(
+      SeriesValue(text,
+                  R"(trunkroute_trunk_ejections_total{trunk="a",reason="consecutive_failures"})"),
+      "1");
+  EXPECT_EQ(SeriesValue(text, R"(trunkroute_call_attempts_total{trunk="a",outcome="failover"})"),
             "3");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="b",state="UP"})"), "1");
+  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="b",state="up"})"), "1");
 }
 
 TEST_F(HealthMetricsWithTrackerTest, HoldDownExpiryShowsAsProbing) {
@@ -103,9 +107,11 @@ TEST_F(HealthMetricsWithTrackerTest, HoldDownExpiryShowsAsProbing) {
   clock_.AdvanceMs(5000);  // default hold-down, no jitter with FakeRandom(0)
   tracker_->Tick();
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="PROBING"})"), "1");
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_transitions_total{trunk="a",from="DOWN",to="PROBING"})"),
-            "1");
+  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="probing"})"), "1");
+  EXPECT_EQ(
+      SeriesValue(
+          text, R"(trunkroute_trunk_health_transitions_total{trunk="a",from="down",to="probing"})"),
+      "1");
 }
 
 TEST_F(HealthMetricsWithTrackerTest, DeletedTrunkDisappearsFromTheScrape) {
@@ -113,19 +119,21 @@ TEST_F(HealthMetricsWithTrackerTest, DeletedTrunkDisappearsFromTheScrape) {
   Apply(kOnlyA);
   std::string text = Scrape();
   EXPECT_THAT(text, Not(HasSubstr("trunk=\"b\"")));
-  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="UP"})"), "1");
+  EXPECT_EQ(SeriesValue(text, R"(trunkroute_trunk_health_state{trunk="a",state="up"})"), "1");
   // Back in the config: back in the scrape, counters kept.
   Apply(kTwoTrunks);
-  EXPECT_EQ(SeriesValue(Scrape(), R"(trunkroute_call_attempts_total{trunk="b",outcome="SUCCESS"})"),
+  EXPECT_EQ(SeriesValue(Scrape(), R"(trunkroute_call_attempts_total{trunk="b",outcome="success"})"),
             "1");
 }
 
-TEST(OutcomeLabelTest, MatchesHealthOutcomeClassName) {
+// The API's outcome_class names, in lower case like every label value of ours.
+TEST(OutcomeLabelTest, IsHealthOutcomeClassNameInLowerCase) {
   for (health::OutcomeClass c :
        {health::OutcomeClass::kSuccess, health::OutcomeClass::kFailover,
         health::OutcomeClass::kCalleeFinal, health::OutcomeClass::kAuthFailed,
         health::OutcomeClass::kRingNoAnswer}) {
-    EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(c), health::OutcomeClassName(c));
+    EXPECT_EQ(HealthMetricsObserver::OutcomeLabel(c),
+              absl::AsciiStrToLower(std::string(health::OutcomeClassName(c))));
   }
 }
 

@@ -178,7 +178,7 @@ TEST(PrometheusScrapeTest, RealPrometheusScrapesTrunkStateSeries) {
   ASSERT_TRUE(prometheus.Start(binary, dir, port, (*server)->port()));
 
   // Bounded wait: start-up plus a couple of 1 s scrape intervals is typical.
-  const std::string promql = R"(trunkroute_trunk_health_state{trunk="carrier-b",state="DOWN"})";
+  const std::string promql = R"(trunkroute_trunk_health_state{trunk="carrier-b",state="down"})";
   std::vector<std::pair<google::protobuf::Struct, std::string>> result;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -192,14 +192,14 @@ TEST(PrometheusScrapeTest, RealPrometheusScrapesTrunkStateSeries) {
   const auto& labels = result[0].first.fields();
   EXPECT_EQ(labels.at("job").string_value(), "trunkroute");
   EXPECT_EQ(labels.at("trunk").string_value(), "carrier-b");
-  EXPECT_EQ(labels.at("state").string_value(), "DOWN");
+  EXPECT_EQ(labels.at("state").string_value(), "down");
   EXPECT_EQ(result[0].second, "1");
 
   // The scrape itself was healthy, and a state the trunk is not in reads 0.
   auto up = prometheus.Query(R"(up{job="trunkroute"})");
   ASSERT_EQ(up.size(), 1u);
   EXPECT_EQ(up[0].second, "1");
-  auto not_up = prometheus.Query(R"(trunkroute_trunk_health_state{trunk="carrier-b",state="UP"})");
+  auto not_up = prometheus.Query(R"(trunkroute_trunk_health_state{trunk="carrier-b",state="up"})");
   ASSERT_EQ(not_up.size(), 1u);
   EXPECT_EQ(not_up[0].second, "0");
 

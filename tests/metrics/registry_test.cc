@@ -112,6 +112,18 @@ TEST_F(RegistryTest, UnlabelledHistogramHasOnlyTheLeLabel) {
             "t_latency_seconds_count 1\n");
 }
 
+// `le` is a string to PromQL: the bounds are written as client_golang writes them (Go's 'g'),
+// so le="0.0005" selects the same bucket whoever exported it.
+TEST_F(RegistryTest, BucketBoundsAreWrittenAsClientGolangWritesThem) {
+  HistogramFamily* family = *registry_.AddHistogram(
+      "t_b_seconds", "B.", {}, {0.000001, 0.00001, 0.0001, 0.00025, 0.0005, 2.5, 30, 1e6});
+  family->WithLabels({});
+  const std::string text = registry_.Serialize();
+  for (const char* le : {"1e-06", "1e-05", "0.0001", "0.00025", "0.0005", "2.5", "30", "1e+06"}) {
+    EXPECT_THAT(text, HasSubstr(std::string("t_b_seconds_bucket{le=\"") + le + "\"} 0\n")) << le;
+  }
+}
+
 TEST_F(RegistryTest, HistogramDropsNaNObservations) {
   HistogramFamily* family = *registry_.AddHistogram("t_h_seconds", "H.", {}, {1});
   Histogram* h = family->WithLabels({});

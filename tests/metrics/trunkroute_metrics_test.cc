@@ -1,11 +1,14 @@
 #include "metrics/trunkroute_metrics.h"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "router/decision_observer.h"
+#include "sip/edge_rejections.h"
 #include "tests/metrics/exposition_matchers.h"
 
 namespace trunkroute::metrics {
@@ -105,9 +108,9 @@ TEST_F(TrunkrouteMetricsTest, SetTrunkStateMarksExactlyOneStateOfSix) {
   m_->SetTrunkState("carrier-a", v1::HEALTH_STATE_UP);
   m_->SetTrunkState("carrier-a", v1::HEALTH_STATE_DOWN);
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_state{trunk=\"carrier-a\",state=\"DOWN\"}"),
+  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_state{trunk=\"carrier-a\",state=\"down\"}"),
             "1");
-  for (const char* other : {"UP", "PROBING", "DRAINING", "FORCED_DOWN", "FORCED_UP"}) {
+  for (const char* other : {"up", "probing", "draining", "forced_down", "forced_up"}) {
     EXPECT_EQ(SeriesValue(text, std::string("trunkroute_trunk_health_state{trunk=\"carrier-a\","
                                             "state=\"") +
                                     other + "\"}"),
@@ -127,7 +130,7 @@ TEST_F(TrunkrouteMetricsTest, ForgetTrunkHidesEverySeriesNamingIt) {
   m_->ForgetTrunk("a");
   std::string text = Scrape();
   EXPECT_THAT(text, Not(HasSubstr("\"a\"")));
-  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_state{trunk=\"b\",state=\"UP\"}"), "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_trunk_health_state{trunk=\"b\",state=\"up\"}"), "1");
   EXPECT_EQ(
       SeriesValue(
           text, "trunkroute_failovers_total{route=\"us\",from=\"b\",to=\"c\",reason=\"timeout\"}"),
@@ -135,11 +138,55 @@ TEST_F(TrunkrouteMetricsTest, ForgetTrunkHidesEverySeriesNamingIt) {
 }
 
 TEST_F(TrunkrouteMetricsTest, ForgetTrunkNamedLikeAStateLeavesTransitionsOfOthersAlone) {
-  m_->health_transitions->WithLabels({"other", "UP", "DOWN"})->Inc();
-  m_->ForgetTrunk("DOWN");
+  m_->health_transitions->WithLabels({"other", "up", "down"})->Inc();
+  m_->ForgetTrunk("down");
   EXPECT_EQ(SeriesValue(Scrape(),
                         "trunkroute_trunk_health_transitions_total{trunk=\"other\","
-                        "from=\"UP\",to=\"DOWN\"}"),
+                        "from=\"up\",to=\"down\"}"),
+            "1");
+}
+
+// Panels and increase() need the series before the first event.
+TEST_F(TrunkrouteMetricsTest, EveryEdgeRejectionExistsAtZeroFromTheStart) {
+  const std::string text = Scrape();
+  size_t pairs = 0;
+  for (const sip::RejectionSeries& r : sip::kEdgeRejectionSeries) {
+    EXPECT_EQ(
+        SeriesValue(text, "trunkroute_edge_rejections_total{code=\"" + std::string(r.code_label) +
+                              "\",reason=\"" + std::string(r.reason) + "\"}"),
+        "0")
+        << r.code_label << " " << r.reason;
+    EXPECT_EQ(r.code_label, std::to_string(r.status));
+    ++pairs;
+  }
+  EXPECT_EQ(pairs, 9u);
+  EXPECT_EQ(SeriesValue(text,
+                        "trunkroute_edge_rejections_total{code=\"403\","
+                        "reason=\"source_not_allowed\"}"),
+            "0");
+}
+
+// Probe RTT and post-dial delay to a peer on the same host or LAN are 0.2-2 ms: the lowest
+// bucket must be below that, or every quantile is the lowest bound.
+TEST_F(TrunkrouteMetricsTest, LatencyHistogramsResolveSubMillisecondAndMillisecondValues) {
+  m_->probe_rtt->WithLabels({"a"})->Observe(0.0004);
+  m_->probe_rtt->WithLabels({"a"})->Observe(0.0018);
+  m_->post_dial_delay->WithLabels({"a"})->Observe(0.0009);
+  const std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, "trunkroute_probe_rtt_seconds_bucket{trunk=\"a\",le=\"0.0005\"}"),
+            "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_probe_rtt_seconds_bucket{trunk=\"a\",le=\"0.001\"}"),
+            "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_probe_rtt_seconds_bucket{trunk=\"a\",le=\"0.0025\"}"),
+            "2");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_probe_rtt_seconds_bucket{trunk=\"a\",le=\"2.5\"}"), "2");
+  EXPECT_EQ(
+      SeriesValue(text, "trunkroute_post_dial_delay_seconds_bucket{trunk=\"a\",le=\"0.0005\"}"),
+      "0");
+  EXPECT_EQ(
+      SeriesValue(text, "trunkroute_post_dial_delay_seconds_bucket{trunk=\"a\",le=\"0.001\"}"),
+      "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_post_dial_delay_seconds_bucket{trunk=\"a\",le=\"30\"}"),
             "1");
 }
 
@@ -150,12 +197,48 @@ TEST_F(TrunkrouteMetricsTest, ConfigAppliedSetsVersionAndUnixSeconds) {
   EXPECT_EQ(SeriesValue(text, "trunkroute_config_last_apply_timestamp_seconds"), "1800000000.25");
 }
 
-TEST(HealthLabelTest, EnumNamesWithoutPrefix) {
-  EXPECT_EQ(HealthStateLabel(v1::HEALTH_STATE_FORCED_DOWN), "FORCED_DOWN");
-  EXPECT_EQ(HealthStateLabel(v1::HEALTH_STATE_UNSPECIFIED), "UNSPECIFIED");
-  EXPECT_EQ(HealthStateLabel(static_cast<v1::HealthState>(99)), "UNSPECIFIED");
-  EXPECT_EQ(HealthReasonLabel(v1::HEALTH_REASON_RETRY_AFTER), "RETRY_AFTER");
-  EXPECT_EQ(HealthReasonLabel(v1::HEALTH_REASON_UNSPECIFIED), "UNSPECIFIED");
+// The label words are the enum names without prefix, in lower case: what trunkroutectl prints
+// (cli/display.cc ShortEnumName) and what the logs write.
+// The daemon reports the serving config itself: the time it was applied (kept across restarts,
+// not the time this process loaded it) and a panic counter at 0 for every route.
+TEST_F(TrunkrouteMetricsTest, ConfigAppliedFromTheConfigUsesItsApplyTimeAndZeroesPanicCounters) {
+  v1::Config config;
+  config.set_version(7);
+  config.set_applied_at_unix_ms(1'700'000'000'500);
+  config.add_routes()->set_id("nanp");
+  config.add_routes()->set_id("intl");
+  m_->SetConfigApplied(config);
+  std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, "trunkroute_config_version"), "7");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_config_last_apply_timestamp_seconds"), "1700000000.5");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_panic_decisions_total{route=\"nanp\"}"), "0");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_panic_decisions_total{route=\"intl\"}"), "0");
+  // A later apply that adds a route adds its counter; the counts so far stay.
+  m_->panic_decisions->WithLabels({"nanp"})->Inc();
+  config.set_version(8);
+  config.add_routes()->set_id("emea");
+  m_->SetConfigApplied(config);
+  text = Scrape();
+  EXPECT_EQ(SeriesValue(text, "trunkroute_panic_decisions_total{route=\"nanp\"}"), "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_panic_decisions_total{route=\"emea\"}"), "0");
+}
+
+TEST(HealthLabelTest, LowerCaseEnumNamesWithoutPrefix) {
+  const google::protobuf::EnumDescriptor* states = v1::HealthState_descriptor();
+  for (int i = 0; i < states->value_count(); ++i) {
+    const auto state = static_cast<v1::HealthState>(states->value(i)->number());
+    EXPECT_EQ(HealthStateLabel(state),
+              absl::AsciiStrToLower(states->value(i)->name().substr(strlen("HEALTH_STATE_"))));
+  }
+  const google::protobuf::EnumDescriptor* reasons = v1::HealthReason_descriptor();
+  for (int i = 0; i < reasons->value_count(); ++i) {
+    const auto reason = static_cast<v1::HealthReason>(reasons->value(i)->number());
+    EXPECT_EQ(HealthReasonLabel(reason),
+              absl::AsciiStrToLower(reasons->value(i)->name().substr(strlen("HEALTH_REASON_"))));
+  }
+  EXPECT_EQ(HealthStateLabel(v1::HEALTH_STATE_FORCED_DOWN), "forced_down");
+  EXPECT_EQ(HealthReasonLabel(v1::HEALTH_REASON_TRANSPORT_ERROR), "transport_error");
+  EXPECT_EQ(HealthStateLabel(static_cast<v1::HealthState>(99)), "unspecified");
 }
 
 }  // namespace
