@@ -61,6 +61,27 @@ int Info(CommandEnv& env) {
   return kExitOk;
 }
 
+// grpc.health.v1 Check: what a liveness or readiness check wants to know, without a token (the
+// health service stays open when the API requires one). SERVING is exit 0; NOT_SERVING (the
+// server is shutting down) or an unknown service is exit 1; no answer is exit 3.
+int Ping(CommandEnv& env) {
+  grpc::health::v1::HealthCheckRequest req;
+  if (auto service = env.args.Get("service")) req.set_service(*service);
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = env.conn.serving().Check(env.conn.NewContext().get(), req, &resp);
+  if (!s.ok()) return env.Fail(s);
+  const std::string status =
+      grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status());
+  if (env.globals.json) {
+    env.out << ToJson(resp);
+  } else {
+    env.out << env.globals.server << ' ' << status << '\n';
+  }
+  if (resp.status() == grpc::health::v1::HealthCheckResponse::SERVING) return kExitOk;
+  if (!env.globals.json) env.err << "error: " << env.globals.server << " is " << status << '\n';
+  return kExitRpcError;
+}
+
 }  // namespace
 
 void AddAdminCommands(std::vector<Command>* commands) {
@@ -82,6 +103,19 @@ void AddAdminCommands(std::vector<Command>* commands) {
                        0,
                        0,
                        Info});
+  commands->push_back(
+      {{"ping"},
+       "[--service NAME]",
+       "check that the server is serving (grpc.health.v1; needs no token)",
+       "Asks the standard grpc.health.v1 Health/Check, which stays open when the API\n"
+       "requires a bearer token: use it for liveness checks (the container\n"
+       "HEALTHCHECK does). Exit 0 when SERVING, 1 when NOT_SERVING (shutting down)\n"
+       "or the service is unknown, 3 when nothing answers. --service asks about one\n"
+       "service, e.g. trunkroute.v1.RoutingService (default: the whole server).",
+       {{"service"}},
+       0,
+       0,
+       Ping});
 }
 
 }  // namespace trunkroute::cli

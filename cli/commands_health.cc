@@ -47,8 +47,8 @@ std::string EventLine(const v1::TrunkHealthEvent& event) {
   return line + "\n";
 }
 
-// Runs until Ctrl-C/SIGTERM, --count events, --timeout seconds, or the server ends the stream;
-// each of those is a clean exit 0. Only a failure of the stream itself is an error.
+// Runs until Ctrl-C/SIGTERM, --count events or --timeout seconds: each of those is a clean exit 0.
+// A stream the server ends (shutting down, killed, unreachable) says so and exits 3.
 int HealthWatch(CommandEnv& env) {
   uint64_t limit = 0;
   if (auto text = env.args.Get("count")) {
@@ -73,12 +73,23 @@ int HealthWatch(CommandEnv& env) {
     }
   }
   grpc::Status s = reader->Finish();
-  if (s.ok() || limit_reached || Interrupted()) return kExitOk;
+  if (limit_reached || Interrupted()) return kExitOk;
   // --timeout ends the watch the user asked for: clean, as long as the server was there (a
   // server that never answered also ends in DEADLINE_EXCEEDED, and that is exit 3).
   if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && env.globals.timeout_given &&
       (seen > 0 || env.conn.Connected())) {
     return kExitOk;
+  }
+  // Anything else means the server went away: a watch has no end of its own, and a script
+  // (or an operator's terminal) must not take a dead server for a quiet one. Say why, exit 3.
+  // (A server that never answered at all is "no answer from ...", below.)
+  if (s.ok() || (s.error_code() == grpc::StatusCode::UNAVAILABLE && seen > 0)) {
+    env.err << "error: health watch ended after " << seen << " event" << (seen == 1 ? "" : "s")
+            << ": " << env.globals.server << " "
+            << (s.ok() ? std::string("closed the stream")
+                       : "went away (UNAVAILABLE: " + s.error_message() + ")")
+            << '\n';
+    return kExitUnreachable;
   }
   return env.Fail(s);
 }
@@ -116,8 +127,9 @@ void AddHealthCommands(std::vector<Command>* commands) {
        "[--count N] [--timeout S]",
        "stream health events, one line each (a snapshot first, then every change)",
        "Runs until Ctrl-C or SIGTERM (exit 0), or until N events were printed (--count), or\n"
-       "for S seconds (--timeout; without it the watch has no deadline). With --json each\n"
-       "event is one line of JSON.",
+       "for S seconds (--timeout; without it the watch has no deadline). When the server goes\n"
+       "away (shuts down, restarts, is killed) the watch says so on stderr and exits 3. With\n"
+       "--json each event is one line of JSON.",
        {{"count"}},
        0,
        0,

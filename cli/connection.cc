@@ -55,6 +55,7 @@ Connection::Connection(const GlobalOptions& options) : options_(options) {
   health_ = v1::HealthService::NewStub(channel_);
   admin_ = v1::AdminService::NewStub(channel_);
   cluster_ = v1::ClusterService::NewStub(channel_);
+  serving_ = grpc::health::v1::Health::NewStub(channel_);
 }
 
 std::unique_ptr<grpc::ClientContext> Connection::NewContext(bool with_deadline) const {

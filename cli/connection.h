@@ -5,6 +5,7 @@
 #include <ostream>
 #include <string>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "trunkroute/v1/admin.grpc.pb.h"
 #include "trunkroute/v1/cluster.grpc.pb.h"
@@ -29,7 +30,8 @@ struct GlobalOptions {
   bool json = false;
   double timeout_s = 5;
   bool timeout_given = false;  // health watch runs unbounded unless --timeout is given
-  // Bearer token from TRUNKROUTE_TOKEN; sent as metadata, never printed.
+  // Bearer token from --token-file, TRUNKROUTE_TOKEN or TRUNKROUTE_TOKEN_FILE; sent as
+  // metadata, never printed.
   std::string token;
 };
 
@@ -59,6 +61,8 @@ class Connection {
   v1::HealthService::Stub& health() { return *health_; }
   v1::AdminService::Stub& admin() { return *admin_; }
   v1::ClusterService::Stub& cluster() { return *cluster_; }
+  // The standard grpc.health.v1 service: open, no token needed.
+  grpc::health::v1::Health::Stub& serving() { return *serving_; }
 
  private:
   const GlobalOptions options_;
@@ -68,6 +72,7 @@ class Connection {
   std::unique_ptr<v1::HealthService::Stub> health_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
   std::unique_ptr<v1::ClusterService::Stub> cluster_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> serving_;
 };
 
 }  // namespace trunkroute::cli

@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "cli/signals.h"
+#include "common/token_file.h"
 
 namespace trunkroute::cli {
 namespace {
@@ -19,13 +20,19 @@ constexpr char kGlobalHelp[] =
     "  --server ADDR      server address (default 127.0.0.1:50051; env TRUNKROUTE_SERVER)\n"
     "  --json             machine output: the protobuf JSON of the response\n"
     "  --timeout SECONDS  RPC deadline (default 5)\n"
-    "  -h, --help         help; 'trunkroutectl COMMAND --help' for one command\n";
+    "  --token-file FILE  bearer token from FILE's first line (env TRUNKROUTE_TOKEN_FILE)\n"
+    "  -h, --help         help; 'trunkroutectl COMMAND --help' for one command\n"
+    "  --version          print trunkroutectl's version and exit\n";
 
 constexpr char kEnvAndExitHelp[] =
     "environment:\n"
     "  TRUNKROUTE_SERVER  default for --server\n"
     "  TRUNKROUTE_TOKEN   bearer token, sent as 'authorization: Bearer <token>' metadata\n"
     "                     (never printed)\n"
+    "  TRUNKROUTE_TOKEN_FILE\n"
+    "                     file holding the token, read when neither --token-file nor\n"
+    "                     TRUNKROUTE_TOKEN is given (set in the Kubernetes manifest, so that\n"
+    "                     'kubectl exec ... trunkroutectl' finds the mounted token)\n"
     "\n"
     "exit codes:\n"
     "  0  ok\n"
@@ -127,8 +134,11 @@ std::optional<std::string> ParseTimeout(const std::string& text, double* out) {
 
 // Applies a parsed global flag; returns an error message when its value is bad.
 std::optional<std::string> ApplyGlobal(const std::string& name, const std::string& value,
-                                       GlobalOptions* globals) {
-  if (name == "server") {
+                                       GlobalOptions* globals, std::string* token_file) {
+  if (name == "token-file") {
+    if (value.empty()) return "--token-file: empty path";
+    *token_file = value;
+  } else if (name == "server") {
     if (value.empty()) return "--server: empty address";
     globals->server = value;
   } else if (name == "json") {
@@ -163,19 +173,24 @@ int Main(int argc, char** argv) {
   if (const char* env = std::getenv("TRUNKROUTE_SERVER"); env != nullptr && *env != '\0') {
     globals.server = env;
   }
-  if (const char* env = std::getenv("TRUNKROUTE_TOKEN"); env != nullptr) globals.token = env;
+  const char* env_token = std::getenv("TRUNKROUTE_TOKEN");
+  // Where the token comes from, first found wins: --token-file, TRUNKROUTE_TOKEN,
+  // TRUNKROUTE_TOKEN_FILE.
+  std::string token_file;
 
-  const std::vector<FlagSpec> global_specs = {
-      {"server"}, {"json", false}, {"timeout"}, {"help", false, 'h'}};
+  const std::vector<FlagSpec> global_specs = {{"server"},           {"json", false},
+                                              {"timeout"},          {"token-file"},
+                                              {"help", false, 'h'}, {"version", false}};
 
   // Global flags before the command.
   size_t pos = 0;
   bool help = false;
+  bool version = false;
   while (pos < words.size() && !words[pos].empty() && words[pos][0] == '-') {
     std::vector<std::string> one = {words[pos]};
     // A value flag takes the next word too.
     const std::string& w = words[pos];
-    if ((w == "--server" || w == "--timeout") && pos + 1 < words.size()) {
+    if ((w == "--server" || w == "--timeout" || w == "--token-file") && pos + 1 < words.size()) {
       one.push_back(words[pos + 1]);
     }
     ParsedArgs parsed;
@@ -183,10 +198,15 @@ int Main(int argc, char** argv) {
     pos += one.size();
     for (const auto& [name, value] : parsed.flags) {
       if (name == "help") help = true;
-      if (auto err = ApplyGlobal(name, value, &globals)) return UsageError(*err);
+      if (name == "version") version = true;
+      if (auto err = ApplyGlobal(name, value, &globals, &token_file)) return UsageError(*err);
     }
   }
 
+  if (version) {
+    std::cout << "trunkroutectl " << TRUNKROUTE_VERSION << '\n';
+    return kExitOk;
+  }
   if (pos >= words.size()) {
     PrintTopHelp(help ? std::cout : std::cerr, commands);
     return help ? kExitOk : kExitUsage;
@@ -224,12 +244,16 @@ int Main(int argc, char** argv) {
     PrintCommandHelp(std::cout, *command);
     return kExitOk;
   }
+  if (args.Has("version")) {
+    std::cout << "trunkroutectl " << TRUNKROUTE_VERSION << '\n';
+    return kExitOk;
+  }
   for (const FlagSpec& g : global_specs) {
     bool shadowed = false;
     for (const FlagSpec& f : command->flags) shadowed = shadowed || f.name == g.name;
     if (shadowed) continue;
     if (auto value = args.Get(g.name)) {
-      if (auto err = ApplyGlobal(g.name, *value, &globals)) {
+      if (auto err = ApplyGlobal(g.name, *value, &globals, &token_file)) {
         return UsageError(*err, command->Name());
       }
     }
@@ -244,10 +268,28 @@ int Main(int argc, char** argv) {
     }
     return UsageError("missing argument (usage: " + UsageLine(*command) + ")", command->Name());
   }
+  std::string token_source = "TRUNKROUTE_TOKEN";
+  if (token_file.empty() && env_token == nullptr) {
+    if (const char* env = std::getenv("TRUNKROUTE_TOKEN_FILE"); env != nullptr && *env != '\0') {
+      token_file = env;
+      token_source = "TRUNKROUTE_TOKEN_FILE";
+    }
+  } else if (!token_file.empty()) {
+    token_source = "--token-file";
+  }
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(token_file);
+    if (!token.ok()) {
+      return UsageError(token_source + " " + std::string(token.status().message()));
+    }
+    globals.token = *std::move(token);
+  } else if (env_token != nullptr) {
+    globals.token = env_token;
+  }
   if (!TokenIsValid(globals.token)) {
-    return UsageError(
-        "TRUNKROUTE_TOKEN contains characters not allowed in a header "
-        "(spaces, control or non-ASCII characters)");
+    return UsageError("the token from " + token_source +
+                      " contains characters not allowed in a header "
+                      "(spaces, control or non-ASCII characters)");
   }
 
   Connection conn(globals);

@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -56,7 +57,42 @@ std::string DescribeSkips(const Decision& decision) {
   });
 }
 
+bool AllDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string NoRouteMessage(const RoutingTable& table, std::string_view normalized_number,
+                           std::string_view normalized_caller, std::string_view ingress_trunk_id,
+                           std::string_view detail) {
+  std::string message =
+      absl::StrCat("no route matches ", AbslView(normalized_number), AbslView(detail));
+  if (!AllDigits(normalized_number)) return message;  // E.164 already, or * / # codes
+  const std::string digits(normalized_number);
+  std::vector<std::string> guesses = {"+" + digits};
+  if (digits.size() == 10) guesses.push_back("+1" + digits);
+  if (digits.rfind("011", 0) == 0) guesses.push_back("+" + digits.substr(3));
+  if (digits.rfind("00", 0) == 0) guesses.push_back("+" + digits.substr(2));
+  // Every reading that a route takes, in this order: a 10-digit number may be NANP national or
+  // an E.164 number without its '+', and only the operator knows which.
+  std::vector<std::string> hits;
+  for (const std::string& guess : guesses) {
+    if (guess.size() < 2) continue;
+    if (const CompiledRoute* route = table.Match(guess, normalized_caller, ingress_trunk_id)) {
+      hits.push_back(absl::StrCat(guess, " (route '", route->id, "')"));
+    }
+  }
+  if (!hits.empty()) {
+    absl::StrAppend(&message, "; routes match E.164 numbers: did you mean ",
+                    absl::StrJoin(hits, " or "), "?");
+  }
+  return message;
+}
 
 std::string Decision::RequestUri(const CompiledTrunk& trunk) const {
   std::string uri;
@@ -117,8 +153,8 @@ absl::StatusOr<Decision> Decide(std::shared_ptr<const RoutingTable> table, const
   const CompiledRoute* route =
       table->Match(*number, decision.normalized_caller, query.ingress_trunk_id);
   if (route == nullptr) {
-    return absl::NotFoundError(absl::StrCat(
-        "no route matches ", *number,
+    return absl::NotFoundError(NoRouteMessage(
+        *table, *number, decision.normalized_caller, query.ingress_trunk_id,
         query.ingress_trunk_id.empty()
             ? std::string()
             : absl::StrCat(" (ingress trunk '", AbslView(query.ingress_trunk_id), "')")));

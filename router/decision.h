@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
@@ -44,6 +45,18 @@ struct Decision {
   void ToProto(v1::RouteCallResponse* out) const;
 };
 
+// The answer for a number no route matches, for every face that reports it (RouteCall and
+// POST /v1/route through Decide, ExplainRoute's note, the SIP edge's 404 Reason, trunkroutectl):
+//   "no route matches <number><detail>[; routes match E.164 numbers: did you mean +1...?]"
+// The hint is given only for a number of digits without '+' whose E.164 form does match a route,
+// naming each such form and its route: "+" and the digits (15551234567), "+1" and ten digits
+// (NANP national, 5551234567), the digits after an international prefix 00 / 011. `detail` is
+// appended to the number as is (" (ingress trunk 'x')", " (3 routes tried)"). Arguments as
+// RoutingTable::Match takes them.
+std::string NoRouteMessage(const RoutingTable& table, std::string_view normalized_number,
+                           std::string_view normalized_caller, std::string_view ingress_trunk_id,
+                           std::string_view detail = "");
+
 // The one decision function, used by RouteCall, ExplainRoute and the SIP edge.
 // Order: the route's trunks in priority order; UP/FORCED_UP kept; a PROBING trunk whose probes
 // are disabled goes last (only real calls can bring it back); DOWN, PROBING, DRAINING and
@@ -52,7 +65,7 @@ struct Decision {
 // [0,1)) and otherwise moves behind the fully UP trunks. If nothing is left: panic mode (DOWN and
 // PROBING trunks offered in priority order, never FORCED_DOWN or the ingress trunk) unless the
 // policy fails fast.
-// Errors: InvalidArgument (bad number, naming it), NotFound ("no route for <number>"),
+// Errors: InvalidArgument (bad number, naming it), NotFound (NoRouteMessage),
 // Unavailable (every trunk down and the route fails fast, or nothing at all to offer).
 // Never blocks: reads the table and the health view only.
 absl::StatusOr<Decision> Decide(std::shared_ptr<const RoutingTable> table, const HealthView& health,

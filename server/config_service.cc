@@ -294,8 +294,9 @@ grpc::Status ConfigServiceImpl::ExplainRoute(grpc::ServerContext* context,
     if (trial.matched) matched = &trial;
   }
   if (matched == nullptr) {
-    response->add_notes(absl::StrCat("no route matches ", *number, " (", trials.size(),
-                                     " route", trials.size() == 1 ? "" : "s", " tried)"));
+    response->add_notes(router::NoRouteMessage(
+        *table, *number, caller, request->ingress_trunk_id(),
+        absl::StrCat(" (", trials.size(), " route", trials.size() == 1 ? "" : "s", " tried)")));
     return grpc::Status::OK;
   }
   response->set_matched_route_id(matched->route->id);

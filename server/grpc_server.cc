@@ -124,7 +124,16 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const Options& opt
         "cannot listen for gRPC on ", options.listen_address, ": ", DiagnoseBind(host, port)));
   }
   server->routing_service_.Start();
-  if (auto* hc = server->server_->GetHealthCheckService()) hc->SetServingStatus(true);
+  if (auto* hc = server->server_->GetHealthCheckService()) {
+    // The whole server (""), and each trunkroute service by name, as docs/api.md promises (gRPC
+    // knows only "" by itself). SetServingStatus(false) at shutdown covers all of them.
+    hc->SetServingStatus(true);
+    for (const char* name :
+         {v1::RoutingService::service_full_name(), v1::ConfigService::service_full_name(),
+          v1::HealthService::service_full_name()}) {
+      hc->SetServingStatus(name, true);
+    }
+  }
   server->port_ = selected_port;
   server->address_ = host.find(':') != std::string::npos
                          ? absl::StrCat("[", host, "]:", selected_port)

@@ -110,7 +110,12 @@ grpc::Status HealthServiceImpl::WatchTrunkHealth(grpc::ServerContext* context,
                                          " events behind; watch again for a fresh snapshot"));
       break;
     }
-    if (end == Watcher::End::kShutdown) break;
+    if (end == Watcher::End::kShutdown) {
+      // The same answer as a watch that arrives during shutdown: the client should watch again
+      // (another instance, or this one once restarted), not take the end for a quiet server.
+      status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+      break;
+    }
     if (context->IsCancelled()) {
       status = grpc::Status::CANCELLED;
       break;

@@ -30,7 +30,8 @@ CliProcess::CliProcess(const std::vector<std::string>& args,
   std::vector<std::string> env_s;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry = *e;
-    if (entry.rfind("TRUNKROUTE_TOKEN=", 0) == 0 || entry.rfind("TRUNKROUTE_SERVER=", 0) == 0) {
+    if (entry.rfind("TRUNKROUTE_TOKEN=", 0) == 0 || entry.rfind("TRUNKROUTE_SERVER=", 0) == 0 ||
+        entry.rfind("TRUNKROUTE_TOKEN_FILE=", 0) == 0) {
       continue;
     }
     env_s.push_back(entry);

@@ -18,8 +18,9 @@ struct CliResult {
 };
 
 // The real trunkroutectl binary as a child process (posix_spawn: safe next to gRPC's threads),
-// stdout and stderr captured. The environment is the test's own minus TRUNKROUTE_TOKEN and
-// TRUNKROUTE_SERVER, plus `env`. Every wait is bounded; the child is killed at the limit.
+// stdout and stderr captured. The environment is the test's own minus TRUNKROUTE_TOKEN,
+// TRUNKROUTE_TOKEN_FILE and TRUNKROUTE_SERVER, plus `env`. Every wait is bounded; the child is
+// killed at the limit.
 class CliProcess {
  public:
   CliProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);

@@ -116,6 +116,8 @@ class CliServer {
   }
 
   bool ok() const { return server_ != nullptr; }
+  // Graceful shutdown, as trunkrouted does on SIGTERM.
+  void Shutdown() { server_->Shutdown(std::chrono::milliseconds(2000)); }
   const std::string& address() const { return server_->address(); }
   v1::ConfigService::Stub& config() { return *config_; }
   v1::HealthService::Stub& health() { return *health_; }

@@ -383,6 +383,52 @@ TEST_F(TrunkroutectlTest, TokenIsSentAsBearerMetadataAndNeverPrinted) {
   EXPECT_THAT(bad.err, AllOf(HasSubstr("TRUNKROUTE_TOKEN"), Not(HasSubstr("two words"))));
 }
 
+// In a Kubernetes pod the token is a mounted Secret: TRUNKROUTE_TOKEN_FILE (set by the manifest)
+// or --token-file point at it, so `kubectl exec ... trunkroutectl` works with the token on.
+TEST_F(TrunkroutectlTest, TokenIsReadFromATokenFile) {
+  const std::string token = "tok-file-7c1d-not-for-printing";
+  const std::string file = WriteFile("api-token", token + "\n");
+  CliResult by_flag = Run({"--token-file", file, "info"});
+  ASSERT_EQ(by_flag.exit_code, 0) << by_flag.err;
+  CliResult by_env = Run({"info"}, {{"TRUNKROUTE_TOKEN_FILE", file}});
+  ASSERT_EQ(by_env.exit_code, 0) << by_env.err;
+  // An explicit TRUNKROUTE_TOKEN wins over the file the environment names.
+  CliResult env_wins = Run({"info"}, {{"TRUNKROUTE_TOKEN_FILE", file}, {"TRUNKROUTE_TOKEN", "t2"}});
+  ASSERT_EQ(env_wins.exit_code, 0) << env_wins.err;
+  EXPECT_THAT(server_.admin().authorizations(),
+              ::testing::ElementsAre("Bearer " + token, "Bearer " + token, "Bearer t2"));
+  EXPECT_THAT(by_flag.out + by_flag.err + by_env.out + by_env.err, Not(HasSubstr(token)));
+
+  CliResult missing = Run({"info"}, {{"TRUNKROUTE_TOKEN_FILE", dir_.Sub("no-such-file")}});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, AllOf(HasSubstr("TRUNKROUTE_TOKEN_FILE"), HasSubstr("no-such-file"),
+                                 HasSubstr("No such file")));
+  CliResult empty = Run({"--token-file", WriteFile("empty", "\n"), "info"});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_THAT(empty.err, HasSubstr("--token-file"));
+  EXPECT_EQ(server_.admin().authorizations().size(), 3u);  // the failures sent nothing
+}
+
+TEST_F(TrunkroutectlTest, VersionFlagPrintsTheVersionWithoutTalkingToTheServer) {
+  CliResult r = RunCli({"--server", "127.0.0.1:1", "--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::MatchesRegex("trunkroutectl [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  EXPECT_EQ(r.err, "");
+}
+
+// grpc.health.v1 stays open when the API needs a token: the container HEALTHCHECK uses this.
+TEST_F(TrunkroutectlTest, PingAnswersServingAndExits3WhenNothingListens) {
+  CliResult r = Run({"ping"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, server_.address() + " SERVING\n");
+  CliResult service = Run({"ping", "--service", "trunkroute.v1.RoutingService"});
+  EXPECT_EQ(service.exit_code, 0) << service.err;
+  CliResult unknown = Run({"ping", "--service", "no.such.Service"});
+  EXPECT_EQ(unknown.exit_code, 4) << unknown.err;  // NOT_FOUND
+  CliResult closed = RunCli({"--server", "127.0.0.1:" + std::to_string(ClosedPort()), "ping"});
+  EXPECT_EQ(closed.exit_code, 3) << closed.err;
+}
+
 TEST_F(TrunkroutectlTest, InfoShowsServerFacts) {
   CliResult r = Run({"info"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -488,6 +534,20 @@ TEST_F(TrunkroutectlTest, HealthWatchEndsCleanlyOnSigterm) {
   EXPECT_EQ(n, 2);
 }
 
+// A server that goes away must not look like a quiet one: the watch says why and exits 3.
+TEST_F(TrunkroutectlTest, HealthWatchSaysWhyAndExits3WhenTheServerShutsDown) {
+  CliProcess watch({"--server", server_.address(), "health", "watch"}, {});
+  ASSERT_TRUE(watch.started());
+  ASSERT_TRUE(watch.WaitForLines(2, std::chrono::seconds(10)));  // the snapshot
+  server_.Shutdown();
+  CliResult r = watch.Finish(std::chrono::seconds(10));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err, AllOf(StartsWith("error: health watch ended after 2 events: " +
+                                      server_.address() + " went away (UNAVAILABLE: "),
+                           HasSubstr("shutting down")));
+}
+
 TEST_F(TrunkroutectlTest, HealthWatchTimeoutEndsAQuietWatchCleanly) {
   CliResult r = Run({"health", "watch", "--timeout", "0.5"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -512,6 +572,18 @@ TEST_F(TrunkroutectlTest, RouteExplainAndRouteCallShowTheCandidates) {
   CliResult none = Run({"route", "call", "+445555"});
   EXPECT_EQ(none.exit_code, 4);
   EXPECT_THAT(none.err, StartsWith("error: NOT_FOUND: "));
+
+  // A number without '+': both commands say what would have matched.
+  CliResult national = Run({"route", "call", "4155550100"});
+  EXPECT_EQ(national.exit_code, 4);
+  EXPECT_EQ(national.err,
+            "error: NOT_FOUND: no route matches 4155550100; routes match E.164 numbers: did you "
+            "mean +14155550100 (route 'nanp')?\n");
+  CliResult explain_national = Run({"route", "explain", "4155550100"});
+  EXPECT_EQ(explain_national.exit_code, 0) << explain_national.err;
+  EXPECT_THAT(explain_national.out,
+              HasSubstr("note: no route matches 4155550100 (1 route tried); routes match E.164 "
+                        "numbers: did you mean +14155550100 (route 'nanp')?\n"));
 }
 
 TEST_F(TrunkroutectlTest, HelpDocumentsCommandsAndExitCodes) {

@@ -269,6 +269,45 @@ TEST_F(DecideTest, NoRouteIsNotFoundNamingTheNumber) {
                                               HasSubstr("no route matches +4915112345678")));
 }
 
+// Routes match E.164; a dialer that drops the '+' gets told what would have matched.
+TEST_F(DecideTest, NoRouteForANumberWithoutThePlusHintsItsE164Form) {
+  EXPECT_THAT(Run("12125551234"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "no route matches 12125551234; routes match E.164 numbers: did you mean "
+                       "+12125551234 (route 'nanp')?"));
+  // Ten digits: NANP national. ("+2125551234" matches no route of this config.)
+  EXPECT_THAT(Run("212-555-1234"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "no route matches 2125551234; routes match E.164 numbers: did you mean "
+                       "+12125551234 (route 'nanp')?"));
+  // An international prefix.
+  EXPECT_THAT(Run("00442079460000"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("did you mean +442079460000 (route 'strict')?")));
+  EXPECT_THAT(Run("011442079460000"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("did you mean +442079460000 (route 'strict')?")));
+}
+
+TEST_F(DecideTest, NoHintWhenNoE164FormMatchesEither) {
+  EXPECT_THAT(Run("12345"), StatusIs(absl::StatusCode::kNotFound, "no route matches 12345"));
+  // Already E.164: nothing to guess.
+  EXPECT_THAT(Run("+4915112345678"),
+              StatusIs(absl::StatusCode::kNotFound, "no route matches +4915112345678"));
+}
+
+TEST_F(DecideTest, EveryMatchingReadingIsNamed) {
+  Load(R"pb(
+    trunks { id: "a" host: "a.example.com" }
+    routes { id: "nanp" priority: 10 pattern: "\\+1\\d{10}" trunk_ids: "a" }
+    routes { id: "intl" priority: 20 pattern: "\\+\\d{8,15}" trunk_ids: "a" }
+  )pb");
+  EXPECT_THAT(Run("4930123456"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       "no route matches 4930123456; routes match E.164 numbers: did you mean "
+                       "+4930123456 (route 'intl') or +14930123456 (route 'nanp')?"));
+}
+
 TEST_F(DecideTest, UnreadableCallerIdDoesNotFailTheCall) {
   auto decision = Run("+12125551234", "", 0.5, "anonymous");
   ASSERT_TRUE(decision.ok());

@@ -350,6 +350,15 @@ TEST_F(ConfigServiceTest, ExplainRouteShowsTrialsDecisionAndNotes) {
   EXPECT_EQ(r.decision().candidates_size(), 0);
   EXPECT_THAT(r.notes(), ElementsAre("no route matches 12345 (2 routes tried)"));
 
+  // The same hint RouteCall gives, from the same place (router::NoRouteMessage).
+  req.set_dialed_number("4155550100");
+  ASSERT_TRUE(server_.config().ExplainRoute(Ctx().get(), req, &r).ok());
+  EXPECT_EQ(r.matched_route_id(), "");
+  ASSERT_EQ(r.notes_size(), 1);
+  EXPECT_THAT(r.notes(0), ::testing::StartsWith("no route matches 4155550100 (2 routes tried); "
+                                                "routes match E.164 numbers: did you mean "));
+  EXPECT_THAT(r.notes(0), HasSubstr("+14155550100 (route 'nanp')"));
+
   req.set_dialed_number("call me maybe");
   grpc::Status st = server_.config().ExplainRoute(Ctx().get(), req, &r);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

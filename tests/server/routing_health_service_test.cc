@@ -152,7 +152,7 @@ TEST_F(RoutingHealthTest, ThreeFailuresOnPrimaryAreStreamedAndPutBackupFirst) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
-TEST_F(RoutingHealthTest, WatchEndsCleanlyWhenTheServerShutsDown) {
+TEST_F(RoutingHealthTest, WatchEndsUnavailableWhenTheServerShutsDown) {
   auto ctx = Ctx(20);
   auto reader = server_.health().WatchTrunkHealth(ctx.get(), {});
   v1::TrunkHealthEvent event;
@@ -161,7 +161,9 @@ TEST_F(RoutingHealthTest, WatchEndsCleanlyWhenTheServerShutsDown) {
   std::thread stopper([&] { server_.Stop(); });
   while (reader->Read(&event)) {
   }
-  EXPECT_TRUE(reader->Finish().ok());
+  grpc::Status end = reader->Finish();
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(end.error_message(), "server shutting down");
   stopper.join();
 }
 
