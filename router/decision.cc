@@ -1,5 +1,6 @@
 #include "router/decision.h"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,18 +79,26 @@ std::string NoRouteMessage(const RoutingTable& table, std::string_view normalize
   if (digits.size() == 10) guesses.push_back("+1" + digits);
   if (digits.rfind("011", 0) == 0) guesses.push_back("+" + digits.substr(3));
   if (digits.rfind("00", 0) == 0) guesses.push_back("+" + digits.substr(2));
-  // Every reading that a route takes, in this order: a 10-digit number may be NANP national or
-  // an E.164 number without its '+', and only the operator knows which.
-  std::vector<std::string> hits;
+  // Every reading that a route takes (a 10-digit number may be NANP national or an E.164 number
+  // without its '+', and only the operator knows which), the best route's first, as routing
+  // would rank them: a catch-all comes last.
+  std::vector<std::pair<const CompiledRoute*, std::string>> hits;
   for (const std::string& guess : guesses) {
     if (guess.size() < 2) continue;
     if (const CompiledRoute* route = table.Match(guess, normalized_caller, ingress_trunk_id)) {
-      hits.push_back(absl::StrCat(guess, " (route '", route->id, "')"));
+      hits.emplace_back(route, guess);
     }
   }
+  std::stable_sort(hits.begin(), hits.end(),
+                   [](const auto& a, const auto& b) { return a.first->index < b.first->index; });
   if (!hits.empty()) {
     absl::StrAppend(&message, "; routes match E.164 numbers: did you mean ",
-                    absl::StrJoin(hits, " or "), "?");
+                    absl::StrJoin(hits, " or ",
+                                  [](std::string* out, const auto& hit) {
+                                    absl::StrAppend(out, hit.second, " (route '", hit.first->id,
+                                                    "')");
+                                  }),
+                    "?");
   }
   return message;
 }

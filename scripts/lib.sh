@@ -12,10 +12,12 @@ TRUNKROUTE_PACKAGES=(
   # etcd's own protos, for the clustered mode's client stubs (generated in the build tree).
   golang-etcd-server-dev golang-github-gogo-protobuf-dev golang-github-grpc-ecosystem-grpc-gateway-dev
 )
+# run.sh's demo trunks (SIPp answering on 127.0.0.1:5081/5082); DEMO_TRUNKS=0 does without.
+TRUNKROUTE_DEMO_PACKAGES=(sip-tester)
 # Only the test suite needs these (SIPp drives the SIP end-to-end tests;
-# openssl makes the TLS test certificates; python3 runs the deploy checks; the cluster tests
-# start their own etcd members and use etcdctl).
-TRUNKROUTE_TEST_PACKAGES=(sip-tester openssl python3 etcd-server etcd-client)
+# openssl makes the TLS test certificates; python3 and python3-yaml run the deploy checks; the
+# cluster tests start their own etcd members and use etcdctl).
+TRUNKROUTE_TEST_PACKAGES=(sip-tester openssl python3 python3-yaml etcd-server etcd-client)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -296,7 +296,8 @@ TEST_F(DecideTest, NoHintWhenNoE164FormMatchesEither) {
               StatusIs(absl::StatusCode::kNotFound, "no route matches +4915112345678"));
 }
 
-TEST_F(DecideTest, EveryMatchingReadingIsNamed) {
+// In route priority order, as routing would rank them: the catch-all's reading comes last.
+TEST_F(DecideTest, EveryMatchingReadingIsNamedBestRouteFirst) {
   Load(R"pb(
     trunks { id: "a" host: "a.example.com" }
     routes { id: "nanp" priority: 10 pattern: "\\+1\\d{10}" trunk_ids: "a" }
@@ -305,7 +306,7 @@ TEST_F(DecideTest, EveryMatchingReadingIsNamed) {
   EXPECT_THAT(Run("4930123456"),
               StatusIs(absl::StatusCode::kNotFound,
                        "no route matches 4930123456; routes match E.164 numbers: did you mean "
-                       "+4930123456 (route 'intl') or +14930123456 (route 'nanp')?"));
+                       "+14930123456 (route 'nanp') or +4930123456 (route 'intl')?"));
 }
 
 TEST_F(DecideTest, UnreadableCallerIdDoesNotFailTheCall) {
