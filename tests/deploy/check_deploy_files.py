@@ -10,10 +10,17 @@
 Every PromQL expression (dashboard targets, template-variable queries, alert rules) may name
 only metrics declared in metrics/trunkroute_metrics.cc (histograms as _bucket/_sum/_count;
 `up` for scrape health) and, in selectors and by/on/without clauses, only their declared
-labels plus job, instance and le. The dashboard must parse, use schemaVersion >= 36, take its
-data source from ${DS_PROMETHEUS}, and offer trunk and route variables; every alert needs a
+labels plus job, instance and le. Label values of the vocabularies trunkroute defines (state,
+from/to of transitions, reasons, outcomes, results) must be words the exporter writes, read from
+the sources that write them (health/health_words.h, sip/edge_rejections.h, ...); the alert
+unit tests' input series are held to the same words. The dashboard must parse, use
+schemaVersion >= 36, take its data source from ${DS_PROMETHEUS}, offer trunk and route
+variables, and lay its panels out without overlap inside 24 columns; every alert needs a
 severity, summary, description and a runbook_url whose anchor is a heading of docs/runbook.md.
-Standard library only: the CI machine has python3 but not necessarily PyYAML.
+docs/metrics.md's bucket table must be the buckets the code declares.
+
+The Kubernetes manifests, the scrape configs and the container file are checked by
+deploy_manifests.py (imported; it needs PyYAML, Debian's python3-yaml).
 """
 
 import copy
@@ -22,6 +29,9 @@ import os
 import re
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import deploy_manifests  # noqa: E402  (next to this file)
 
 PROMQL_WORDS = {
     "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -54,6 +64,129 @@ def load_metrics(metrics_cc):
                          "the declaration pattern no longer matches the source")
     series["up"] = set()  # Prometheus' own scrape-health series
     return series
+
+
+# ---- label vocabularies ------------------------------------------------------------------
+
+def _string_literals(text):
+    return re.findall(r'"((?:[^"\\]|\\.)*)"', text)
+
+
+def load_vocabulary(root):
+    """{metric: {label: set of words, or a compiled regex}}: the values the exporter writes, read
+    from the code that writes them."""
+    def read(*parts):
+        return open(os.path.join(root, *parts), encoding="utf-8").read()
+
+    words = read("health", "health_words.h")
+
+    def returns_of(function):
+        body = words[words.index(function):]
+        body = body[:body.index("\n}\n")]
+        return set(re.findall(r'return "([a-z_]+)";', body)) - {"unspecified"}
+
+    states = returns_of("HealthStateShortName")
+    reasons = returns_of("HealthReasonShortName")
+    observer = read("metrics", "health_metrics_observer.cc")
+    body = observer[observer.index("HealthMetricsObserver::OutcomeLabel"):]
+    outcomes = set(re.findall(r'return "([a-z_]+)";', body[:body.index("\n}\n")])) - {"unknown"}
+    results = set(re.findall(r'kResult\w+ = "([a-z_]+)"', read("router", "decision_observer.h")))
+    probes = set(re.findall(r'kProbe\w+ = "([a-z_]+)"', read("metrics", "trunkroute_metrics.h")))
+    edge_text = read("sip", "edge_rejections.h")
+    edge = set(re.findall(r'kReject\w+ = "([a-z_]+)"', edge_text))
+    codes = set(re.findall(r'\{\d{3}, "(\d{3})", kReject', edge_text))
+    # Failover reasons: sip/call.cc CallFsm::LastFailureReason, plus no_codec (docs/metrics.md).
+    failover = re.compile(r"\d{3}|timeout|transport_error|no_codec")
+    for name, found in (("states", states), ("reasons", reasons), ("outcomes", outcomes),
+                        ("results", results), ("probe results", probes),
+                        ("edge reasons", edge), ("edge codes", codes)):
+        if len(found) < 3:
+            raise SystemExit(f"label vocabulary: found only {sorted(found)} as {name}; the "
+                             "source no longer reads as this checker expects")
+    return {
+        "trunkroute_trunk_health_state": {"state": states},
+        "trunkroute_trunk_health_transitions_total": {"from": states, "to": states},
+        "trunkroute_trunk_ejections_total": {"reason": reasons},
+        "trunkroute_call_attempts_total": {"outcome": outcomes},
+        "trunkroute_route_decisions_total": {"result": results},
+        "trunkroute_probes_total": {"result": probes},
+        "trunkroute_failovers_total": {"reason": failover},
+        "trunkroute_edge_rejections_total": {"reason": edge, "code": codes},
+    }
+
+
+def _value_ok(value, allowed):
+    if isinstance(allowed, set):
+        return value in allowed
+    return bool(allowed.fullmatch(value))
+
+
+def check_label_values(expr, vocabulary, where):
+    """Problems with label values a selector compares against our vocabularies: a state written
+    "DOWN" where the exporter writes "down" matches nothing, and the alert never fires."""
+    problems = []
+    for m in re.finditer(r'([A-Za-z_:][\w:]*)\s*\{((?:[^{}"]|"(?:[^"\\]|\\.)*")*)\}', expr):
+        metric = re.sub(r"_(bucket|sum|count)$", "", m.group(1))
+        labels = vocabulary.get(metric) or vocabulary.get(m.group(1))
+        if not labels:
+            continue
+        for label, op, value in re.findall(r'([A-Za-z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"',
+                                           m.group(2)):
+            if label not in labels or "$" in value or value == "":
+                continue
+            alternatives = value.split("|") if op in ("=~", "!~") else [value]
+            for alt in alternatives:
+                if re.fullmatch(r"[\w]+", alt) and not _value_ok(alt, labels[label]):
+                    problems.append(f"{where}: {m.group(1)}{{{label}{op}\"{value}\"}}: '{alt}' is "
+                                    f"not a value trunkrouted writes for {label}")
+    return problems
+
+
+def check_rule_test_series(path, vocabulary):
+    """The alert unit tests' input series must look like trunkrouted's /metrics."""
+    problems = []
+    for n, line in enumerate(open(path, encoding="utf-8"), 1):
+        m = re.match(r"\s*- series:\s*'(.*)'\s*$", line)
+        if m:
+            problems += check_label_values(m.group(1), vocabulary, f"{path}:{n}")
+    return problems
+
+
+# ---- histogram buckets: docs/metrics.md against the code ----------------------------------
+
+def code_buckets(metrics_cc):
+    """{histogram name: [bounds]} from the AddHistogram calls and their bucket constants."""
+    text = open(metrics_cc, encoding="utf-8").read()
+    constants = {name: [float(v) for v in re.split(r"[,\s]+", body.strip()) if v]
+                 for name, body in re.findall(r"const std::vector<double> (k\w+) = \{([^}]*)\};",
+                                              text)}
+    out = {}
+    for name, const in re.findall(r'AddHistogram\(\s*"([a-z_]+)".*?\b(k\w+Buckets)\)', text, re.S):
+        out[name] = constants.get(const)
+    return out
+
+
+def doc_buckets(metrics_md):
+    out = {}
+    for line in open(metrics_md, encoding="utf-8"):
+        m = re.match(r"\|\s*`(trunkroute_\w+)`\s*\|\s*([0-9.,\s]+)\|\s*$", line)
+        if m:
+            out[m.group(1)] = [float(v) for v in m.group(2).replace(",", " ").split()]
+    return out
+
+
+def check_buckets(metrics_cc, metrics_md):
+    code, docs = code_buckets(metrics_cc), doc_buckets(metrics_md)
+    problems = []
+    if len(code) < 3:
+        problems.append(f"{metrics_cc}: found {len(code)} histograms; the pattern no longer matches")
+    for name, bounds in code.items():
+        if bounds is None:
+            problems.append(f"{metrics_cc}: histogram {name}: bucket constant not found")
+        elif docs.get(name) != bounds:
+            problems.append(f"{metrics_md}: buckets of {name} are {docs.get(name)}, the code "
+                            f"declares {bounds}")
+    return problems
 
 
 # ---- PromQL -------------------------------------------------------------------------------
@@ -122,7 +255,7 @@ def all_panels(panels):
         yield from all_panels(p.get("panels", []))
 
 
-def check_dashboard(path, metrics):
+def check_dashboard(path, metrics, vocabulary=None):
     try:
         dash = json.load(open(path, encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -184,6 +317,43 @@ def check_dashboard(path, metrics):
                                    f"{path}: panel '{title}' {t.get('refId')}")
     if exprs == 0:
         problems.append(f"{path}: no PromQL expression found")
+    problems += check_layout(path, dash.get("panels", []))
+    if vocabulary is not None:
+        for p in all_panels(dash.get("panels", [])):
+            for t in p.get("targets", []):
+                problems += check_label_values(t.get("expr", ""), vocabulary,
+                                               f"{path}: panel '{p.get('title')}' {t.get('refId')}")
+    return problems
+
+
+def check_layout(path, panels):
+    """Panels inside the 24-column grid and not on top of each other: Grafana draws overlapping
+    panels over one another (one hides the other). The panels of a collapsed row are laid out
+    among themselves."""
+    problems = []
+
+    def rect(p):
+        g = p.get("gridPos", {})
+        return g.get("x", 0), g.get("y", 0), g.get("w", 0), g.get("h", 0)
+
+    def check_level(level, where):
+        for p in level:
+            x, y, w, h = rect(p)
+            if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > 24:
+                problems.append(f"{path}: panel '{p.get('title')}'{where}: gridPos x={x} y={y} "
+                                f"w={w} h={h} is outside the 24-column grid")
+        for i, a in enumerate(level):
+            ax, ay, aw, ah = rect(a)
+            for b in level[i + 1:]:
+                bx, by, bw, bh = rect(b)
+                if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah:
+                    problems.append(f"{path}: panels '{a.get('title')}' and '{b.get('title')}'"
+                                    f"{where} overlap")
+        for p in level:
+            if p.get("type") == "row" and p.get("panels"):
+                check_level(p["panels"], f" (in collapsed row '{p.get('title')}')")
+
+    check_level(panels, "")
     return problems
 
 
@@ -250,7 +420,7 @@ def github_anchors(markdown_path):
     return anchors
 
 
-def check_rules(path, metrics, runbook):
+def check_rules(path, metrics, runbook, vocabulary=None):
     problems = []
     rules = read_rules(path)
     alerts = [(n, r) for n, r in rules if r["_kind"] == "alert"]
@@ -265,6 +435,8 @@ def check_rules(path, metrics, runbook):
             problems.append(f"{where}: no expr")
         else:
             problems += check_expr(rule["expr"], metrics, where)
+            if vocabulary is not None:
+                problems += check_label_values(rule["expr"], vocabulary, where)
         if rule.get("labels.severity") not in ("critical", "warning", "info"):
             problems.append(f"{where}: severity must be critical, warning or info")
         for field in ("summary", "description", "runbook_url"):
@@ -326,7 +498,13 @@ def paths(root):
 def check_all(root):
     metrics_cc, dashboard, rules, runbook = paths(root)
     metrics = load_metrics(metrics_cc)
-    return check_dashboard(dashboard, metrics) + check_rules(rules, metrics, runbook)
+    vocabulary = load_vocabulary(root)
+    rule_tests = os.path.join(os.path.dirname(rules), "trunkroute-alerts.test.yml")
+    return (check_dashboard(dashboard, metrics, vocabulary) +
+            check_rules(rules, metrics, runbook, vocabulary) +
+            check_rule_test_series(rule_tests, vocabulary) +
+            check_buckets(metrics_cc, os.path.join(root, "docs", "metrics.md")) +
+            deploy_manifests.check_manifests(root))
 
 
 def self_test(root):
@@ -408,9 +586,119 @@ def self_test(root):
                "severity must be")
         expect("rules lost annotation", rule_problems("summary:", "sumary:"), "no summary")
 
+    vocabulary = load_vocabulary(root)
+    expect("upper-case state", check_label_values(
+        'trunkroute_trunk_health_state{state=~"DOWN|probing"} == 1', vocabulary, "x"),
+        "'DOWN' is not a value trunkrouted writes for state")
+    expect("ejection reason", check_label_values(
+        'trunkroute_trunk_ejections_total{reason="TRANSPORT_ERROR"}', vocabulary, "x"),
+        "'TRANSPORT_ERROR'")
+    expect("outcome", check_label_values(
+        'trunkroute_call_attempts_total{outcome="FAILOVER"}', vocabulary, "x"), "'FAILOVER'")
+    for good in ('trunkroute_failovers_total{reason="503", to=""}',
+                 'trunkroute_edge_rejections_total{code="403",reason="source_not_allowed"}',
+                 'trunkroute_trunk_health_transitions_total{from="up",to=~"down|probing"}'):
+        if check_label_values(good, vocabulary, "x"):
+            failures.append(f"self-test: correct label values rejected: "
+                            f"{check_label_values(good, vocabulary, 'x')}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        def dash_problems(mutate):
+            d = copy.deepcopy(dash)
+            mutate(d)
+            path = os.path.join(tmp, "d.json")
+            json.dump(d, open(path, "w", encoding="utf-8"))
+            return check_dashboard(path, metrics, vocabulary)
+
+        def overlap(d):
+            panels = [p for p in d["panels"] if p.get("type") != "row"]
+            panels[1]["gridPos"] = dict(panels[0]["gridPos"])
+
+        def too_wide(d):
+            next(p for p in d["panels"] if p.get("type") != "row")["gridPos"]["w"] = 30
+
+        def upper_state(d):
+            first_target(d)["expr"] = 'trunkroute_trunk_health_state{state="UP"} == 1'
+
+        def first_target(d):
+            return next(p for p in all_panels(d["panels"]) if p.get("targets"))["targets"][0]
+
+        expect("dashboard overlap", dash_problems(overlap), "overlap")
+        expect("dashboard too wide", dash_problems(too_wide), "outside the 24-column grid")
+        expect("dashboard upper-case state", dash_problems(upper_state), "'UP' is not a value")
+
+        rule_tests = os.path.join(os.path.dirname(rules), "trunkroute-alerts.test.yml")
+        t = open(rule_tests, encoding="utf-8").read()
+        bad_tests = os.path.join(tmp, "t.yml")
+        open(bad_tests, "w").write(t.replace('state="down"', 'state="DOWN"', 1))
+        expect("rule test series", check_rule_test_series(bad_tests, vocabulary), "'DOWN'")
+
+        md = open(os.path.join(root, "docs", "metrics.md"), encoding="utf-8").read()
+        bad_md = os.path.join(tmp, "metrics.md")
+        open(bad_md, "w").write(md.replace("| `trunkroute_probe_rtt_seconds` | 0.0005, ",
+                                           "| `trunkroute_probe_rtt_seconds` | ", 1))
+        expect("buckets docs", check_buckets(metrics_cc, bad_md),
+               "buckets of trunkroute_probe_rtt_seconds")
+
+        failures += deploy_manifests_self_test(root, tmp, expect)
+
     real = check_all(root)
     if real:
         failures.append("self-test: the shipped files do not pass: " + "; ".join(real))
+    return failures
+
+
+def deploy_manifests_self_test(root, tmp, expect):
+    """Each mutation of a deploy file that would not deploy must be reported."""
+    failures = []
+    files = deploy_manifests.paths(root)
+    for key, old, new, needle in (
+            ("manifest", "            - --sip-tls-listen=0.0.0.0:5061\n", "",
+             "use TLS but there is no --sip-tls-listen"),
+            ("manifest", "            - --sip-tls-listen=0.0.0.0:5061\n", "",
+             "publishes 5061 without a TLS listener"),
+            ("manifest", "            - {name: sip-tls, mountPath: /etc/trunkroute-tls, readOnly: true}\n",
+             "", "--sip-tls-cert-dir /etc/trunkroute-tls is not a mounted Secret"),
+            ("manifest", "  replicas: 1\n", "  replicas: 2\n", "without --etcd-endpoints"),
+            ("manifest", "WHY_ONE_REPLICA", "  replicas: 1\n", "replicas: 1 without a comment saying why"),
+            ("manifest", "grpc: {port: 50051}", "grpc: {port: 50052}",
+             "asks grpc.health.v1 on 50052"),
+            ("manifest", "targetPort: sip-udp", "targetPort: sip-udpp", "which the container does"),
+            ("manifest", "              value: /var/run/secrets/trunkroute/api-token",
+             "              value: /tmp/api-token", "would have no token"),
+            ("manifest", "            - --sip-advertised-address=$(SIP_ADVERTISED_ADDRESS)\n", "",
+             "Via/Contact would carry the pod IP"),
+            ("manifest", "--sip-advertised-address=$(SIP_ADVERTISED_ADDRESS)",
+             "--sip-advertised-address=$(SIP_PUBLIC)", "env does not define SIP_PUBLIC"),
+            ("manifest", "hostPort: 5060, protocol: UDP", "protocol: UDP",
+             "advertises the node's address without a hostPort"),
+            ("manifest", "  maxUnavailable: 1\n", "  minAvailable: 1\n", "forbids every eviction"),
+            ("manifest", "exec -i trunkroute-0 --", "exec -i deploy/trunkroute --",
+             "does not name a pod of StatefulSet trunkroute"),
+            ("servicemonitor", "  jobLabel: app.kubernetes.io/name\n", "",
+             "the job label would be 'trunkroute-api'"),
+            ("scrape", "  - job_name: trunkroute\n", "  - job_name: trunkrouted\n",
+             "the alert rules select job"),
+            ("scrape", "        regex: metrics\n", "        regex: metric\n",
+             "keeps container port metric"),
+            ("containerfile", '"--timeout", "2", "ping"]', '"--timeout", "2", "info"]',
+             "does not use `trunkroutectl ping`"),
+            ("containerfile", "EXPOSE 5060/udp 5060/tcp", "EXPOSE 5060/udp 5060/tcp 5061/tcp",
+             "EXPOSE 5061/tcp, but the default command does not listen on it")):
+        text = open(files[key], encoding="utf-8").read()
+        if old == "WHY_ONE_REPLICA":  # the whole comment block above `replicas: 1`
+            m = re.search(r"(?:^[ \t]*#.*\n)+^  replicas: 1\n", text, re.M)
+            old = m.group(0) if m else "  replicas: 1\n"
+        if old not in text:
+            failures.append(f"self-test: '{old.strip()}' not in {files[key]}")
+            continue
+        mutated = os.path.join(tmp, os.path.basename(files[key]))
+        open(mutated, "w", encoding="utf-8").write(text.replace(old, new, 1))
+        try:
+            problems = deploy_manifests.check_manifests(root, {key: mutated})
+        except Exception as e:  # a YAML error is also "reported"
+            problems = [str(e)]
+        expect(f"{key}: {old.strip()[:40]} → {new.strip()[:40]}", problems, needle)
     return failures
 
 
