@@ -318,6 +318,16 @@ def check_dashboard(path, metrics, vocabulary=None):
     if exprs == 0:
         problems.append(f"{path}: no PromQL expression found")
     problems += check_layout(path, dash.get("panels", []))
+    # Every metric trunkrouted exports has a panel: the runbook sends operators to the dashboard
+    # for each (a family without a panel is one they cannot see there).
+    shown = set()
+    for p in all_panels(dash.get("panels", [])):
+        for t in p.get("targets", []):
+            shown |= set(re.findall(r"trunkroute_[a-z_]+", t.get("expr", "")))
+    shown = {re.sub(r"_(bucket|sum|count)$", "", n) for n in shown}
+    for name in sorted({re.sub(r"_(bucket|sum|count)$", "", n) for n in metrics} - {"up"}):
+        if name not in shown:
+            problems.append(f"{path}: no panel shows {name}")
     if vocabulary is not None:
         for p in all_panels(dash.get("panels", [])):
             for t in p.get("targets", []):
@@ -624,6 +634,10 @@ def self_test(root):
             return next(p for p in all_panels(d["panels"]) if p.get("targets"))["targets"][0]
 
         expect("dashboard overlap", dash_problems(overlap), "overlap")
+        expect("dashboard without a metric", dash_problems(
+            lambda d: d.update(panels=[p for p in d["panels"]
+                                       if "edge_rejections" not in json.dumps(p)])),
+            "no panel shows trunkroute_edge_rejections_total")
         expect("dashboard too wide", dash_problems(too_wide), "outside the 24-column grid")
         expect("dashboard upper-case state", dash_problems(upper_state), "'UP' is not a value")
 
