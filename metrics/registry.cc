@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <set>
 #include <type_traits>
 #include <utility>
@@ -127,8 +126,14 @@ void AppendBucketBound(std::string* out, double bound) {
   }
   char buf[32];
   auto sci = std::to_chars(buf, buf + sizeof buf, bound, std::chars_format::scientific);
+  // The exponent as written ("e-04", "e+01"); the buffer is not NUL-terminated.
   const char* e = std::find(buf, sci.ptr, 'e');
-  const int exponent = e != sci.ptr ? std::atoi(e + 1) : 0;
+  int exponent = 0;
+  if (e != sci.ptr) {
+    const char* digits = e + 1;
+    if (digits != sci.ptr && *digits == '+') ++digits;
+    std::from_chars(digits, sci.ptr, exponent);
+  }
   if (exponent < -4 || exponent >= 6) {
     out->append(buf, sci.ptr);
     return;
