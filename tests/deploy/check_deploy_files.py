@@ -87,15 +87,18 @@ def load_vocabulary(root):
 
     states = returns_of("HealthStateShortName")
     reasons = returns_of("HealthReasonShortName")
-    observer = read("metrics", "health_metrics_observer.cc")
-    body = observer[observer.index("HealthMetricsObserver::OutcomeLabel"):]
-    outcomes = set(re.findall(r'return "([a-z_]+)";', body[:body.index("\n}\n")])) - {"unknown"}
+    # The outcome label is ReportCallOutcomeResponse.outcome_class's name in lower case
+    # (metrics/health_metrics_observer.cc OutcomeLabel).
+    outcome_cc = read("health", "outcome.cc")
+    body = outcome_cc[outcome_cc.index("std::string_view OutcomeClassName("):]
+    outcomes = {w.lower() for w in re.findall(r'return "([A-Z_]+)";', body[:body.index("\n}\n")])}
     results = set(re.findall(r'kResult\w+ = "([a-z_]+)"', read("router", "decision_observer.h")))
     probes = set(re.findall(r'kProbe\w+ = "([a-z_]+)"', read("metrics", "trunkroute_metrics.h")))
     edge_text = read("sip", "edge_rejections.h")
     edge = set(re.findall(r'kReject\w+ = "([a-z_]+)"', edge_text))
     codes = set(re.findall(r'\{\d{3}, "(\d{3})", kReject', edge_text))
-    # Failover reasons: sip/call.cc CallFsm::LastFailureReason, plus no_codec (docs/metrics.md).
+    # Failover reasons: health/outcome.cc FailoverReasonLabel (the status, or timeout /
+    # transport_error), plus no_codec (reserved, docs/metrics.md).
     failover = re.compile(r"\d{3}|timeout|transport_error|no_codec")
     for name, found in (("states", states), ("reasons", reasons), ("outcomes", outcomes),
                         ("results", results), ("probe results", probes),
