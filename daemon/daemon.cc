@@ -276,7 +276,7 @@ void Parts::OnTable(const std::shared_ptr<const router::RoutingTable>& table) {
   tracker->ApplyTable(*table);
   // The tracker announces no event for a deleted trunk; re-sync so its series disappear.
   health_observer->SyncTrunks(tracker->List());
-  metrics->SetConfigApplied(table->version(), clock->WallUnixMs());
+  metrics->SetConfigApplied(table->config());
 }
 
 absl::Status Parts::StartApis() {

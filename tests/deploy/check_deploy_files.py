@@ -676,8 +676,11 @@ def deploy_manifests_self_test(root, tmp, expect):
              "publishes 5061 without a TLS listener"),
             ("manifest", "            - {name: sip-tls, mountPath: /etc/trunkroute-tls, readOnly: true}\n",
              "", "--sip-tls-cert-dir /etc/trunkroute-tls is not a mounted Secret"),
-            ("manifest", "  replicas: 1\n", "  replicas: 2\n", "without --etcd-endpoints"),
-            ("manifest", "WHY_ONE_REPLICA", "  replicas: 1\n", "replicas: 1 without a comment saying why"),
+            ("manifest", "            - --etcd-endpoints=", "            - --etcd-endpointz=",
+             "without --etcd-endpoints"),
+            ("manifest", "WHY_REPLICAS", "  replicas: 1\n", "replicas: 1 without a comment saying why"),
+            ("manifest", "kind: PodDisruptionBudget\n", "kind: PodDisruptionBudgetX\n",
+             "without a PodDisruptionBudget"),
             ("manifest", "grpc: {port: 50051}", "grpc: {port: 50052}",
              "asks grpc.health.v1 on 50052"),
             ("manifest", "targetPort: sip-udp", "targetPort: sip-udpp", "which the container does"),
@@ -689,7 +692,7 @@ def deploy_manifests_self_test(root, tmp, expect):
              "--sip-advertised-address=$(SIP_PUBLIC)", "env does not define SIP_PUBLIC"),
             ("manifest", "hostPort: 5060, protocol: UDP", "protocol: UDP",
              "advertises the node's address without a hostPort"),
-            ("manifest", "  maxUnavailable: 1\n", "  minAvailable: 1\n", "forbids every eviction"),
+            ("manifest", "  maxUnavailable: 1\n", "  minAvailable: 2\n", "forbids every eviction"),
             ("manifest", "exec -i trunkroute-0 --", "exec -i deploy/trunkroute --",
              "does not name a pod of StatefulSet trunkroute"),
             ("servicemonitor", "  jobLabel: app.kubernetes.io/name\n", "",
@@ -703,9 +706,9 @@ def deploy_manifests_self_test(root, tmp, expect):
             ("containerfile", "EXPOSE 5060/udp 5060/tcp", "EXPOSE 5060/udp 5060/tcp 5061/tcp",
              "EXPOSE 5061/tcp, but the default command does not listen on it")):
         text = open(files[key], encoding="utf-8").read()
-        if old == "WHY_ONE_REPLICA":  # the whole comment block above `replicas: 1`
-            m = re.search(r"(?:^[ \t]*#.*\n)+^  replicas: 1\n", text, re.M)
-            old = m.group(0) if m else "  replicas: 1\n"
+        if old == "WHY_REPLICAS":  # the whole comment block above `replicas:`
+            m = re.search(r"(?:^[ \t]*#.*\n)+^  replicas: \d+\n", text, re.M)
+            old = m.group(0) if m else "  replicas: 2\n"
         if old not in text:
             failures.append(f"self-test: '{old.strip()}' not in {files[key]}")
             continue
