@@ -22,10 +22,19 @@ int HealthList(CommandEnv& env) {
   Table table({"TRUNK", "STATE", "SINCE", "REASON", "FAILS", "PROBE_RTT", "EJECTIONS", "TIMEOUT_MS",
                "DETAIL"});
   for (const v1::TrunkHealth& h : resp.trunks()) {
+    std::string detail = h.detail();
+    if (!h.dns_error().empty()) detail += (detail.empty() ? "" : "; ") + ("dns: " + h.dns_error());
     table.AddRow({h.trunk_id(), ShortEnum(h.state()), FormatUnixMs(h.since_unix_ms()),
                   ShortEnum(h.reason()), std::to_string(h.consecutive_failures()),
                   FormatRttUs(h.last_probe_rtt_us()), std::to_string(h.ejection_count()),
-                  std::to_string(h.attempt_timeout_ms()), h.detail()});
+                  std::to_string(h.attempt_timeout_ms()), detail});
+    // The addresses of a host name (RFC 3263), each with its own health, under their trunk.
+    for (const v1::TargetHealth& t : h.targets()) {
+      table.AddRow({"  " + t.target(), ShortEnum(t.state()), FormatUnixMs(t.since_unix_ms()),
+                    ShortEnum(t.reason()), std::to_string(t.consecutive_failures()),
+                    FormatRttUs(t.last_probe_rtt_us()), std::to_string(t.ejection_count()), "-",
+                    t.detail()});
+    }
   }
   table.Print(env.out);
   return kExitOk;

@@ -65,6 +65,13 @@ void MetricsBridge::OnFailover(std::string_view route_id, std::string_view from,
   Series(metrics_->failovers, {route_id, from, to, reason})->Inc();
 }
 
+void MetricsBridge::OnTargetFailover(std::string_view route_id, std::string_view trunk_id,
+                                     std::string_view /*from*/, std::string_view /*to*/,
+                                     std::string_view reason) {
+  // Targets stay out of the labels: route × trunk × reason is bounded by the config alone.
+  Series(metrics_->target_failovers, {route_id, trunk_id, reason})->Inc();
+}
+
 void MetricsBridge::OnPostDialDelay(std::string_view trunk_id, Duration delay) {
   Series(metrics_->post_dial_delay, {trunk_id})->Observe(Seconds(delay));
 }

@@ -41,6 +41,8 @@ class MetricsBridge final : public sip::EdgeObserver,
   // sip::EdgeObserver.
   void OnFailover(std::string_view route_id, std::string_view from, std::string_view to,
                   std::string_view reason) override;
+  void OnTargetFailover(std::string_view route_id, std::string_view trunk_id, std::string_view from,
+                        std::string_view to, std::string_view reason) override;
   void OnPostDialDelay(std::string_view trunk_id, Duration delay) override;
   void OnActiveCalls(std::string_view trunk_id, int delta) override;
   void OnRejected(int status, std::string_view reason) override;

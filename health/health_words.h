@@ -56,6 +56,8 @@ constexpr std::string_view HealthReasonShortName(v1::HealthReason r) {
       return "recovered";
     case v1::HEALTH_REASON_ADMIN:
       return "admin";
+    case v1::HEALTH_REASON_UNRESOLVED:
+      return "unresolved";
     default:
       return "unspecified";
   }

@@ -17,7 +17,8 @@ OutcomeVerdict TrunkFailure(FailureReason reason, bool may_fail_over) {
           .reason = reason,
           .health = HealthEffect::kFailure,
           .call = may_fail_over ? CallStep::kNextAttempt : CallStep::kEndCall,
-          .retry_same_trunk = may_fail_over};
+          .retry_same_trunk = may_fail_over,
+          .next_target = may_fail_over};
 }
 
 constexpr OutcomeVerdict kRingNoAnswer = {.outcome_class = OutcomeClass::kRingNoAnswer,
@@ -110,7 +111,8 @@ OutcomeVerdict Classify(const AttemptOutcome& o, const router::EffectiveFailover
             .reason = FailureReason::kStatus,
             .health = HealthEffect::kFailure,
             .call = CallStep::kNextAttempt,
-            .retry_same_trunk = o.retry_after_s == 0};
+            .retry_same_trunk = o.retry_after_s == 0,
+            .next_target = true};
   }
   // Row 9: the callee's answer, relayed, never failed over.
   return {.outcome_class = OutcomeClass::kCalleeFinal,

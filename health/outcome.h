@@ -26,6 +26,9 @@ struct AttemptOutcome {
   uint32_t retry_after_s = 0;         // 503 Retry-After (0 = none)
   uint32_t first_response_ms = 0;     // INVITE → first 1xx (0 = none/unknown)
   std::string call_id;                // for logs only
+  // The trunk's target the attempt went to ("192.0.2.1:5060"); empty = the trunk as a whole
+  // (a dialer's report): the outcome then counts for every target of the trunk.
+  std::string target;
 };
 
 // What an outcome says about the trunk, never by raw code. These names are an API: the metrics'
@@ -75,6 +78,11 @@ struct OutcomeVerdict {
   // with Retry-After (the trunk asked us to stay away) nor after any 401/407 (the same
   // credentials would get the same answer).
   bool retry_same_trunk = false;
+  // kNextAttempt only: the failure is the address's own — refused, silent, a failover code from
+  // that host (a 503 with Retry-After included: RFC 3263 §4.3) — so the same trunk's next target
+  // (another address of its host name) comes before the next trunk. Not after a 401/407: the
+  // credentials are the trunk's, every target of it would refuse them.
+  bool next_target = false;
 
   bool operator==(const OutcomeVerdict&) const = default;
 };

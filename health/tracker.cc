@@ -24,8 +24,9 @@ struct TrunkView {
   v1::HealthState state = v1::HEALTH_STATE_UP;
   std::string_view reason;  // interned: lives as long as the tracker
   MonoTime ramp_start{};
-  MonoTime ramp_end{};  // MonoTime{} = not ramping
+  MonoTime ramp_end{};     // MonoTime{} = not ramping
   std::shared_ptr<const TrunkLive> live;
+  std::shared_ptr<const TargetAvailabilityList> targets;  // null: not DNS-managed or none
 };
 
 // What Availability() reads. Keys view into the TrunkView they map to.
@@ -64,7 +65,7 @@ struct ProbeItem {
 };
 struct Pending {
   uint64_t seq = 0;
-  std::variant<HealthEvent, OutcomeItem, ProbeItem> item;
+  std::variant<HealthEvent, OutcomeItem, ProbeItem, TargetEvent> item;
 };
 
 struct ObserverEntry {
@@ -87,10 +88,10 @@ void LogTransition(const TrunkState& t, const Transition& tr) {
                              {"detail", tr.detail}});
     return;
   }
-  const LogLevel level =
-      tr.to_measured == v1::HEALTH_STATE_DOWN && tr.from_measured != v1::HEALTH_STATE_DOWN
-          ? LogLevel::kWarn
-          : LogLevel::kInfo;
+  const LogLevel level = tr.to_measured == v1::HEALTH_STATE_DOWN &&
+                                 tr.from_measured != v1::HEALTH_STATE_DOWN
+                             ? LogLevel::kWarn
+                             : LogLevel::kInfo;
   if (!LogEnabled(level)) return;
   if (tr.reported_changed()) {
     LogLine(level, "trunk health state change",
@@ -115,6 +116,21 @@ void LogTransition(const TrunkState& t, const Transition& tr) {
   }
 }
 
+void LogTargetTransition(const std::string& trunk_id, const TargetTransition& tr) {
+  const bool down = tr.to == v1::HEALTH_STATE_DOWN && tr.from != v1::HEALTH_STATE_DOWN;
+  const LogLevel level = tr.from == v1::HEALTH_STATE_UNSPECIFIED ? LogLevel::kDebug
+                         : down                                   ? LogLevel::kWarn
+                                                                  : LogLevel::kInfo;
+  if (!LogEnabled(level)) return;
+  LogLine(level, "trunk target state change",
+          {{"trunk", trunk_id},
+           {"target", tr.key},
+           {"from", HealthStateShortName(tr.from)},
+           {"to", HealthStateShortName(tr.to)},
+           {"reason", HealthReasonShortName(tr.reason)},
+           {"detail", tr.detail}});
+}
+
 }  // namespace
 
 class HealthTracker::Impl {
@@ -133,10 +149,12 @@ class HealthTracker::Impl {
   OutcomeClass ReportOutcome(const AttemptOutcome& outcome,
                              const router::EffectiveFailoverPolicy& policy);
   void ReportProbe(const ProbeResult& result);
+  void SetTargets(const TargetUpdate& update);
   void Tick();
   bool ProbeSoon(std::string_view trunk_id);
   MonoTime NextDeadline() const;
   router::TrunkAvailability Availability(std::string_view trunk_id) const;
+  std::shared_ptr<const TargetAvailabilityList> TargetStates(std::string_view trunk_id) const;
   std::vector<v1::TrunkHealth> List() const;
   bool Get(std::string_view trunk_id, v1::TrunkHealth* out) const;
   uint64_t AddObserver(std::shared_ptr<HealthObserver> observer,
@@ -196,6 +214,7 @@ StepContext HealthTracker::Impl::MakeContextLocked(std::vector<ProbeTarget>* pro
   ctx.clock = clock_;
   ctx.random = random_;
   ctx.can_probe = prober_ != nullptr;
+  ctx.resolves_names = prober_ != nullptr && prober_->ResolvesNames();
   ctx.next_probe_id = &next_probe_id_;
   ctx.probes = probes;
   return ctx;
@@ -213,6 +232,21 @@ void HealthTracker::Impl::AbsorbLocked(TrunkState& t, StepContext& ctx,
   for (ProbeResult& expired : ctx.expired_probes) {
     EnqueueLocked(Pending{0, ProbeItem{std::move(expired), false}});
   }
+  // A trunk whose only target is its own address reads as the trunk: no target events.
+  for (const TargetTransition& tr : ctx.target_transitions) {
+    if (!t.dns_managed()) break;
+    LogTargetTransition(t.id(), tr);
+    if (observers_.empty()) continue;
+    TargetEvent e;
+    e.trunk_id = t.id();
+    e.target = tr.key;
+    e.previous_state = tr.from;
+    e.state = tr.to;
+    e.reason = tr.reason;
+    e.detail = tr.detail;
+    EnqueueLocked(Pending{0, std::move(e)});
+  }
+  ctx.target_transitions.clear();
   for (const Transition& tr : ctx.transitions) {
     LogTransition(t, tr);
     if (!tr.reported_changed() || observers_.empty()) continue;
@@ -318,6 +352,23 @@ void HealthTracker::Impl::ReportProbe(const ProbeResult& result) {
   if (deliver) DeliverPending();
 }
 
+void HealthTracker::Impl::SetTargets(const TargetUpdate& update) {
+  std::vector<ProbeTarget> probes;
+  bool deliver = false;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = trunks_.find(update.trunk_id);
+    if (it == trunks_.end()) return;
+    StepContext ctx = MakeContextLocked(&probes);
+    if (!it->second->SetTargets(update, ctx)) return;
+    it->second->Tick(ctx);  // new targets are probed at once
+    AbsorbLocked(*it->second, ctx, std::nullopt);
+    PublishDirtyLocked();
+    deliver = !pending_.empty();
+  }
+  Finish(probes, deliver);
+}
+
 void HealthTracker::Impl::Tick() {
   std::vector<ProbeTarget> probes;
   bool deliver = false;
@@ -383,6 +434,11 @@ std::shared_ptr<const TrunkView> HealthTracker::Impl::BuildViewLocked(const Trun
     view->ramp_end = t.ramp_end();
   }
   view->live = t.live();
+  if (t.dns_managed() && !t.targets().empty()) {
+    auto targets = std::make_shared<TargetAvailabilityList>();
+    for (const auto& target : t.targets()) targets->push_back({target->key(), target->state()});
+    view->targets = std::move(targets);
+  }
   return view;
 }
 
@@ -441,6 +497,14 @@ router::TrunkAvailability HealthTracker::Impl::Availability(std::string_view tru
   a.attempt_timeout_ms = v.live->attempt_timeout_ms.load(std::memory_order_relaxed);
   if (v.ramp_end != MonoTime{}) a.ramp_share = RampShare(v.ramp_start, v.ramp_end, clock_->Now());
   return a;
+}
+
+std::shared_ptr<const TargetAvailabilityList> HealthTracker::Impl::TargetStates(
+    std::string_view trunk_id) const {
+  const Snapshot& s = CurrentSnapshot();
+  auto it = s.by_id.find(absl::string_view(trunk_id.data(), trunk_id.size()));
+  if (it == s.by_id.end()) return nullptr;
+  return it->second->targets;
 }
 
 MonoTime HealthTracker::Impl::NextDeadline() const {
@@ -530,6 +594,8 @@ void HealthTracker::Impl::DeliverPending() {
           o->observer->OnOutcome(oc->outcome, oc->cls);
         } else if (const auto* pr = std::get_if<ProbeItem>(&p.item)) {
           o->observer->OnProbe(pr->result, pr->alive);
+        } else if (const auto* te = std::get_if<TargetEvent>(&p.item)) {
+          o->observer->OnTargetStateChange(*te);
         }
       }
     }
@@ -549,6 +615,11 @@ OutcomeClass HealthTracker::ReportOutcome(const AttemptOutcome& outcome,
   return impl_->ReportOutcome(outcome, policy);
 }
 void HealthTracker::ReportProbe(const ProbeResult& result) { impl_->ReportProbe(result); }
+void HealthTracker::SetTargets(const TargetUpdate& update) { impl_->SetTargets(update); }
+std::shared_ptr<const TargetAvailabilityList> HealthTracker::TargetStates(
+    std::string_view trunk_id) const {
+  return impl_->TargetStates(trunk_id);
+}
 void HealthTracker::Tick() { impl_->Tick(); }
 bool HealthTracker::ProbeSoon(std::string_view trunk_id) { return impl_->ProbeSoon(trunk_id); }
 MonoTime HealthTracker::NextDeadline() const { return impl_->NextDeadline(); }

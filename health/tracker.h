@@ -12,6 +12,7 @@
 #include "common/random.h"
 #include "health/outcome.h"
 #include "health/prober.h"
+#include "health/trunk_state.h"
 #include "router/health_view.h"
 #include "router/routing_table.h"
 #include "trunkroute/v1/health.pb.h"
@@ -24,6 +25,24 @@ struct HealthEvent {
   v1::HealthState previous_state = v1::HEALTH_STATE_UNSPECIFIED;
 };
 
+// A change of one target of a trunk (one address of its host name, see TrunkHealth.targets).
+// The trunk's own state may stay the same (another target still serves it).
+struct TargetEvent {
+  std::string trunk_id;
+  std::string target;                                             // "192.0.2.1:5060"
+  v1::HealthState previous_state = v1::HEALTH_STATE_UNSPECIFIED;  // UNSPECIFIED: a new target
+  v1::HealthState state = v1::HEALTH_STATE_UNSPECIFIED;           // UNSPECIFIED: no longer in DNS
+  v1::HealthReason reason = v1::HEALTH_REASON_UNSPECIFIED;
+  std::string detail;
+};
+
+// What decisions read of a target: its measured state, lock-free.
+struct TargetAvailability {
+  std::string key;
+  v1::HealthState state = v1::HEALTH_STATE_UP;
+};
+using TargetAvailabilityList = std::vector<TargetAvailability>;
+
 // Observer of health events and outcomes (metrics, logs, watchers). Called without the
 // tracker's lock held, on the thread that caused the change; must not call back into the tracker
 // synchronously in a way that re-enters a write.
@@ -33,6 +52,7 @@ class HealthObserver {
   virtual void OnStateChange(const HealthEvent& event) = 0;
   virtual void OnOutcome(const AttemptOutcome&, OutcomeClass) {}
   virtual void OnProbe(const ProbeResult&, bool /*alive*/) {}
+  virtual void OnTargetStateChange(const TargetEvent&) {}
 };
 
 // Per-trunk health (design.md §3): UP → DOWN → PROBING → UP, admin DRAINING/FORCED_DOWN/FORCED_UP,
@@ -60,6 +80,11 @@ class HealthTracker : public router::HealthView {
                              const router::EffectiveFailoverPolicy& policy);
   // A probe's result (from the ProbeSender's side).
   void ReportProbe(const ProbeResult& result);
+  // The addresses a trunk's host name resolved to (from the SIP edge's RFC 3263 resolver).
+  // Targets that stay keep their health, new ones start UP and are probed at once, dropped ones
+  // are forgotten; an empty list makes the trunk DOWN (UNRESOLVED). Ignored for an unknown trunk
+  // or an address the trunk no longer has.
+  void SetTargets(const TargetUpdate& update);
 
   // A hint that the trunk may have failed (another instance ejected it): probes it now if it is
   // UP here, has probes on and no probe outstanding. Never changes its state by itself: only
@@ -76,6 +101,11 @@ class HealthTracker : public router::HealthView {
   // tracker keeps for its whole lifetime (never freed while it lives), so it stays valid after
   // later state changes.
   router::TrunkAvailability Availability(std::string_view trunk_id) const override;
+
+  // The trunk's targets and their measured states, in the resolver's order; null for a trunk
+  // without resolved targets (an IP literal, a name not resolved yet) or an unknown one. Lock-free
+  // like Availability().
+  std::shared_ptr<const TargetAvailabilityList> TargetStates(std::string_view trunk_id) const;
 
   // For ListTrunkHealth, sorted by trunk id.
   std::vector<v1::TrunkHealth> List() const;

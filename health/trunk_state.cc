@@ -11,6 +11,9 @@
 namespace trunkroute::health {
 namespace {
 
+// A trunk keeps at most this many targets (the resolver sends no more; a guard all the same).
+constexpr size_t kMaxTargets = 8;
+
 // Debian's Abseil has its own string_view: StrCat does not take std::string_view.
 absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -27,6 +30,11 @@ std::string_view TransportText(v1::Transport t) {
     default:
       return "tls";
   }
+}
+
+std::string HostPortKey(const std::string& host, uint32_t port) {
+  return host.find(':') != std::string::npos ? absl::StrCat("[", host, "]:", port)
+                                             : absl::StrCat(host, ":", port);
 }
 
 std::string_view AdminText(v1::AdminState a) {
@@ -64,9 +72,19 @@ void TrunkState::ApplyTrunk(const router::CompiledTrunk& trunk) {
   // What the prober and the edge send to, for logs: "127.0.0.1:5081", "[2001:db8::1]:5061".
   peer_ = host_.find(':') != std::string::npos ? absl::StrCat("[", host_, "]:", port_)
                                                : absl::StrCat(host_, ":", port_);
+  host_is_ip_ = trunk.host_is_ip;
   username_ = trunk.username;
   password_ = trunk.password;
   policy_ = trunk.health;
+}
+
+TargetSpec TrunkState::ImplicitTarget() const {
+  TargetSpec spec;
+  spec.key = HostPortKey(host_, port_);
+  spec.address = host_is_ip_ ? host_ : std::string();
+  spec.port = port_;
+  spec.transport = transport_;
+  return spec;
 }
 
 std::unique_ptr<TrunkState> TrunkState::Create(const router::CompiledTrunk& trunk,
@@ -81,8 +99,12 @@ std::unique_ptr<TrunkState> TrunkState::Create(const router::CompiledTrunk& trun
   t->detail_ = std::move(detail);
   t->since_wall_ms_ = ctx.WallMs();
   t->admin_since_wall_ms_ = ctx.WallMs();
-  t->up_since_ = ctx.now;
-  t->next_probe_at_ = ctx.now;  // a new trunk is probed at once
+  if (!trunk.host_is_ip && ctx.resolves_names) {
+    // Its addresses come from the resolver (SetTargets); UP meanwhile, with nothing to probe.
+    t->dns_managed_ = true;
+  } else {
+    t->targets_.push_back(std::make_unique<TargetState>(t->ImplicitTarget(), t->detail_, ctx));
+  }
   t->PublishTimeout();
 
   Transition tr;
@@ -112,15 +134,7 @@ std::optional<std::string> TrunkState::ReplacementReason(const router::CompiledT
 void TrunkState::Reconfigure(const router::CompiledTrunk& trunk, StepContext& ctx) {
   const router::EffectiveHealthPolicy old_policy = policy_;
   ApplyTrunk(trunk);
-
-  if (!ProbesOn(ctx.can_probe)) {
-    outstanding_probe_id_ = 0;
-  } else if (old_policy.probe_interval_up_ms != policy_.probe_interval_up_ms ||
-             old_policy.probe_interval_down_ms != policy_.probe_interval_down_ms ||
-             !old_policy.probes_enabled) {
-    // A shorter interval takes effect now rather than after the old, longer wait.
-    next_probe_at_ = std::min(next_probe_at_, ctx.now + milliseconds(ProbeIntervalMs()));
-  }
+  for (auto& t : targets_) t->Reconfigure(old_policy, policy_, ProbesOn(ctx.can_probe), ctx);
 
   const v1::AdminState admin = trunk.admin_state == v1::ADMIN_STATE_UNSPECIFIED
                                    ? v1::ADMIN_STATE_ENABLED
@@ -141,6 +155,49 @@ void TrunkState::Reconfigure(const router::CompiledTrunk& trunk, StepContext& ct
   ctx.view_changed = true;
 }
 
+bool TrunkState::SetTargets(const TargetUpdate& update, StepContext& ctx) {
+  if (host_is_ip_ || update.host != host_ || update.port != port_ ||
+      update.transport != transport_) {
+    return false;
+  }
+  const size_t mark = ctx.target_transitions.size();
+  const bool was_dns_managed = dns_managed_;
+  dns_managed_ = true;
+  dns_answered_ = true;
+  dns_error_ = update.error;
+  std::vector<std::unique_ptr<TargetState>> next;
+  for (const TargetSpec& spec : update.targets) {
+    if (next.size() >= kMaxTargets) break;
+    auto same = [&](const std::unique_ptr<TargetState>& t) {
+      return t != nullptr && t->key() == spec.key;
+    };
+    if (std::any_of(next.begin(), next.end(), same)) continue;
+    auto it = std::find_if(targets_.begin(), targets_.end(), same);
+    if (it != targets_.end()) {
+      (*it)->set_spec(spec);
+      next.push_back(std::move(*it));
+    } else {
+      next.push_back(std::make_unique<TargetState>(spec, "new target from DNS", ctx));
+    }
+  }
+  for (const auto& old : targets_) {
+    if (old != nullptr && was_dns_managed) {
+      ctx.target_transitions.push_back({old->key(), old->state(), v1::HEALTH_STATE_UNSPECIFIED,
+                                        v1::HEALTH_REASON_CONFIGURED, "no longer in DNS"});
+    }
+  }
+  targets_ = std::move(next);
+  ctx.view_changed = true;
+  Settle(mark, ctx);
+  return true;
+}
+
+void TrunkState::ForTargets(std::string_view key, const std::function<void(TargetState&)>& f) {
+  for (auto& t : targets_) {
+    if (key.empty() || t->key() == key) f(*t);
+  }
+}
+
 void TrunkState::OnOutcome(const AttemptOutcome& o, const OutcomeVerdict& v, StepContext& ctx) {
   if (o.first_response_ms > 0) {
     rto_.AddSample(o.first_response_ms);
@@ -150,13 +207,15 @@ void TrunkState::OnOutcome(const AttemptOutcome& o, const OutcomeVerdict& v, Ste
   }
   PublishTimeout();
 
+  const size_t mark = ctx.target_transitions.size();
   switch (v.health) {
     case HealthEffect::kNeutral:
       // Ring-no-answer, or a challenge nobody could answer: nothing about the trunk either way.
       return;
     case HealthEffect::kAlive:
       in_auth_streak_ = false;
-      OnAlive(/*from_call=*/true, ctx);
+      ForTargets(o.target, [&](TargetState& t) { t.OnAlive(/*from_call=*/true, policy_, ctx); });
+      Settle(mark, ctx);
       return;
     case HealthEffect::kFailure:
       break;
@@ -177,7 +236,8 @@ void TrunkState::OnOutcome(const AttemptOutcome& o, const OutcomeVerdict& v, Ste
       in_auth_streak_ = true;
       f.auth = true;
       f.text = absl::StrCat(o.sip_status, " after credentials");
-      OnFailure(f, ctx);
+      ForTargets(o.target, [&](TargetState& t) { t.OnFailure(f, policy_, ctx); });
+      Settle(mark, ctx);
       return;
     case FailureReason::kTransportError:
       f.transport = true;
@@ -197,157 +257,74 @@ void TrunkState::OnOutcome(const AttemptOutcome& o, const OutcomeVerdict& v, Ste
       break;
   }
   in_auth_streak_ = false;
-  OnFailure(f, ctx);
+  ForTargets(o.target, [&](TargetState& t) { t.OnFailure(f, policy_, ctx); });
+  Settle(mark, ctx);
 }
 
 std::optional<bool> TrunkState::OnProbe(const ProbeResult& r, StepContext& ctx) {
-  if (outstanding_probe_id_ == 0 || r.probe_id != outstanding_probe_id_) return std::nullopt;
-  outstanding_probe_id_ = 0;
-  const bool answered =
-      !r.timed_out && !r.transport_error && r.sip_status >= 200 && r.sip_status <= 699;
-  if (answered) {
-    const int64_t us = std::chrono::duration_cast<microseconds>(r.rtt).count();
-    last_probe_rtt_us_ =
-        static_cast<uint32_t>(std::clamp<int64_t>(us, 0, std::numeric_limits<uint32_t>::max()));
+  const size_t mark = ctx.target_transitions.size();
+  for (auto& t : targets_) {
+    std::optional<bool> alive = t->OnProbe(r, policy_, ctx);
+    if (!alive.has_value()) continue;
+    if (!r.timed_out && !r.transport_error && r.sip_status >= 200 && r.sip_status <= 699) {
+      last_probe_rtt_us_ = t->last_probe_rtt_us();
+    }
+    Settle(mark, ctx);
+    return alive;
   }
-  const bool alive = answered && !policy_.IsProbeFailureCode(r.sip_status);
-  if (alive) {
-    OnAlive(/*from_call=*/false, ctx);
+  return std::nullopt;
+}
+
+v1::HealthState TrunkState::Combined() const {
+  if (targets_.empty()) {
+    return dns_answered_ ? v1::HEALTH_STATE_DOWN : v1::HEALTH_STATE_UP;  // UNRESOLVED : resolving
+  }
+  bool probing = false;
+  for (const auto& t : targets_) {
+    if (t->state() == v1::HEALTH_STATE_UP) return v1::HEALTH_STATE_UP;
+    if (t->state() == v1::HEALTH_STATE_PROBING) probing = true;
+  }
+  return probing ? v1::HEALTH_STATE_PROBING : v1::HEALTH_STATE_DOWN;
+}
+
+std::string TrunkState::DescribeTarget(const TargetTransition& t) const {
+  if (!dns_managed_) return t.detail;  // the trunk's own address: it reads as the trunk
+  if (t.to == v1::HEALTH_STATE_DOWN && targets_.size() > 1) {
+    return absl::StrCat("all ", targets_.size(), " targets down; last ", t.key, ": ", t.detail);
+  }
+  return absl::StrCat(t.key, ": ", t.detail);
+}
+
+void TrunkState::Settle(size_t mark, StepContext& ctx) {
+  const v1::HealthState to = Combined();
+  if (to == measured_) return;
+  // The change of this step that made the difference: the latest target move into `to`.
+  const TargetTransition* cause = nullptr;
+  for (size_t i = ctx.target_transitions.size(); i > mark; --i) {
+    if (ctx.target_transitions[i - 1].to == to) {
+      cause = &ctx.target_transitions[i - 1];
+      break;
+    }
+  }
+  v1::HealthReason reason = v1::HEALTH_REASON_CONFIGURED;
+  std::string detail;
+  if (cause != nullptr) {
+    reason = cause->reason;
+    detail = DescribeTarget(*cause);
+  } else if (targets_.empty()) {
+    reason = v1::HEALTH_REASON_UNRESOLVED;
+    detail = absl::StrCat("DNS: ", dns_error_.empty() ? "no address for " + host_ : dns_error_);
   } else {
-    Failure f;
-    f.probe = true;
-    f.transport = r.transport_error;
-    f.text = r.transport_error ? "transport error"
-             : answered        ? absl::StrCat(r.sip_status)
-                               : std::string("timeout");
-    OnFailure(f, ctx);
+    detail = "DNS: targets changed";
   }
-  return alive;
-}
-
-void TrunkState::OnAlive(bool from_call, StepContext& ctx) {
-  if (from_call) consecutive_failures_ = 0;
-  consecutive_probe_failures_ = 0;
-  SaturatingIncrement(&consecutive_successes_);
-  if (measured_ == v1::HEALTH_STATE_PROBING &&
-      consecutive_successes_ >= policy_.recovery_threshold) {
-    Recover(ctx);
-  }
-}
-
-void TrunkState::OnFailure(const Failure& f, StepContext& ctx) {
-  consecutive_successes_ = 0;
-  last_failure_ = f.text;
-  SaturatingIncrement(f.probe ? &consecutive_probe_failures_ : &consecutive_failures_);
-
-  auto retry_after_detail = [&] {
-    return f.retry_after_ms == f.retry_after_s * uint64_t{1000}
-               ? absl::StrCat("503 Retry-After: ", f.retry_after_s, " s")
-               : absl::StrCat("503 Retry-After: ", f.retry_after_s, " s, held ",
-                              f.retry_after_ms / 1000, " s");
-  };
-
-  switch (measured_) {
-    case v1::HEALTH_STATE_UP:
-      if (f.transport) {
-        Eject(v1::HEALTH_REASON_TRANSPORT_ERROR,
-              f.probe ? "probe: transport error" : "transport error", 0, ctx);
-      } else if (f.retry_after_ms > 0) {
-        Eject(v1::HEALTH_REASON_RETRY_AFTER, retry_after_detail(), f.retry_after_ms, ctx);
-      } else if (!f.probe && consecutive_failures_ >= policy_.failure_threshold) {
-        Eject(f.auth ? v1::HEALTH_REASON_AUTH_FAILED : v1::HEALTH_REASON_CONSECUTIVE_FAILURES,
-              absl::StrCat(consecutive_failures_, " consecutive failures, last: ", f.text), 0, ctx);
-      } else if (f.probe && consecutive_probe_failures_ >= policy_.probe_failure_threshold) {
-        Eject(v1::HEALTH_REASON_PROBE_FAILURES,
-              absl::StrCat(consecutive_probe_failures_, " failed probes, last: ", f.text), 0, ctx);
-      } else if (f.probe) {
-        // Confirm a failed probe at the PROBING pace, not a whole UP interval later: an idle
-        // trunk that went silent is then DOWN within two UP probe intervals (design.md §3).
-        next_probe_at_ =
-            std::min(next_probe_at_, ctx.now + milliseconds(policy_.probe_interval_down_ms));
-      }
-      return;
-    case v1::HEALTH_STATE_PROBING: {
-      // One failure is enough: the trunk had its hold-down and is still not well.
-      v1::HealthReason reason = f.transport        ? v1::HEALTH_REASON_TRANSPORT_ERROR
-                                : f.retry_after_ms ? v1::HEALTH_REASON_RETRY_AFTER
-                                : f.auth           ? v1::HEALTH_REASON_AUTH_FAILED
-                                : f.probe          ? v1::HEALTH_REASON_PROBE_FAILURES
-                                                   : v1::HEALTH_REASON_CONSECUTIVE_FAILURES;
-      std::string detail =
-          f.retry_after_ms > 0
-              ? retry_after_detail()
-              : absl::StrCat(f.probe ? "probe" : "call", " failed while probing, last: ", f.text);
-      Eject(reason, std::move(detail), f.retry_after_ms, ctx);
-      return;
-    }
-    case v1::HEALTH_STATE_DOWN:
-      if (f.retry_after_ms > 0) {
-        const MonoTime until = ctx.now + milliseconds(f.retry_after_ms);
-        if (until > down_until_) {
-          down_until_ = until;
-          down_until_wall_ms_ = ctx.WallMs() + f.retry_after_ms;
-        }
-      }
-      return;
-    default:
-      return;
-  }
-}
-
-void TrunkState::Eject(v1::HealthReason reason, std::string detail, uint32_t fixed_hold_ms,
-                       StepContext& ctx) {
-  if (measured_ == v1::HEALTH_STATE_UP && consecutive_ejections_ > 0 &&
-      ctx.now - up_since_ >= milliseconds(last_hold_down_ms_)) {
-    consecutive_ejections_ = 0;  // it stayed UP as long as it was last held down: start over
-  }
-  SaturatingIncrement(&consecutive_ejections_);
-  SaturatingIncrement(&ejection_count_);
-
-  uint64_t hold_ms = fixed_hold_ms;
-  uint64_t jitter_ms = 0;
-  if (fixed_hold_ms == 0) {
-    hold_ms = policy_.hold_down_base_ms;
-    for (uint32_t i = 1; i < consecutive_ejections_ && hold_ms < policy_.hold_down_max_ms; ++i) {
-      hold_ms *= 2;
-    }
-    hold_ms = std::min<uint64_t>(hold_ms, policy_.hold_down_max_ms);
-    if (policy_.hold_down_jitter_pct > 0 && ctx.random != nullptr) {
-      const double span = static_cast<double>(hold_ms) * policy_.hold_down_jitter_pct / 100.0;
-      jitter_ms = static_cast<uint64_t>(std::floor(span * ctx.random->NextUnit()));
-    }
-  }
-  last_hold_down_ms_ = static_cast<uint32_t>(hold_ms);
-  const uint64_t total_ms = hold_ms + jitter_ms;
-  down_until_ = ctx.now + milliseconds(total_ms);
-  down_until_wall_ms_ = ctx.WallMs() + static_cast<int64_t>(total_ms);
-
-  // A probe in flight was asked of the trunk before it failed: its answer means nothing now.
-  outstanding_probe_id_ = 0;
-  next_probe_at_ = MonoTime::max();
-  ramp_start_ = ramp_end_ = MonoTime{};
-  SetMeasured(v1::HEALTH_STATE_DOWN, reason, std::move(detail), ctx);
-}
-
-void TrunkState::EnterProbing(StepContext& ctx) {
-  consecutive_successes_ = 0;
-  consecutive_failures_ = 0;
-  consecutive_probe_failures_ = 0;
-  next_probe_at_ = ctx.now;
-  SetMeasured(v1::HEALTH_STATE_PROBING, v1::HEALTH_REASON_HOLD_DOWN_EXPIRED,
-              "hold-down over, probing", ctx);
-}
-
-void TrunkState::Recover(StepContext& ctx) {
-  if (policy_.ramp_up_ms > 0) {
+  if (to == v1::HEALTH_STATE_UP && reason == v1::HEALTH_REASON_RECOVERED &&
+      policy_.ramp_up_ms > 0) {
     ramp_start_ = ctx.now;
     ramp_end_ = ctx.now + milliseconds(policy_.ramp_up_ms);
   }
-  if (outstanding_probe_id_ == 0) {
-    next_probe_at_ = ctx.now + milliseconds(policy_.probe_interval_up_ms);
-  }
-  SetMeasured(v1::HEALTH_STATE_UP, v1::HEALTH_REASON_RECOVERED,
-              absl::StrCat(consecutive_successes_, " consecutive successes"), ctx);
+  if (to != v1::HEALTH_STATE_UP) ramp_start_ = ramp_end_ = MonoTime{};
+  if (to == v1::HEALTH_STATE_DOWN && !targets_.empty()) SaturatingIncrement(&ejection_count_);
+  SetMeasured(to, reason, std::move(detail), ctx);
 }
 
 void TrunkState::SetMeasured(v1::HealthState to, v1::HealthReason reason, std::string detail,
@@ -359,7 +336,6 @@ void TrunkState::SetMeasured(v1::HealthState to, v1::HealthReason reason, std::s
   reason_ = reason;
   detail_ = std::move(detail);
   since_wall_ms_ = ctx.WallMs();
-  if (to == v1::HEALTH_STATE_UP) up_since_ = ctx.now;
   tr.to_reported = ReportedState();
   tr.to_measured = measured_;
   tr.reason = reason_;
@@ -368,63 +344,43 @@ void TrunkState::SetMeasured(v1::HealthState to, v1::HealthReason reason, std::s
   ctx.view_changed = true;
 }
 
+ProbeTarget TrunkState::ProbeBase() const {
+  ProbeTarget p;
+  p.trunk_id = id_;
+  p.host = host_;
+  p.port = port_;
+  p.transport = transport_;
+  return p;
+}
+
 void TrunkState::Tick(StepContext& ctx) {
-  if (outstanding_probe_id_ != 0 && ctx.now >= probe_deadline_) {
-    // The sender lost it or is late: a probe nobody answered in time is a failed probe.
-    ProbeResult expired;
-    expired.trunk_id = id_;
-    expired.probe_id = outstanding_probe_id_;
-    expired.timed_out = true;
-    OnProbe(expired, ctx);
-    ctx.expired_probes.push_back(std::move(expired));
-  }
-  if (measured_ == v1::HEALTH_STATE_DOWN && ctx.now >= down_until_) EnterProbing(ctx);
+  const size_t mark = ctx.target_transitions.size();
+  const ProbeTarget base = ProbeBase();
+  const bool probes_on = ProbesOn(ctx.can_probe);
+  for (auto& t : targets_) t->Tick(policy_, probes_on, base, ctx);
+  Settle(mark, ctx);
   if (ramp_end_ != MonoTime{} && ctx.now >= ramp_end_) {
     ramp_start_ = ramp_end_ = MonoTime{};
     ctx.view_changed = true;
   }
-  MaybeSendProbe(ctx);
 }
 
 bool TrunkState::ProbeNow(StepContext& ctx) {
-  if (measured_ != v1::HEALTH_STATE_UP || outstanding_probe_id_ != 0) return false;
-  next_probe_at_ = std::min(next_probe_at_, ctx.now);
-  MaybeSendProbe(ctx);
-  return outstanding_probe_id_ != 0;
-}
-
-void TrunkState::MaybeSendProbe(StepContext& ctx) {
-  if (!ProbesOn(ctx.can_probe) || measured_ == v1::HEALTH_STATE_DOWN ||
-      outstanding_probe_id_ != 0 || ctx.now < next_probe_at_ || ctx.probes == nullptr) {
-    return;
+  if (measured_ != v1::HEALTH_STATE_UP) return false;
+  const ProbeTarget base = ProbeBase();
+  bool sent = false;
+  for (auto& t : targets_) {
+    if (t->ProbeNow(policy_, ProbesOn(ctx.can_probe), base, ctx)) sent = true;
   }
-  outstanding_probe_id_ = (*ctx.next_probe_id)++;
-  probe_deadline_ = ctx.now + milliseconds(policy_.probe_timeout_ms);
-  next_probe_at_ = ctx.now + milliseconds(ProbeIntervalMs());
-  ProbeTarget target;
-  target.trunk_id = id_;
-  target.host = host_;
-  target.port = port_;
-  target.transport = transport_;
-  target.timeout_ms = policy_.probe_timeout_ms;
-  target.probe_id = outstanding_probe_id_;
-  ctx.probes->push_back(std::move(target));
+  return sent;
 }
 
 MonoTime TrunkState::NextDeadline(bool can_probe) const {
   MonoTime next = MonoTime::max();
-  if (outstanding_probe_id_ != 0) next = std::min(next, probe_deadline_);
-  if (measured_ == v1::HEALTH_STATE_DOWN) next = std::min(next, down_until_);
+  for (const auto& t : targets_)
+    next = std::min(next, t->NextDeadline(policy_, ProbesOn(can_probe)));
   if (ramp_end_ != MonoTime{}) next = std::min(next, ramp_end_);
-  if (ProbesOn(can_probe) && measured_ != v1::HEALTH_STATE_DOWN && outstanding_probe_id_ == 0) {
-    next = std::min(next, next_probe_at_);
-  }
   return next;
-}
-
-uint32_t TrunkState::ProbeIntervalMs() const {
-  return measured_ == v1::HEALTH_STATE_PROBING ? policy_.probe_interval_down_ms
-                                               : policy_.probe_interval_up_ms;
 }
 
 void TrunkState::PublishTimeout() {
@@ -455,20 +411,35 @@ std::string TrunkState::ReportedDetail() const {
 }
 
 void TrunkState::FillProto(MonoTime now, v1::TrunkHealth* out) const {
+  uint32_t failures = 0;
+  uint32_t successes = 0;
+  int64_t down_until = 0;
+  for (const auto& t : targets_) {
+    failures = std::max(failures, t->consecutive_failures());
+    successes = std::max(successes, t->consecutive_successes());
+    if (t->state() == v1::HEALTH_STATE_DOWN &&
+        (down_until == 0 || t->down_until_wall_ms() < down_until)) {
+      down_until = t->down_until_wall_ms();
+    }
+  }
   out->set_trunk_id(id_);
   out->set_state(ReportedState());
   out->set_since_unix_ms(admin_ == v1::ADMIN_STATE_ENABLED ? since_wall_ms_ : admin_since_wall_ms_);
   out->set_reason(ReportedReason());
   out->set_detail(ReportedDetail());
-  out->set_consecutive_failures(std::max(consecutive_failures_, consecutive_probe_failures_));
-  out->set_consecutive_successes(consecutive_successes_);
+  out->set_consecutive_failures(failures);
+  out->set_consecutive_successes(successes);
   out->set_last_probe_rtt_us(last_probe_rtt_us_);
   out->set_ejection_count(ejection_count_);
-  out->set_down_until_unix_ms(measured_ == v1::HEALTH_STATE_DOWN ? down_until_wall_ms_ : 0);
+  out->set_down_until_unix_ms(measured_ == v1::HEALTH_STATE_DOWN ? down_until : 0);
   out->set_attempt_timeout_ms(rto_.TimeoutMs());
   out->set_ramp_share(
       ReportedState() == v1::HEALTH_STATE_UP ? RampShare(ramp_start_, ramp_end_, now) : 1.0);
   out->set_admin_state(admin_);
+  if (dns_managed_) {
+    for (const auto& t : targets_) t->FillProto(out->add_targets());
+    out->set_dns_error(dns_error_);
+  }
 }
 
 }  // namespace trunkroute::health

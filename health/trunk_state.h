@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,8 @@
 #include "health/outcome.h"
 #include "health/prober.h"
 #include "health/rto_estimator.h"
+#include "health/step_context.h"
+#include "health/target_state.h"
 #include "router/policy.h"
 #include "router/routing_table.h"
 #include "trunkroute/v1/health.pb.h"
@@ -29,40 +32,6 @@ inline constexpr double kRampFloor = 0.1;
 // the ramp is over.
 double RampShare(MonoTime start, MonoTime end, MonoTime now);
 
-// One change of a trunk's reported state (what decisions and ListTrunkHealth see) and/or its
-// measured state (what outcomes and probes say, under any admin override).
-struct Transition {
-  v1::HealthState from_reported = v1::HEALTH_STATE_UNSPECIFIED;
-  v1::HealthState to_reported = v1::HEALTH_STATE_UNSPECIFIED;
-  v1::HealthState from_measured = v1::HEALTH_STATE_UNSPECIFIED;
-  v1::HealthState to_measured = v1::HEALTH_STATE_UNSPECIFIED;
-  v1::HealthReason reason = v1::HEALTH_REASON_UNSPECIFIED;
-  std::string detail;
-  bool reported_changed() const { return from_reported != to_reported; }
-};
-
-// What a step needs from its caller (time, randomness, the probe id counter) and what it hands
-// back (transitions to log and stream, probes to send once the tracker's lock is released).
-struct StepContext {
-  MonoTime now;
-  const Clock* clock = nullptr;  // for the wall time, read only when a state changes
-  int64_t WallMs() {
-    if (!wall_ms_read) {
-      wall_ms = clock->WallUnixMs();
-      wall_ms_read = true;
-    }
-    return wall_ms;
-  }
-  int64_t wall_ms = 0;
-  bool wall_ms_read = false;
-  RandomSource* random = nullptr;
-  bool can_probe = false;  // a ProbeSender exists
-  uint64_t* next_probe_id = nullptr;
-  std::vector<ProbeTarget>* probes = nullptr;
-  std::vector<Transition> transitions;
-  std::vector<ProbeResult> expired_probes;  // probes Tick declared timed out (for observers)
-  bool view_changed = false;  // the published view of this trunk must be rebuilt
-};
 
 // Values the hot path reads that change with nearly every outcome: published through atomics
 // (shared with every snapshot that shows this trunk) instead of rebuilding a snapshot each time.
@@ -70,31 +39,44 @@ struct TrunkLive {
   std::atomic<uint32_t> attempt_timeout_ms{0};
 };
 
-// The health state machine of one trunk (design.md §3). Not thread-safe: the tracker owns every
-// TrunkState and calls it under its lock. Every method takes the current time from the context;
-// nothing happens between calls.
+// What a trunk's resolver (the SIP edge) found for its host name: see HealthTracker::SetTargets.
+struct TargetUpdate {
+  std::string trunk_id;
+  // The configured address it was resolved for: an update for an address the trunk no longer
+  // has (the config changed meanwhile) is ignored.
+  std::string host;
+  uint32_t port = 0;
+  v1::Transport transport = v1::TRANSPORT_TLS;
+  // In RFC 3263 order, at most 8. Empty: the name resolves to nothing (`error` says why).
+  std::vector<TargetSpec> targets;
+  // Why `targets` is empty, or why they are the last good answer kept while DNS fails.
+  std::string error;
+};
+
+// The health of one trunk (design.md §3): its targets' measured health (health/target_state.h),
+// combined, under the admin overlay, with the trunk-wide recovery ramp and adaptive attempt
+// timeout. Not thread-safe: the tracker owns every TrunkState and calls it under its lock. Every
+// method takes the current time from the context; nothing happens between calls.
+//
+// Targets: an IP literal has one, its own address. A host name has the addresses its resolver
+// reports (SetTargets); until the first report it has none and is UP ("resolving"), and a name
+// that resolves to nothing is DOWN (UNRESOLVED). When nobody resolves names for the tracker (no
+// SIP edge: dialers report outcomes over the API), a name is one target, the trunk as a whole.
+// The trunk is UP while any target is UP, else PROBING while any target is PROBING, else DOWN;
+// a trunk with one target reads exactly as that target (same reasons and details).
 //
 // Rules beyond design.md, chosen here:
-//  - Call failures and probe failures are counted separately (failure_threshold and
-//    probe_failure_threshold). A successful call or callee-final answer resets both; a successful
-//    probe resets only the probe count (an OPTIONS answer does not prove INVITEs work).
 //  - What counts at all (alive, failure, neutral) is Classify()'s; e.g. 401/407 without
 //    credentials_sent and ring-no-answer are neutral.
-//  - Consecutive-ejection count (the hold-down exponent) resets lazily at the next ejection if
-//    the trunk had then been UP for at least the (un-jittered) length of its last hold-down.
-//  - A Retry-After hold counts as an ejection (it raises the exponent) but is never jittered;
-//    a 503 Retry-After while DOWN extends the hold-down when it ends later.
-//  - A failed probe of an UP trunk that does not eject it yet is followed by the next probe after
-//    probe_interval_down_ms (not probe_interval_up_ms), to confirm quickly.
-//  - A failure of any kind while PROBING ejects again at once.
-//  - Outcomes while DOWN (panic-mode calls) never end the hold-down early.
+//  - An outcome that names a target counts for that target only; one that does not (a dialer's
+//    report) counts for every target.
+//  - The recovery ramp and the adaptive timeout are the trunk's, not each target's.
 class TrunkState {
  public:
   // A trunk the tracker has not seen (or whose address changed): UP, reason CONFIGURED (ADMIN if
   // its admin state overrides), probed at the next Tick. Appends the transition from
   // `previous_reported` (UNSPECIFIED for a new trunk).
-  static std::unique_ptr<TrunkState> Create(const router::CompiledTrunk& trunk,
-                                            std::string detail,
+  static std::unique_ptr<TrunkState> Create(const router::CompiledTrunk& trunk, std::string detail,
                                             v1::HealthState previous_reported, StepContext& ctx);
 
   // Whether `trunk` is still the same peer; if not, the tracker replaces this state with a fresh
@@ -103,12 +85,15 @@ class TrunkState {
   std::optional<std::string> ReplacementReason(const router::CompiledTrunk& trunk) const;
   // Same peer, possibly new policy or admin state: keeps measured health.
   void Reconfigure(const router::CompiledTrunk& trunk, StepContext& ctx);
+  // New addresses for the trunk's host name. Targets that stay keep their health; new ones start
+  // UP and are probed at once. False (nothing changed) when `update` is for another address.
+  bool SetTargets(const TargetUpdate& update, StepContext& ctx);
 
   // `verdict` is Classify()'s answer for `outcome` (the one failover rule, health/outcome.h):
   // its HealthEffect decides, its FailureReason names the failure.
   void OnOutcome(const AttemptOutcome& outcome, const OutcomeVerdict& verdict, StepContext& ctx);
-  // nullopt when the result is stale (not the outstanding probe) and was ignored; else whether
-  // the probe proved the trunk alive.
+  // nullopt when the result is stale (not an outstanding probe) and was ignored; else whether
+  // the probe proved its target alive.
   std::optional<bool> OnProbe(const ProbeResult& result, StepContext& ctx);
   // Probe timeouts, hold-down expiry, ramp completion, probes due.
   void Tick(StepContext& ctx);
@@ -130,36 +115,29 @@ class TrunkState {
   MonoTime ramp_start() const { return ramp_start_; }
   MonoTime ramp_end() const { return ramp_end_; }
   const std::shared_ptr<TrunkLive>& live() const { return live_; }
-  uint64_t outstanding_probe_id() const { return outstanding_probe_id_; }
+  const std::vector<std::unique_ptr<TargetState>>& targets() const { return targets_; }
+  // Whether its targets come from a resolver (shown in the API) rather than being the trunk.
+  bool dns_managed() const { return dns_managed_; }
 
   void FillProto(MonoTime now, v1::TrunkHealth* out) const;
 
  private:
-  // What one failure was, for the counters, the reason and the detail text.
-  struct Failure {
-    bool probe = false;
-    bool transport = false;
-    bool auth = false;
-    uint32_t retry_after_ms = 0;  // honoured Retry-After hold (already capped), 0 = none
-    uint32_t retry_after_s = 0;   // as the peer sent it, for the detail
-    std::string text;             // "503", "timeout", "transport error", "401 after credentials"
-  };
-
   explicit TrunkState(const router::CompiledTrunk& trunk);
   void ApplyTrunk(const router::CompiledTrunk& trunk);
 
-  void OnAlive(bool from_call, StepContext& ctx);
-  void OnFailure(const Failure& f, StepContext& ctx);
-  void Eject(v1::HealthReason reason, std::string detail, uint32_t fixed_hold_ms,
-             StepContext& ctx);
-  void EnterProbing(StepContext& ctx);
-  void Recover(StepContext& ctx);
+  // Applies `f` to the targets an outcome or probe concerns.
+  void ForTargets(std::string_view key, const std::function<void(TargetState&)>& f);
+  // After a step: recomputes the trunk's measured state from its targets; `mark` is where the
+  // step's target transitions begin in the context.
+  void Settle(size_t mark, StepContext& ctx);
+  v1::HealthState Combined() const;
+  std::string DescribeTarget(const TargetTransition& t) const;
   void SetMeasured(v1::HealthState to, v1::HealthReason reason, std::string detail,
                    StepContext& ctx);
-  void MaybeSendProbe(StepContext& ctx);
+  ProbeTarget ProbeBase() const;
   bool ProbesOn(bool can_probe) const { return can_probe && policy_.probes_enabled; }
-  uint32_t ProbeIntervalMs() const;
   void PublishTimeout();
+  TargetSpec ImplicitTarget() const;
 
   // Configuration.
   std::string id_;
@@ -167,38 +145,29 @@ class TrunkState {
   uint32_t port_ = 0;
   v1::Transport transport_ = v1::TRANSPORT_TLS;
   std::string peer_;  // host:port
+  bool host_is_ip_ = false;
   std::string username_;
   std::string password_;  // only compared, to notice fixed credentials; never logged
   router::EffectiveHealthPolicy policy_;
   v1::AdminState admin_ = v1::ADMIN_STATE_ENABLED;
 
-  // Measured state.
+  // Targets and their combination.
+  std::vector<std::unique_ptr<TargetState>> targets_;
+  bool dns_managed_ = false;
+  bool dns_answered_ = false;  // a resolver has reported at least once
+  std::string dns_error_;
+
   v1::HealthState measured_ = v1::HEALTH_STATE_UP;
   v1::HealthReason reason_ = v1::HEALTH_REASON_CONFIGURED;
   std::string detail_;
   int64_t since_wall_ms_ = 0;
   int64_t admin_since_wall_ms_ = 0;
-  MonoTime up_since_{};
-
-  uint32_t consecutive_failures_ = 0;        // calls
-  uint32_t consecutive_probe_failures_ = 0;  // probes
-  uint32_t consecutive_successes_ = 0;
-  std::string last_failure_;
+  uint32_t ejection_count_ = 0;  // the trunk's own ejections (all targets down)
+  uint32_t last_probe_rtt_us_ = 0;
   bool in_auth_streak_ = false;  // to log one warning per run of AUTH_FAILED outcomes
-
-  uint32_t ejection_count_ = 0;
-  uint32_t consecutive_ejections_ = 0;
-  uint32_t last_hold_down_ms_ = 0;  // un-jittered
-  MonoTime down_until_{};
-  int64_t down_until_wall_ms_ = 0;
 
   MonoTime ramp_start_{};
   MonoTime ramp_end_{};
-
-  MonoTime next_probe_at_{};  // meaningful when no probe is outstanding
-  uint64_t outstanding_probe_id_ = 0;
-  MonoTime probe_deadline_{};
-  uint32_t last_probe_rtt_us_ = 0;
 
   RtoEstimator rto_;
   std::shared_ptr<TrunkLive> live_ = std::make_shared<TrunkLive>();

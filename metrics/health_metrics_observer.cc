@@ -149,6 +149,11 @@ void HealthMetricsObserver::OnProbe(const health::ProbeResult& result, bool aliv
   }
 }
 
+void HealthMetricsObserver::OnTargetStateChange(const health::TargetEvent& event) {
+  if (Find(event.trunk_id) == nullptr) return;  // not an exported trunk (or deleted since)
+  metrics_->SetTargetState(event.trunk_id, event.target, event.state);
+}
+
 void HealthMetricsObserver::SyncTrunks(const std::vector<v1::TrunkHealth>& trunks) {
   absl::MutexLock lock(&mu_);
   absl::flat_hash_set<std::string> listed;
@@ -159,6 +164,9 @@ void HealthMetricsObserver::SyncTrunks(const std::vector<v1::TrunkHealth>& trunk
     if (h.since_unix_ms() >= series->state_since_unix_ms) {
       series->state_since_unix_ms = h.since_unix_ms();
       SetStateLocked(series, h.state());
+    }
+    for (const v1::TargetHealth& t : h.targets()) {
+      metrics_->SetTargetState(h.trunk_id(), t.target(), t.state());
     }
   }
   std::vector<std::string> gone;

@@ -36,6 +36,8 @@ class HealthMetricsObserver final : public health::HealthObserver {
   void OnStateChange(const health::HealthEvent& event) override;
   void OnOutcome(const health::AttemptOutcome& outcome, health::OutcomeClass cls) override;
   void OnProbe(const health::ProbeResult& result, bool alive) override;
+  // trunkroute_trunk_target_health_state for targets of trunks this observer exports.
+  void OnTargetStateChange(const health::TargetEvent& event) override;
 
   // Reconciles with the tracker's full list: sets every listed trunk's state gauge and hides
   // every series of trunks seen before but not listed any more.

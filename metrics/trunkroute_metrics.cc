@@ -72,6 +72,16 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
                     "Calls moved from one trunk to the next, by route, trunks and reason.",
                     {"route", "from", "to", "reason"}),
        &failovers);
+  take(r.AddCounter("trunkroute_target_failovers_total",
+                    "Calls moved from one target (DNS address) of a trunk to the trunk's next "
+                    "target, by route, trunk and reason.",
+                    {"route", "trunk", "reason"}),
+       &target_failovers);
+  take(r.AddGauge("trunkroute_trunk_target_health_state",
+                  "Health of each target (DNS address) of a trunk: 1 for its current state, 0 "
+                  "for the others.",
+                  {"trunk", "target", "state"}),
+       &target_health_state);
   take(r.AddGauge("trunkroute_trunk_health_state",
                   "Trunk health state: 1 for the current state, 0 for the others.",
                   {"trunk", "state"}),
@@ -169,6 +179,18 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
 void TrunkrouteMetrics::SetTrunkState(std::string_view trunk_id, v1::HealthState state) {
   for (v1::HealthState s : kExportedHealthStates) {
     trunk_health_state->WithLabels({trunk_id, HealthStateLabel(s)})->Set(s == state ? 1 : 0);
+  }
+}
+
+void TrunkrouteMetrics::SetTargetState(std::string_view trunk_id, std::string_view target,
+                                       v1::HealthState state) {
+  for (v1::HealthState s : {v1::HEALTH_STATE_UP, v1::HEALTH_STATE_DOWN, v1::HEALTH_STATE_PROBING}) {
+    if (state == v1::HEALTH_STATE_UNSPECIFIED) {
+      target_health_state->Remove({trunk_id, target, HealthStateLabel(s)});
+    } else {
+      target_health_state->WithLabels({trunk_id, target, HealthStateLabel(s)})
+          ->Set(s == state ? 1 : 0);
+    }
   }
 }
 

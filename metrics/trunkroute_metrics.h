@@ -8,6 +8,8 @@
 // is lower case (snake_case), the same word logs and trunkroutectl print; the exceptions are names
 // others define: gRPC status code names ("OK", "NOT_FOUND"), gRPC method names, HTTP paths.
 //   trunk, from, to   trunk ids from the config ("" for "no trunk", e.g. failover to nothing)
+//   target            an address of a trunk's host name, "192.0.2.1:5060" (from the config's
+//                     DNS; at most 8 per trunk)
 //   route             route ids ("" when no route matched)
 //   result            decisions: routed | no_route | invalid | unavailable | panic
 //                     probes:    alive | failed_status | timeout | transport_error
@@ -48,8 +50,8 @@ inline constexpr std::string_view kProbeTransportError = "transport_error";
 
 // Every state a trunk can be in, in the order the state gauge is written.
 inline constexpr v1::HealthState kExportedHealthStates[] = {
-    v1::HEALTH_STATE_UP,       v1::HEALTH_STATE_DOWN,        v1::HEALTH_STATE_PROBING,
-    v1::HEALTH_STATE_DRAINING, v1::HEALTH_STATE_FORCED_DOWN, v1::HEALTH_STATE_FORCED_UP};
+    v1::HEALTH_STATE_UP,          v1::HEALTH_STATE_DOWN,        v1::HEALTH_STATE_PROBING,
+    v1::HEALTH_STATE_DRAINING,    v1::HEALTH_STATE_FORCED_DOWN, v1::HEALTH_STATE_FORCED_UP};
 
 // "up", "down", ... ("unspecified" for 0 and unknown values).
 std::string_view HealthStateLabel(v1::HealthState state);
@@ -73,6 +75,12 @@ class TrunkrouteMetrics {
   CounterFamily* call_attempts = nullptr;
   // trunkroute_failovers_total{route,from,to,reason}: a call moved from one trunk to the next.
   CounterFamily* failovers = nullptr;
+  // trunkroute_target_failovers_total{route,trunk,reason}: a call moved from one target of a
+  // trunk (an address of its host name) to the trunk's next target; not a trunk failover.
+  CounterFamily* target_failovers = nullptr;
+  // trunkroute_trunk_target_health_state{trunk,target,state}: per target of a trunk whose host is
+  // a name (at most 8 per trunk), 1 for its current state (UP, DOWN, PROBING), 0 for the others.
+  GaugeFamily* target_health_state = nullptr;
   // trunkroute_trunk_health_state{trunk,state}: 1 for the trunk's current state, 0 for others.
   GaugeFamily* trunk_health_state = nullptr;
   // trunkroute_trunk_health_transitions_total{trunk,from,to}.
@@ -117,6 +125,9 @@ class TrunkrouteMetrics {
 
   // Sets the trunk's state gauge: 1 for `state`, 0 for every other exported state.
   void SetTrunkState(std::string_view trunk_id, v1::HealthState state);
+  // Sets a target's state gauge (UP, DOWN or PROBING); UNSPECIFIED hides its series (the
+  // target left DNS).
+  void SetTargetState(std::string_view trunk_id, std::string_view target, v1::HealthState state);
   // Hides every series that names this trunk (trunk, from or to label): a deleted trunk.
   void ForgetTrunk(std::string_view trunk_id);
   // Sets trunkroute_config_source: 1 for `source` ("file", "etcd" or "cache"), 0 for the others.

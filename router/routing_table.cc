@@ -115,9 +115,17 @@ CompiledTrunk CompileTrunk(int index, const v1::Trunk& t, const EffectiveHealthP
   out.transport =
       t.transport() == v1::TRANSPORT_UNSPECIFIED ? v1::TRANSPORT_TLS : t.transport();
   out.port = t.port() != 0 ? t.port() : (out.transport == v1::TRANSPORT_TLS ? 5061 : 5060);
+  out.port_configured = t.port() != 0;
+  out.transport_configured = t.transport() != v1::TRANSPORT_UNSPECIFIED;
   const bool v6_literal = out.host.find(':') != std::string::npos;
-  out.uri_suffix = absl::StrCat(v6_literal ? "[" : "", out.host, v6_literal ? "]" : "", ":",
-                                out.port, TransportParam(out.transport));
+  out.host_is_ip = v6_literal || Cidr::Parse(out.host).ok();
+  if (out.host_is_ip || out.port_configured) {
+    out.uri_suffix = absl::StrCat(v6_literal ? "[" : "", out.host, v6_literal ? "]" : "", ":",
+                                  out.port, TransportParam(out.transport));
+  } else {
+    out.uri_suffix = absl::StrCat(
+        out.host, out.transport_configured ? TransportParam(out.transport) : "");
+  }
   out.username = t.username();
   out.password = t.password();
   out.auth_realm = t.auth_realm();

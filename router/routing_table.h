@@ -34,7 +34,15 @@ struct CompiledTrunk {
   std::string host;
   uint32_t port = 0;               // resolved: 5061 for TLS, 5060 otherwise
   v1::Transport transport = v1::TRANSPORT_TLS;  // resolved: never UNSPECIFIED
-  // "host:port;transport=tls" etc.: appended to "sip:<number>@" to build the Request-URI.
+  // How the SIP edge finds the trunk's addresses (RFC 3263 §4): an IP literal is used as is; a
+  // name is resolved through DNS — NAPTR when neither port nor transport is configured, SRV when
+  // no port is configured (§4.2), then A/AAAA.
+  bool host_is_ip = false;
+  bool port_configured = false;       // Trunk.port was set
+  bool transport_configured = false;  // Trunk.transport was set
+  // Appended to "sip:<number>@" to build the Request-URI: "host:port;transport=tls" for an IP
+  // literal or a configured port; a bare name ("carrier.example.com", with ";transport=tls" only
+  // when configured) when the port comes from SRV, as RFC 3263 resolves it.
   std::string uri_suffix;
   std::string username;
   std::string password;  // secret: never log or return

@@ -16,8 +16,9 @@ TRUNKROUTE_PACKAGES=(
 TRUNKROUTE_DEMO_PACKAGES=(sip-tester)
 # Only the test suite needs these (SIPp drives the SIP end-to-end tests;
 # openssl makes the TLS test certificates; python3 and python3-yaml run the deploy checks; the
-# cluster tests start their own etcd members and use etcdctl).
-TRUNKROUTE_TEST_PACKAGES=(sip-tester openssl python3 python3-yaml etcd-server etcd-client)
+# cluster tests start their own etcd members and use etcdctl; the DNS tests start their own
+# dnsmasq).
+TRUNKROUTE_TEST_PACKAGES=(sip-tester openssl python3 python3-yaml etcd-server etcd-client dnsmasq-base)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

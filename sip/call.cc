@@ -71,9 +71,15 @@ CallFsm::CallFsm(std::vector<CallCandidate> candidates,
     : candidates_(std::move(candidates)),
       policy_(policy),
       call_id_(std::move(call_id)),
-      max_attempts_(std::min<uint32_t>(
-          policy.max_attempts,
-          static_cast<uint32_t>(candidates_.size()) * (1 + policy.retries_per_trunk))) {}
+      max_attempts_([&] {
+        // Every target of every candidate once, plus the retries per trunk, capped by policy.
+        uint32_t possible = 0;
+        for (const CallCandidate& c : candidates_) {
+          possible += std::max<uint32_t>(1, static_cast<uint32_t>(c.targets.size())) +
+                      policy.retries_per_trunk;
+        }
+        return std::min<uint32_t>(policy.max_attempts, possible);
+      }()) {}
 
 std::optional<NoCandidate> NoUsableCandidate(const std::vector<CallCandidate>& candidates) {
   bool any_usable = false;
@@ -219,6 +225,7 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
     case health::CallStep::kNextAttempt:
     case health::CallStep::kEndCall:
       failures_.push_back({.candidate = a.candidate,
+                           .target = a.target,
                            .status = r.local ? 0 : status,
                            .reason = verdict.reason,
                            .phrase = r.phrase});
@@ -226,7 +233,7 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
       if (verdict.call == health::CallStep::kEndCall) {
         RejectWithFailures(out);
       } else {
-        Advance(now, verdict.retry_same_trunk, out);
+        Advance(now, verdict.retry_same_trunk, out, verdict.next_target);
       }
       return out;
   }
@@ -257,12 +264,13 @@ CallActions CallFsm::OnTimer(MonoTime now) {
   outcome.timed_out = true;
   const health::OutcomeVerdict verdict = Conclude(attempt, std::move(outcome), out);
   failures_.push_back({.candidate = a.candidate,
+                       .target = a.target,
                        .reason = verdict.reason,
                        .phrase = setup_timer ? "timeout" : "timeout after 100 Trying"});
   Abandon(attempt, out);
   if (verdict.call == health::CallStep::kNextAttempt) {
     // After 100 Trying the budget is spent: Advance ends the call with the failures.
-    Advance(now, verdict.retry_same_trunk, out);
+    Advance(now, verdict.retry_same_trunk, out, verdict.next_target);
   } else {
     RejectWithFailures(out);
   }
@@ -302,21 +310,31 @@ void CallFsm::ArmSetupTimer(Attempt& a, MonoTime now) {
   a.deadline = std::min(now + std::chrono::milliseconds(timeout_ms), BudgetDeadline());
 }
 
-void CallFsm::Advance(MonoTime now, bool retry_same_allowed, CallActions& out) {
+void CallFsm::Advance(MonoTime now, bool retry_same_allowed, CallActions& out,
+                      bool next_target_allowed) {
   current_ = -1;
   if (attempts_.size() >= max_attempts_ || now >= BudgetDeadline()) {
     RejectWithFailures(out);
     return;
   }
   int cand = -1;
-  if (retry_same_allowed && last_candidate_ >= 0 &&
-      tries_on_candidate_ < 1 + static_cast<int>(policy_.retries_per_trunk)) {
+  int target = -1;
+  if (next_target_allowed && last_candidate_ >= 0 &&
+      last_target_ + 1 < static_cast<int>(candidates_[last_candidate_].targets.size())) {
+    // The same trunk, its next target: not a retry of the trunk, a move within it.
     cand = last_candidate_;
+    target = last_target_ + 1;
+  } else if (retry_same_allowed && last_candidate_ >= 0 &&
+             tries_on_candidate_ < 1 + static_cast<int>(policy_.retries_per_trunk)) {
+    cand = last_candidate_;
+    target = last_target_;
+    ++tries_on_candidate_;
   } else {
     for (int i = last_candidate_ + 1; i < static_cast<int>(candidates_.size()); ++i) {
       if (candidates_[i].skip == CallCandidate::Skip::kNone) {
         cand = i;
-        tries_on_candidate_ = 0;
+        target = candidates_[i].targets.empty() ? -1 : 0;
+        tries_on_candidate_ = 1;
         break;
       }
     }
@@ -326,14 +344,18 @@ void CallFsm::Advance(MonoTime now, bool retry_same_allowed, CallActions& out) {
     return;
   }
   last_candidate_ = cand;
-  ++tries_on_candidate_;
+  last_target_ = target;
   Attempt a;
   a.candidate = cand;
+  a.target = target;
   a.started = now;
   ArmSetupTimer(a, now);
   attempts_.push_back(a);
   current_ = attempt_count() - 1;
-  out.push_back({.kind = CallAction::Kind::kSendInvite, .attempt = current_, .candidate = cand});
+  out.push_back({.kind = CallAction::Kind::kSendInvite,
+                 .attempt = current_,
+                 .candidate = cand,
+                 .target = target});
 }
 
 void CallFsm::Abandon(int attempt, CallActions& out) {
@@ -368,7 +390,11 @@ void CallFsm::RejectWithFailures(CallActions& out) {
   std::string text;
   for (const Failure& f : failures_) {
     if (!text.empty()) text += ", ";
-    absl::StrAppend(&text, candidates_[f.candidate].trunk_id, ": ");
+    absl::StrAppend(&text, candidates_[f.candidate].trunk_id);
+    if (f.target >= 0) {
+      absl::StrAppend(&text, " ", candidates_[f.candidate].targets[f.target].key);
+    }
+    text += ": ";
     switch (f.reason) {
       case health::FailureReason::kAuthFailed:
       case health::FailureReason::kNoCredentials:
@@ -407,7 +433,8 @@ health::AttemptOutcome CallFsm::OutcomeOf(int attempt) const {
   return {.trunk_id = candidates_[a.candidate].trunk_id,
           .provisional_received = a.ringing,
           .first_response_ms = a.first_response_ms,
-          .call_id = call_id_};
+          .call_id = call_id_,
+          .target = a.target >= 0 ? candidates_[a.candidate].targets[a.target].key : ""};
 }
 
 health::OutcomeVerdict CallFsm::Conclude(int attempt, health::AttemptOutcome outcome,

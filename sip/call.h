@@ -10,16 +10,29 @@
 #include "common/clock.h"
 #include "health/outcome.h"
 #include "router/policy.h"
+#include "trunkroute/v1/config.pb.h"
 
 namespace trunkroute::sip {
+
+// One address of a trunk (an SRV target's A/AAAA record, RFC 3263) a call may be sent to.
+struct CallTarget {
+  std::string key;      // "192.0.2.1:5060": the target's name in health and metrics
+  std::string address;  // IP literal
+  uint32_t port = 0;
+  v1::Transport transport = v1::TRANSPORT_UDP;
+};
 
 // One trunk the call may be sent to, in decision order (primary first).
 struct CallCandidate {
   std::string trunk_id;
+  // For a trunk whose host is a name: its addresses in the order this call tries them (RFC 3263 /
+  // RFC 2782 order, healthy targets first). Empty: the trunk's configured address as it is.
+  std::vector<CallTarget> targets;
   // The decision's attempt timeout for this trunk (adaptive, ≤ setup_timeout_ms).
   uint32_t attempt_timeout_ms = 0;
   // Why this trunk gets no attempt for this call; skipped trunks are not reported to health.
-  enum class Skip { kNone, kNoCommonCodec, kAtCapacity };
+  // kUnresolved: the trunk's host name has no address (DNS answered nothing, or not yet).
+  enum class Skip { kNone, kNoCommonCodec, kAtCapacity, kUnresolved };
   Skip skip = Skip::kNone;
   // The trunk has digest credentials: a 401/407 is answered once per attempt.
   bool has_credentials = false;
@@ -38,7 +51,7 @@ struct FinalResponse {
 // What the call wants done. The Sofia glue (edge_call.cc) executes these in order; tests read them.
 struct CallAction {
   enum class Kind {
-    kSendInvite,        // start `attempt` towards candidates[candidate]
+    kSendInvite,        // start `attempt` towards candidates[candidate] (its `target`, if any)
     kAuthenticate,      // answer the challenge on `attempt` with the trunk's credentials
     kCancel,            // send CANCEL on `attempt` (it has had a 1xx: RFC 3261 §9.1)
     kAckAndBye,         // `attempt` answered 2xx after it was abandoned: ACK it, then BYE it
@@ -52,6 +65,7 @@ struct CallAction {
   Kind kind;
   int attempt = -1;
   int candidate = -1;
+  int target = -1;  // index into candidates[candidate].targets; -1 = the trunk as configured
   int status = 0;
   std::string phrase;
   std::string reason;  // Reason header value (RFC 3326) for kRejectCaller
@@ -86,6 +100,11 @@ std::optional<NoCandidate> NoUsableCandidate(const std::vector<CallCandidate>& c
 //   that sends only 100 Trying cannot hold a call past the budget.
 // - A 401/407 is answered once per attempt when the trunk has credentials (kAuthenticate); only
 //   a challenge that cannot or can no longer be answered is an outcome.
+// - A trunk with several targets (RFC 3263): a failure that is the target's own — its setup timer,
+//   a transport error, a failover code from that host (a 503 with Retry-After included: RFC 3263
+//   §4.3) — moves the call to the trunk's next target before the next trunk; each target attempt
+//   counts against max_attempts and the budget. AUTH_FAILED goes to the next trunk (the
+//   credentials are the trunk's); a callee final is relayed whatever target sent it.
 // - An abandoned attempt is CANCELed only once it has had a 1xx; a 2xx that arrives after
 //   abandonment is ACKed and BYEd; its transaction is kept until a final so nothing rings on.
 // - After the last candidate the caller gets the most telling failure with a Reason header.
@@ -117,6 +136,8 @@ class CallFsm {
   bool AttemptsSettled() const;
   int attempt_count() const { return static_cast<int>(attempts_.size()); }
   int candidate_of(int attempt) const { return attempts_[attempt].candidate; }
+  // The attempt's index into its candidate's targets; -1 when it has none.
+  int target_of(int attempt) const { return attempts_[attempt].target; }
   MonoTime attempt_started(int attempt) const { return attempts_[attempt].started; }
   // Why the latest failed attempt failed, in the metrics' vocabulary: the trunk's status ("503",
   // "401" …), "timeout" or "transport_error"; empty when nothing failed yet.
@@ -133,6 +154,7 @@ class CallFsm {
   };
   struct Attempt {
     int candidate = -1;
+    int target = -1;
     AttemptState state = AttemptState::kCalling;
     MonoTime started{};
     MonoTime deadline = MonoTime::max();  // setup timer; max() when stopped
@@ -143,6 +165,7 @@ class CallFsm {
   // A failed attempt, for the caller's final and its Reason header.
   struct Failure {
     int candidate = -1;
+    int target = -1;
     int status = 0;  // the trunk's status; 0 for timeouts and transport errors
     health::FailureReason reason = health::FailureReason::kNone;
     std::string phrase;
@@ -155,7 +178,9 @@ class CallFsm {
   health::OutcomeVerdict Conclude(int attempt, health::AttemptOutcome outcome,
                                   CallActions& out) const;
   // Moves to the next attempt or ends the call with the most telling failure.
-  void Advance(MonoTime now, bool retry_same_allowed, CallActions& out);
+  // `next_target_allowed`: the failure was the target's own; the trunk's next target comes first.
+  void Advance(MonoTime now, bool retry_same_allowed, CallActions& out,
+               bool next_target_allowed = false);
   void Abandon(int attempt, CallActions& out);
   void Release(int attempt, int status, CallActions& out);
   void Reject(int status, std::string phrase, std::string reason, CallActions& out);
@@ -173,6 +198,7 @@ class CallFsm {
   std::vector<Attempt> attempts_;
   int current_ = -1;         // index into attempts_ of the live attempt, -1 between/after
   int last_candidate_ = -1;  // candidate of the latest attempt
+  int last_target_ = -1;     // its target (-1: none)
   int tries_on_candidate_ = 0;
   int connected_attempt_ = -1;
   std::vector<Failure> failures_;

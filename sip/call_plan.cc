@@ -8,7 +8,8 @@
 namespace trunkroute::sip {
 
 CallPlan PlanCall(const router::Decision& decision, const CallerOffer& offer,
-                  absl::FunctionRef<int(const std::string&)> trunk_load) {
+                  absl::FunctionRef<int(const std::string&)> trunk_load,
+                  const TargetsOfTrunk* targets_of) {
   // Only SDP is filtered; any other body goes as received.
   const bool sdp = !offer.body.empty() &&
                    absl::EqualsIgnoreCase(
@@ -23,9 +24,13 @@ CallPlan PlanCall(const router::Decision& decision, const CallerOffer& offer,
                     .attempt_timeout_ms = dc.attempt_timeout_ms,
                     .has_credentials = !t.username.empty()};
     std::string filtered;
+    const bool by_targets = targets_of != nullptr && !t.host_is_ip;
+    if (by_targets) c.targets = (*targets_of)(t);
     if (t.max_concurrent_calls > 0 &&
         trunk_load(t.id) >= static_cast<int>(t.max_concurrent_calls)) {
       c.skip = CallCandidate::Skip::kAtCapacity;
+    } else if (by_targets && c.targets.empty()) {
+      c.skip = CallCandidate::Skip::kUnresolved;
     } else if (sdp) {
       SdpFilterResult f = FilterSdpCodecs(offer.body, t.codecs);
       if (f.has_common_codec) {

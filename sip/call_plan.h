@@ -34,12 +34,19 @@ struct CallPlan {
   std::vector<std::string> offers;
 };
 
-// `trunk_load(id)`: legs the edge has open towards trunk `id` right now.
+// For a trunk whose host is a name: its targets in the order this call tries them (empty: the
+// name has no address yet or at all).
+using TargetsOfTrunk = absl::FunctionRef<std::vector<CallTarget>(const router::CompiledTrunk&)>;
+
+// `trunk_load(id)`: legs the edge has open towards trunk `id` right now. `targets_of` (null:
+// every trunk goes to its configured address as it is) gives a host name's targets; one with
+// none is skipped (kUnresolved).
 // A trunk at its max_concurrent_calls is skipped (kAtCapacity) before its codecs are looked at;
 // an SDP offer with no codec the trunk allows skips it (kNoCommonCodec). Skipped trunks get no
 // attempt and are not reported to health.
 CallPlan PlanCall(const router::Decision& decision, const CallerOffer& offer,
-                  absl::FunctionRef<int(const std::string&)> trunk_load);
+                  absl::FunctionRef<int(const std::string&)> trunk_load,
+                  const TargetsOfTrunk* targets_of = nullptr);
 
 }  // namespace trunkroute::sip
 

@@ -223,12 +223,37 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
   // nua runs its stack as a "clone" task; without this it would get a thread of its own and
   // every nua call would cross threads.
   su_root_threading(root_, 0);
-  absl::Status status = CreateStack();
+  // Trunk host names are resolved here, on this thread, by Sofia's asynchronous resolver.
+  absl::Status status;
+  if (absl::StatusOr<std::unique_ptr<SofiaDnsClient>> dns =
+          SofiaDnsClient::Create(root_, options_.dns_server, "sip dns server");
+      dns.ok()) {
+    dns_ = *std::move(dns);
+    ResolverOptions ro;
+    ro.support.udp = true;
+    ro.support.tcp = options_.enable_tcp;
+    ro.support.tls = !options_.tls_listen.empty();
+    const bool v6 = own_addresses_[0].host.find(':') != std::string::npos;
+    ro.support.ipv4 = !v6;
+    ro.support.ipv6 = v6;
+    ro.ttl_floor_s = std::max<uint32_t>(1, options_.dns_ttl_floor_s);
+    ro.ttl_cap_s = std::max(ro.ttl_floor_s, options_.dns_ttl_cap_s);
+    resolver_ = std::make_unique<TargetResolver>(
+        dns_.get(), clock_, ro,
+        [this](const std::shared_ptr<const TrunkTargets>& t) { OnTargetsChanged(t); });
+    status = CreateStack();
+  } else {
+    status = dns.status();
+  }
   {
     std::lock_guard<std::mutex> lock(post_mu_);
     accepting_posts_ = status.ok();
   }
   const bool ok = status.ok();
+  if (ok) {
+    resolver_timer_ = su_timer_create(su_root_task(root_), 0);
+    SyncResolver();
+  }
   started->set_value(std::move(status));  // `started` must not be touched after this
   if (ok) {
     RunLoop();
@@ -243,10 +268,13 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
     }
     probes_.clear();
     if (shutdown_timer_ != nullptr) su_timer_destroy(shutdown_timer_);
+    if (resolver_timer_ != nullptr) su_timer_destroy(resolver_timer_);
     if (saved_event_[0] != nullptr) nua_destroy_event(saved_event_);
     if (shutdown_done_) nua_destroy(nua_);  // else leaked on purpose: nua refuses mid-shutdown
     nua_ = nullptr;
   }
+  resolver_.reset();
+  dns_.reset();
   {
     std::lock_guard<std::mutex> lock(post_mu_);
     su_root_destroy(root_);
@@ -317,6 +345,12 @@ absl::Status EdgeCore::CreateStack() {
       // timeout the config asks for, 4 s at least, 32 s (RFC 3261) at most. DNS graylisting is off
       // so that a trunk whose name failed once is not skipped by the resolver.
       NTATAG_SIP_T1X64(t1x64_ms_), NTATAG_TIMER_C(185000), NTATAG_GRAYLIST(0),
+      // Trunk names are resolved by us (TargetResolver) and every request to a trunk goes to one
+      // resolved address: nta must not walk NAPTR/SRV itself (it would fail over between SRV
+      // targets behind our back). Names it still meets (a dialog's host-named Contact) get A/AAAA
+      // only, from the same DNS server as ours.
+      NTATAG_USE_NAPTR(0), NTATAG_USE_SRV(0),
+      TAG_IF(!dns_->resolv_conf().empty(), SRESTAG_RESOLV_CONF(dns_->resolv_conf().c_str())),
       // One thread serves every UDP datagram: a deep receive buffer rides out bursts instead of
       // dropping them (the kernel caps it at net.core.rmem_max).
       TPTAG_UDP_RMEM(kUdpReceiveBuffer), TPTAG_UDP_WMEM(kUdpSendBuffer), TAG_END());
@@ -508,6 +542,7 @@ CallerRequest EdgeCore::CallerRequestOf(sip_t const* sip, const InviteFacts& inv
 void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   counters_.invites_received.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<const router::RoutingTable> table = config_->Current();
+  if (table->version() != resolver_table_version_) SyncResolver();
   const InviteFacts invite = InviteFactsOf(sip);
 
   // 1. Admission: stopping, source, capacity, Max-Forwards, loop (sip/admission.h).
@@ -539,9 +574,14 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   }
   if (!decision->normalized_caller.empty()) request.caller_number = decision->normalized_caller;
 
-  // 3. Candidates: codec filter and concurrency per trunk (sip/call_plan.h).
-  CallPlan plan = PlanCall(*decision, {request.content_type, request.body},
-                           [this](const std::string& trunk_id) { return TrunkLoad(trunk_id); });
+  // 3. Candidates: codec filter, concurrency and, for host names, the targets this call tries
+  // (sip/call_plan.h).
+  const TargetsOfTrunk targets_of = [this](const router::CompiledTrunk& t) {
+    return TargetsForCall(t);
+  };
+  CallPlan plan = PlanCall(
+      *decision, {request.content_type, request.body},
+      [this](const std::string& trunk_id) { return TrunkLoad(trunk_id); }, &targets_of);
   if (plan.rejection) {
     RejectIncoming(nh, *plan.rejection, invite, sip);
     return;
@@ -561,6 +601,91 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
 health::OutcomeClass EdgeCore::ReportOutcome(const health::AttemptOutcome& outcome,
                                              const router::EffectiveFailoverPolicy& policy) {
   return health_->ReportOutcome(outcome, policy);
+}
+
+std::shared_ptr<const TrunkTargets> EdgeCore::TargetsOf(const std::string& trunk_id) const {
+  return resolver_ != nullptr ? resolver_->Find(trunk_id) : nullptr;
+}
+
+std::vector<CallTarget> EdgeCore::TargetsForCall(const router::CompiledTrunk& trunk) {
+  std::vector<CallTarget> out;
+  std::shared_ptr<const TrunkTargets> resolved = TargetsOf(trunk.id);
+  if (resolved == nullptr || resolved->targets.empty()) return out;
+  // RFC 2782 order drawn for this call, then health: targets that are not UP go last (they are
+  // tried only when every UP one failed, as a trunk in panic mode would be).
+  std::vector<const ResolvedTarget*> order = OrderForCall(*resolved, call_random_);
+  std::shared_ptr<const health::TargetAvailabilityList> states = health_->TargetStates(trunk.id);
+  auto up = [&](const ResolvedTarget* t) {
+    if (states == nullptr) return true;
+    for (const health::TargetAvailability& a : *states) {
+      if (a.key == t->key) return a.state == v1::HEALTH_STATE_UP;
+    }
+    return true;  // not known to health yet: new, hence UP
+  };
+  std::stable_partition(order.begin(), order.end(), up);
+  out.reserve(order.size());
+  for (const ResolvedTarget* t : order) {
+    out.push_back({t->key, t->address, t->port, t->transport});
+  }
+  return out;
+}
+
+void EdgeCore::OnTargetsChanged(const std::shared_ptr<const TrunkTargets>& t) {
+  if (!t->from_dns || !t->resolved) return;  // an IP literal is its own target
+  health::TargetUpdate u;
+  u.trunk_id = t->trunk_id;
+  u.host = t->host;
+  u.port = t->port;
+  u.transport = t->transport;
+  u.error = t->error;
+  for (const ResolvedTarget& r : t->targets) {
+    health::TargetSpec spec;
+    spec.key = r.key;
+    spec.address = r.address;
+    spec.port = r.port;
+    spec.transport = r.transport;
+    spec.priority = r.priority;
+    spec.weight = r.weight;
+    u.targets.push_back(std::move(spec));
+  }
+  health_->SetTargets(u);
+}
+
+void EdgeCore::SyncResolver() {
+  if (resolver_ == nullptr) return;
+  std::shared_ptr<const router::RoutingTable> table = config_->Current();
+  if (table->version() != resolver_table_version_) {
+    resolver_table_version_ = table->version();
+    resolver_->Sync(*table);
+  }
+  RunResolver();
+}
+
+void EdgeCore::RunResolver() {
+  const MonoTime now = clock_->Now();
+  if (resolver_->NextDeadline() <= now) resolver_->Tick();
+  // The tracker learns of a new trunk from the config listener, on another thread, possibly
+  // after our answer for it (which it then ignored): a resolved trunk that health still shows
+  // without targets is told again.
+  for (const router::CompiledTrunk& t : config_->Current()->trunks()) {
+    if (t.host_is_ip || health_->TargetStates(t.id) != nullptr) continue;
+    std::shared_ptr<const TrunkTargets> targets = resolver_->Find(t.id);
+    if (targets != nullptr && targets->resolved && !targets->targets.empty()) {
+      OnTargetsChanged(targets);
+    }
+  }
+  // Wake at the next refresh, and at least every second to notice config changes.
+  const MonoTime next = std::min(resolver_->NextDeadline(), now + std::chrono::seconds(1));
+  const int64_t ms = std::max<int64_t>(
+      1, std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count());
+  su_timer_set_interval(resolver_timer_, &EdgeCore::OnResolverTimer, nullptr,
+                        static_cast<su_duration_t>(ms));
+}
+
+void EdgeCore::OnResolverTimer(EdgeCore* core, su_timer_t*, void*) {
+  ++core->activity_;
+  if (core->stopping_) return;
+  core->SyncResolver();
 }
 
 int EdgeCore::TrunkLoad(const std::string& trunk_id) const {
@@ -603,11 +728,17 @@ void EdgeCore::StartProbe(const health::ProbeTarget& target) {
   p->ref.kind = LegRef::Kind::kProbe;
   p->ref.probe = p;
   p->target = target;
-  const std::string url = TargetUri(target.host, target.port, target.transport);
+  // A resolved target of a host name: the Request-URI names the trunk (sip:carrier.example.com),
+  // the request goes to the target's address. Otherwise the trunk's address as configured.
+  const bool resolved = !target.address.empty() && target.address != target.host;
+  const std::string url = resolved ? absl::StrCat("sip:", target.host)
+                                   : TargetUri(target.host, target.port, target.transport);
+  const std::string next_hop =
+      resolved ? NextHopUri(target.host, target.address, target.port, target.transport) : "";
   p->nh = nua_handle(nua_, &p->ref, NUTAG_URL(url.c_str()), SIPTAG_TO_STR(url.c_str()), TAG_END());
   HandleCreated();
   p->sent = clock_->Now();
-  nua_options(p->nh, TAG_END());
+  nua_options(p->nh, TAG_IF(resolved, NTATAG_DEFAULT_PROXY(next_hop.c_str())), TAG_END());
   p->timer = su_timer_create(su_root_task(root_), 0);
   const uint32_t timeout_ms = target.timeout_ms != 0 ? target.timeout_ms : 500;
   su_timer_set_interval(p->timer, &EdgeCore::OnProbeTimer, p,
@@ -626,6 +757,7 @@ void EdgeCore::FinishProbe(Probe* p, ProbeEnd end, int status) {
   health::ProbeResult result;
   result.trunk_id = p->target.trunk_id;
   result.probe_id = p->target.probe_id;
+  result.target = p->target.target;
   if (end == ProbeEnd::kOurTimer || (end == ProbeEnd::kStackFinal && status == 408)) {
     result.timed_out = true;
     counters_.probes_timed_out.fetch_add(1, std::memory_order_relaxed);

@@ -30,6 +30,11 @@ class EdgeObserver : public router::DecisionObserver {
   // the trunk's status ("503"), "timeout" or "transport_error".
   virtual void OnFailover(std::string_view /*route_id*/, std::string_view /*from*/,
                           std::string_view /*to*/, std::string_view /*reason*/) {}
+  // Within one trunk, a call left target `from` for the trunk's next target `to` (RFC 3263: its
+  // host name has several addresses); reason as for OnFailover. Not a trunk failover.
+  virtual void OnTargetFailover(std::string_view /*route_id*/, std::string_view /*trunk_id*/,
+                                std::string_view /*from*/, std::string_view /*to*/,
+                                std::string_view /*reason*/) {}
   // INVITE sent to the trunk → its first 180/183 (relayed to the caller).
   virtual void OnPostDialDelay(std::string_view /*trunk_id*/, Duration /*delay*/) {}
   // Legs towards a trunk opened (+1) or closed (−1): calls in setup or established.
@@ -55,6 +60,14 @@ struct EdgeOptions {
   // edge.advertised_address at start-up, else the bound address. The port, if given, must equal
   // the listen port (the socket is bound to the listen address, advertised as this host).
   std::string advertised_address;
+  // DNS server that resolves trunk host names (RFC 3263: NAPTR, SRV, A/AAAA), "ip:port" or
+  // "[v6]:port" (flag --sip-dns-server). Empty (default): the system resolver, i.e. the
+  // nameservers of /etc/resolv.conf (Sofia's resolver reads it; /etc/hosts is not consulted).
+  std::string dns_server;
+  // Answers are re-resolved at their TTL clamped to [dns_ttl_floor_s, dns_ttl_cap_s]; a refresh
+  // that fails keeps the last good answer and is retried after dns_ttl_floor_s.
+  uint32_t dns_ttl_floor_s = 5;
+  uint32_t dns_ttl_cap_s = 300;
   // Optional metrics hooks; must outlive the edge.
   EdgeObserver* observer = nullptr;
 };
@@ -68,6 +81,7 @@ struct EdgeCounters {
   std::atomic<uint64_t> calls_failed{0};          // attempts made, caller got a final ≥ 300
   std::atomic<uint64_t> attempts{0};              // INVITEs sent to trunks (auth re-sends excluded)
   std::atomic<uint64_t> failovers{0};             // attempts after the first within a call
+  std::atomic<uint64_t> target_failovers{0};      // of which: to the same trunk's next target
   std::atomic<uint64_t> auth_failures{0};         // outcomes health classified AUTH_FAILED
   std::atomic<uint64_t> late_answers_cleared{0};  // 2xx after abandonment, ACKed and BYEd
   std::atomic<uint64_t> probes_sent{0};
@@ -104,6 +118,8 @@ class SipEdge : public health::ProbeSender {
   // health::ProbeSender: sends OPTIONS to the target from the edge's agent, with the target's own
   // timeout; the result goes to HealthTracker::ReportProbe. Dropped after Stop().
   void SendProbe(const health::ProbeTarget& target) override;
+  // The edge resolves trunk host names itself and reports their targets to the tracker.
+  bool ResolvesNames() const override { return true; }
 
   const EdgeCounters& counters() const;
 

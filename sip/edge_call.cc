@@ -35,6 +35,7 @@ EdgeCall::EdgeCall(EdgeCore* core, nua_handle_t* caller_handle, router::Decision
       decision_(std::move(decision)),
       request_(std::move(request)),
       offers_(std::move(offers)),
+      candidates_(candidates),
       fsm_(std::move(candidates), decision_.policy(), request_.call_id) {
   caller_.ref.kind = LegRef::Kind::kCaller;
   caller_.ref.call = this;
@@ -255,7 +256,7 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
                    : nullptr;
     switch (a.kind) {
       case CallAction::Kind::kSendInvite:
-        SendInvite(a.attempt, a.candidate);
+        SendInvite(a.attempt, a.candidate, a.target);
         break;
       case CallAction::Kind::kAuthenticate:
         if (leg != nullptr) Authenticate(*leg, a.candidate, sip);
@@ -335,7 +336,7 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
   }
 }
 
-void EdgeCall::SendInvite(int attempt, int candidate) {
+void EdgeCall::SendInvite(int attempt, int candidate, int target) {
   const router::CompiledTrunk& trunk = TrunkOf(candidate);
   auto leg = std::make_unique<Leg>();
   leg->ref.kind = LegRef::Kind::kTrunk;
@@ -359,7 +360,29 @@ void EdgeCall::SendInvite(int attempt, int candidate) {
   core_->HandleCreated();
   core_->AddTrunkLoad(leg->trunk_id, 1);
   core_->counters().attempts.fetch_add(1, std::memory_order_relaxed);
-  if (attempt > 0) {
+  const CallTarget* to_target =
+      target >= 0
+          ? &candidates_[static_cast<size_t>(candidate)].targets[static_cast<size_t>(target)]
+          : nullptr;
+  const int previous_target = attempt > 0 ? fsm_.target_of(attempt - 1) : -1;
+  if (attempt > 0 && fsm_.candidate_of(attempt - 1) == candidate && to_target != nullptr &&
+      previous_target >= 0 && previous_target != target) {
+    // The same trunk's next target: a move within the trunk, not a trunk failover.
+    core_->counters().target_failovers.fetch_add(1, std::memory_order_relaxed);
+    const std::string& from = candidates_[static_cast<size_t>(candidate)]
+                                  .targets[static_cast<size_t>(previous_target)]
+                                  .key;
+    const std::string reason = fsm_.LastFailureReason();
+    LogInfo("target failover", {{"call_id", request_.call_id},
+                                {"route", decision_.route->id},
+                                {"trunk", trunk.id},
+                                {"from", from},
+                                {"to", to_target->key},
+                                {"reason", reason}});
+    if (EdgeObserver* o = core_->observer()) {
+      o->OnTargetFailover(decision_.route->id, trunk.id, from, to_target->key, reason);
+    }
+  } else if (attempt > 0) {
     core_->counters().failovers.fetch_add(1, std::memory_order_relaxed);
     const std::string& from = TrunkOf(fsm_.candidate_of(attempt - 1)).id;
     const std::string reason = fsm_.LastFailureReason();
@@ -372,7 +395,14 @@ void EdgeCall::SendInvite(int attempt, int candidate) {
       o->OnFailover(decision_.route->id, from, trunk.id, reason);
     }
   }
+  // A resolved target: the Request-URI keeps the trunk's name, the INVITE (and its CANCEL) go to
+  // the target's address, with the TLS identity checked against the name (see NextHopUri).
+  const std::string next_hop =
+      to_target != nullptr
+          ? NextHopUri(trunk.host, to_target->address, to_target->port, to_target->transport)
+          : std::string();
   nua_invite(leg->nh, NUTAG_URL(ruri.c_str()), SIPTAG_MAX_FORWARDS_STR(max_forwards.c_str()),
+             TAG_IF(!next_hop.empty(), NTATAG_DEFAULT_PROXY(next_hop.c_str())),
              TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())),
              TAG_IF(!request_.privacy.empty(), SIPTAG_PRIVACY_STR(request_.privacy.c_str())),
              TAG_IF(!request_.content_type.empty(),

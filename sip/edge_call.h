@@ -70,7 +70,7 @@ class EdgeCall {
   static void OnTimer(EdgeCore* core, su_timer_t* timer, void* arg);
 
   void Execute(const CallActions& actions, sip_t const* sip);
-  void SendInvite(int attempt, int candidate);
+  void SendInvite(int attempt, int candidate, int target);
   void Authenticate(Leg& leg, int candidate, sip_t const* challenge);
   // Answers the caller with `status` (standard phrase), the body of `with_body` if any, and a
   // Reason header if `reason` is not empty.
@@ -87,7 +87,8 @@ class EdgeCall {
   EdgeCore* const core_;
   const router::Decision decision_;
   const CallerRequest request_;
-  const std::vector<std::string> offers_;  // filtered SDP per candidate ("" = as received)
+  const std::vector<std::string> offers_;        // filtered SDP per candidate ("" = as received)
+  const std::vector<CallCandidate> candidates_;  // their targets, for SendInvite
   CallFsm fsm_;
   Leg caller_;
   std::vector<std::unique_ptr<Leg>> attempts_;

@@ -22,6 +22,8 @@
 #include "sip/edge.h"
 #include "sip/edge_util.h"
 #include "sip/sofia.h"
+#include "sip/sofia_dns_client.h"
+#include "sip/target_resolver.h"
 
 namespace trunkroute::sip {
 
@@ -76,6 +78,11 @@ class EdgeCore {
   // Feeds health; returns its classification (health owns AUTH_FAILED's log line and metric).
   health::OutcomeClass ReportOutcome(const health::AttemptOutcome& outcome,
                                      const router::EffectiveFailoverPolicy& policy);
+  // The trunk's addresses as resolved (RFC 3263); null for an unknown trunk.
+  std::shared_ptr<const TrunkTargets> TargetsOf(const std::string& trunk_id) const;
+  // The trunk's targets in the order one call tries them: RFC 2782 order drawn for the call,
+  // targets that health does not see UP moved last. Empty when the name has no address.
+  std::vector<CallTarget> TargetsForCall(const router::CompiledTrunk& trunk);
   // Concurrent legs per trunk, for max_concurrent_calls.
   int TrunkLoad(const std::string& trunk_id) const;
   void AddTrunkLoad(const std::string& trunk_id, int delta);
@@ -94,6 +101,7 @@ class EdgeCore {
   static void OnPosted(EdgeCore* core, su_msg_r msg, PostedTask* task);
   static void OnProbeTimer(EdgeCore* core, su_timer_t* timer, void* arg);
   static void OnShutdownTimer(EdgeCore* core, su_timer_t* timer, void* arg);
+  static void OnResolverTimer(EdgeCore* core, su_timer_t* timer, void* arg);
 
   void ThreadMain(std::promise<absl::Status>* started);
   void RunLoop();
@@ -120,6 +128,20 @@ class EdgeCore {
   void FinishProbe(Probe* probe, ProbeEnd end, int status = 0);
   void BeginShutdown();
   double NextEntropy();
+  // Resolver upkeep: follows config changes, runs refreshes, re-arms its timer.
+  void SyncResolver();
+  void RunResolver();
+  void OnTargetsChanged(const std::shared_ptr<const TrunkTargets>& targets);
+
+  // Per-call draws for OrderForCall, from NextEntropy().
+  class CallRandom final : public RandomSource {
+   public:
+    explicit CallRandom(EdgeCore* core) : core_(core) {}
+    double NextUnit() override { return core_->NextEntropy(); }
+
+   private:
+    EdgeCore* core_;
+  };
 
   const EdgeOptions options_;
   config::ConfigManager* const config_;
@@ -152,6 +174,11 @@ class EdgeCore {
   uint32_t t1x64_ms_ = 32000;              // Sofia's T1×64, fixed when the stack is created
   uint64_t seen_table_version_ = 0;        // last config version checked against t1x64_ms_
   nua_saved_event_t saved_event_[1] = {};  // see CameFromNetwork
+  CallRandom call_random_{this};
+  std::unique_ptr<SofiaDnsClient> dns_;
+  std::unique_ptr<TargetResolver> resolver_;
+  su_timer_t* resolver_timer_ = nullptr;
+  uint64_t resolver_table_version_ = 0;
 };
 
 }  // namespace trunkroute::sip

@@ -247,3 +247,14 @@ std::string TargetUri(std::string_view host, uint32_t port, v1::Transport transp
 }
 
 }  // namespace trunkroute::sip
+
+namespace trunkroute::sip {
+
+std::string NextHopUri(std::string_view host, std::string_view address, uint32_t port,
+                       v1::Transport transport) {
+  const bool v6 = address.find(':') != std::string_view::npos;
+  std::string a = v6 ? absl::StrCat("[", std::string(address), "]") : std::string(address);
+  return absl::StrCat(TargetUri(host, port, transport), ";maddr=", a);
+}
+
+}  // namespace trunkroute::sip

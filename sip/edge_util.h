@@ -72,6 +72,13 @@ std::string DigestCredentials(std::string_view realm, std::string_view user,
 // "sip:host:port;transport=udp" for an OPTIONS probe or a listener URL.
 std::string TargetUri(std::string_view host, uint32_t port, v1::Transport transport);
 
+// Where a request to one resolved target of a trunk goes (nta's per-request default proxy, no
+// Route header): "sip:<trunk host>:<target port>;transport=...;maddr=<target address>". nta sends
+// to maddr without any DNS, and a TLS connection checks the certificate against the trunk's host
+// name (the identity the config names, RFC 5922 §4.1), not the address.
+std::string NextHopUri(std::string_view host, std::string_view address, uint32_t port,
+                       v1::Transport transport);
+
 }  // namespace trunkroute::sip
 
 #endif  // TRUNKROUTE_SIP_EDGE_UTIL_H_

@@ -18,6 +18,10 @@ class ProbeForwarder final : public health::ProbeSender {
   void SendProbe(const health::ProbeTarget& target) override {
     if (health::ProbeSender* t = target_.load(std::memory_order_acquire)) t->SendProbe(target);
   }
+  bool ResolvesNames() const override {
+    health::ProbeSender* t = target_.load(std::memory_order_acquire);
+    return t != nullptr && t->ResolvesNames();
+  }
 
  private:
   std::atomic<health::ProbeSender*> target_{nullptr};

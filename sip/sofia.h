@@ -31,6 +31,7 @@ struct PostedTask;
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
+#include <sofia-sip/sresolv.h>
 // clang-format on
 
 #endif  // TRUNKROUTE_SIP_SOFIA_H_

@@ -123,6 +123,7 @@ class CliServer {
   v1::HealthService::Stub& health() { return *health_; }
   config::ConfigManager& manager() { return *manager_; }
   RecordingAdminService& admin() { return recording_admin_; }
+  health::HealthTracker& tracker() { return tracker_; }
 
  private:
   SimulatedClock clock_;

@@ -490,6 +490,43 @@ TEST_F(TrunkroutectlTest, HealthListShowsEveryTrunk) {
   EXPECT_THAT(r.out, HasSubstr("\ncarrier-b  up "));
 }
 
+TEST_F(TrunkroutectlTest, HealthListShowsEachTargetOfAResolvedTrunkUnderIt) {
+  // What the SIP edge reports for a host name with two SRV targets.
+  health::TargetUpdate u;
+  u.trunk_id = "carrier-a";
+  u.host = "sip.carrier-a.example";
+  u.port = 5061;
+  u.transport = v1::TRANSPORT_TLS;
+  for (const char* a : {"192.0.2.1", "192.0.2.2"}) {
+    health::TargetSpec t;
+    t.key = std::string(a) + ":5061";
+    t.address = a;
+    t.port = 5061;
+    t.transport = v1::TRANSPORT_TLS;
+    u.targets.push_back(t);
+  }
+  server_.tracker().SetTargets(u);
+  health::AttemptOutcome o;
+  o.trunk_id = "carrier-a";
+  o.target = "192.0.2.1:5061";
+  o.transport_error = true;
+  server_.tracker().ReportOutcome(o, router::DefaultFailoverPolicy());
+
+  v1::ListTrunkHealthResponse resp;
+  ASSERT_TRUE(server_.health().ListTrunkHealth(Ctx().get(), {}, &resp).ok());
+  ASSERT_EQ(resp.trunks(0).trunk_id(), "carrier-a");
+  ASSERT_EQ(resp.trunks(0).targets_size(), 2);
+  EXPECT_EQ(resp.trunks(0).targets(0).state(), v1::HEALTH_STATE_DOWN);
+  EXPECT_EQ(resp.trunks(0).state(), v1::HEALTH_STATE_UP);
+
+  CliResult r = Run({"health", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\ncarrier-a +up "));
+  EXPECT_THAT(r.out, HasSubstr("\n  192.0.2.1:5061  down "));
+  EXPECT_THAT(r.out, HasSubstr("\n  192.0.2.2:5061  up "));
+  EXPECT_THAT(r.out, HasSubstr("transport_error"));
+}
+
 TEST_F(TrunkroutectlTest, HealthWatchWithCountOnePrintsOneLineAndExits0) {
   CliResult r = Run({"health", "watch", "--count", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -80,7 +80,13 @@ TEST_F(MetricsBridgeTest, EdgeHooksFeedFailoversPostDialDelayAndActiveCalls) {
   bridge_->OnRejected(503, "max_calls");
   bridge_->OnRejected(503, "max_calls");
   bridge_->OnRejected(403, "source_not_allowed");
+  bridge_->OnTargetFailover("nanp", "carrier", "192.0.2.1:5060", "192.0.2.2:5060", "timeout");
   const std::string text = Scrape();
+  EXPECT_EQ(
+      SeriesValue(
+          text,
+          R"(trunkroute_target_failovers_total{route="nanp",trunk="carrier",reason="timeout"})"),
+      "1");
   EXPECT_EQ(SeriesValue(text, R"(trunkroute_edge_rejections_total{code="503",reason="max_calls"})"),
             "2");
   EXPECT_EQ(

@@ -33,6 +33,8 @@ inline std::shared_ptr<const router::RoutingTable> MustTable(const std::string& 
 // Records every probe the tracker asks for; the test answers them (or not).
 class FakeProbeSender final : public ProbeSender {
  public:
+  bool resolves_names = false;  // act as the SIP edge: host names' targets come by SetTargets
+  bool ResolvesNames() const override { return resolves_names; }
   void SendProbe(const ProbeTarget& target) override {
     std::lock_guard<std::mutex> l(mu_);
     sent_.push_back(target);
@@ -80,6 +82,12 @@ class RecordingObserver final : public HealthObserver {
   void OnProbe(const ProbeResult& r, bool alive) override {
     std::lock_guard<std::mutex> l(mu_);
     lines_.push_back(absl::StrCat("probe ", r.trunk_id, " ", alive ? "alive" : "dead"));
+  }
+  void OnTargetStateChange(const TargetEvent& e) override {
+    std::lock_guard<std::mutex> l(mu_);
+    lines_.push_back(absl::StrCat("target ", e.trunk_id, " ", e.target, " ",
+                                  v1::HealthState_Name(e.previous_state), "->",
+                                  v1::HealthState_Name(e.state)));
   }
   std::vector<std::string> Lines() const {
     std::lock_guard<std::mutex> l(mu_);

@@ -220,6 +220,27 @@ TEST_F(ClassifyTest, EveryRowOfTheRuleGivesTheCallAndTheTrunkTheirVerdict) {
   }
 }
 
+TEST_F(ClassifyTest, OnlyAnAddressesOwnFailureTriesTheTrunksNextTarget) {
+  AttemptOutcome retry_after = Final("a", 503);
+  retry_after.retry_after_s = 30;
+  AttemptOutcome auth = Final("a", 401);
+  auth.credentials_sent = true;
+  AttemptOutcome refused;
+  refused.trunk_id = "a";
+  refused.transport_error = true;
+  AttemptOutcome silent;
+  silent.trunk_id = "a";
+  silent.timed_out = true;
+  EXPECT_TRUE(VerdictOf(Final("a", 503)).next_target);
+  EXPECT_TRUE(VerdictOf(retry_after).next_target) << "RFC 3263 §4.3: a 503 tries the next server";
+  EXPECT_TRUE(VerdictOf(refused).next_target);
+  EXPECT_TRUE(VerdictOf(silent).next_target);
+  EXPECT_FALSE(VerdictOf(auth).next_target) << "the credentials are the trunk's";
+  EXPECT_FALSE(VerdictOf(Final("a", 407)).next_target);
+  EXPECT_FALSE(VerdictOf(Final("a", 486)).next_target);
+  EXPECT_FALSE(VerdictOf(Final("a", 200)).next_target);
+}
+
 TEST_F(ClassifyTest, FailoverAfterRingingIsStillTheTrunks) {
   AttemptOutcome late503 = Final("a", 503);
   late503.provisional_received = true;

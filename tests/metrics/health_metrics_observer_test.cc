@@ -72,6 +72,31 @@ class HealthMetricsObserverTest : public ::testing::Test {
   std::unique_ptr<HealthMetricsObserver> observer_;
 };
 
+TEST_F(HealthMetricsObserverTest, TargetStatesOfAnExportedTrunkAreGaugedAndForgottenWithDns) {
+  Announce("carrier");
+  health::TargetEvent e;
+  e.trunk_id = "carrier";
+  e.target = "192.0.2.1:5060";
+  e.previous_state = v1::HEALTH_STATE_UP;
+  e.state = v1::HEALTH_STATE_DOWN;
+  observer_->OnTargetStateChange(e);
+  const std::string series =
+      R"(trunkroute_trunk_target_health_state{trunk="carrier",target="192.0.2.1:5060",state=)";
+  std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, series + R"("DOWN"})"), "1");
+  EXPECT_EQ(SeriesValue(text, series + R"("UP"})"), "0");
+  EXPECT_EQ(SeriesValue(text, series + R"("PROBING"})"), "0");
+  e.previous_state = v1::HEALTH_STATE_DOWN;
+  e.state = v1::HEALTH_STATE_UNSPECIFIED;  // left DNS
+  observer_->OnTargetStateChange(e);
+  EXPECT_THAT(Scrape(), Not(HasSubstr("192.0.2.1:5060")));
+  // A trunk the observer does not export gets no target series either.
+  e.trunk_id = "unknown";
+  e.state = v1::HEALTH_STATE_UP;
+  observer_->OnTargetStateChange(e);
+  EXPECT_THAT(Scrape(), Not(HasSubstr("unknown")));
+}
+
 TEST_F(HealthMetricsObserverTest, FirstAppearanceSetsStateWithoutCountingATransition) {
   observer_->OnStateChange(
       Event("a", v1::HEALTH_STATE_UNSPECIFIED, v1::HEALTH_STATE_UP, 1000,

@@ -37,6 +37,8 @@ TEST_F(TrunkrouteMetricsTest, DeclaresEveryProductMetricWithItsType) {
       {"trunkroute_route_decision_duration_seconds", "histogram"},
       {"trunkroute_call_attempts_total", "counter"},
       {"trunkroute_failovers_total", "counter"},
+      {"trunkroute_target_failovers_total", "counter"},
+      {"trunkroute_trunk_target_health_state", "gauge"},
       {"trunkroute_trunk_health_state", "gauge"},
       {"trunkroute_trunk_health_transitions_total", "counter"},
       {"trunkroute_trunk_ejections_total", "counter"},

@@ -249,7 +249,8 @@ TEST_F(DecideTest, AppliesTheRouteTransform) {
   ASSERT_TRUE(decision.ok()) << decision.status();
   EXPECT_EQ(decision->route->id, "national");
   EXPECT_EQ(decision->normalized_number, "+12125551234");
-  EXPECT_EQ(decision->RequestUri(*decision->candidates[0].trunk), "sip:+12125551234@b.example.com:5060");
+  // A name without a port: SRV gives the port (RFC 3263), so the Request-URI names none.
+  EXPECT_EQ(decision->RequestUri(*decision->candidates[0].trunk), "sip:+12125551234@b.example.com");
 }
 
 TEST_F(DecideTest, TransformFailureIsInvalidArgumentNamingRouteAndNumber) {
@@ -326,7 +327,7 @@ TEST_F(DecideTest, RequestUriEscapesHash) {
   auto decision = Run("*72#");
   ASSERT_TRUE(decision.ok());
   EXPECT_EQ(decision->RequestUri(*decision->candidates[0].trunk),
-            "sip:*72%23@b.example.com:5061;transport=tls");
+            "sip:*72%23@b.example.com;transport=tls");
 }
 
 TEST_F(DecideTest, ToProtoFillsTheResponse) {
@@ -342,7 +343,7 @@ TEST_F(DecideTest, ToProtoFillsTheResponse) {
   ASSERT_EQ(response.candidates_size(), 2);
   const v1::Candidate& b = response.candidates(0);
   EXPECT_EQ(b.trunk_id(), "b");
-  EXPECT_EQ(b.sip_uri(), "sip:+12125551234@b.example.com:5060");
+  EXPECT_EQ(b.sip_uri(), "sip:+12125551234@b.example.com");
   EXPECT_EQ(b.setup_timeout_ms(), 1000u);
   EXPECT_EQ(b.health_state(), v1::HEALTH_STATE_UP);
   EXPECT_EQ(b.host(), "b.example.com");

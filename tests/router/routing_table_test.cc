@@ -142,7 +142,11 @@ TEST(RoutingTableTest, ResolvesTrunkDefaults) {
   const CompiledTrunk& tls = *table->FindTrunk("tls");
   EXPECT_EQ(tls.transport, v1::TRANSPORT_TLS);
   EXPECT_EQ(tls.port, 5061u);
-  EXPECT_EQ(tls.uri_suffix, "carrier.example.com:5061;transport=tls");
+  // A name without a port: the port (and here the transport) come from DNS (RFC 3263).
+  EXPECT_EQ(tls.uri_suffix, "carrier.example.com");
+  EXPECT_FALSE(tls.host_is_ip);
+  EXPECT_FALSE(tls.port_configured);
+  EXPECT_FALSE(tls.transport_configured);
   EXPECT_EQ(tls.caller_id.mode(), v1::CALLER_ID_MODE_PRESERVE);
   EXPECT_EQ(tls.caller_id.domain(), "carrier.example.com");
   EXPECT_THAT(tls.codecs, ElementsAre("pcmu", "g729"));
@@ -152,10 +156,14 @@ TEST(RoutingTableTest, ResolvesTrunkDefaults) {
   const CompiledTrunk& udp = *table->FindTrunk("udp");
   EXPECT_EQ(udp.port, 5060u);
   EXPECT_EQ(udp.uri_suffix, "192.0.2.1:5060");
+  EXPECT_TRUE(udp.host_is_ip);
+  EXPECT_TRUE(udp.transport_configured);
   EXPECT_THAT(udp.codecs, ElementsAre("pcmu", "pcma", "telephone-event"));
 
   const CompiledTrunk& tcp = *table->FindTrunk("tcp");
   EXPECT_EQ(tcp.uri_suffix, "[2001:db8::1]:5070;transport=tcp");
+  EXPECT_TRUE(tcp.host_is_ip);
+  EXPECT_TRUE(tcp.port_configured);
   EXPECT_EQ(tcp.host, "2001:db8::1");
   EXPECT_EQ(tcp.caller_id.mode(), v1::CALLER_ID_MODE_E164);
   EXPECT_EQ(tcp.caller_id.domain(), "cid.example.com");
