@@ -576,9 +576,9 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
 
   // 3. Candidates: codec filter, concurrency and, for host names, the targets this call tries
   // (sip/call_plan.h).
-  const TargetsOfTrunk targets_of = [this](const router::CompiledTrunk& t) {
-    return TargetsForCall(t);
-  };
+  // A named lambda: a FunctionRef must not outlive what it refers to.
+  auto targets_for_call = [this](const router::CompiledTrunk& t) { return TargetsForCall(t); };
+  const TargetsOfTrunk targets_of = targets_for_call;
   CallPlan plan = PlanCall(
       *decision, {request.content_type, request.body},
       [this](const std::string& trunk_id) { return TrunkLoad(trunk_id); }, &targets_of);

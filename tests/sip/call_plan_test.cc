@@ -137,3 +137,54 @@ TEST_F(CallPlanTest, NothingUsableForOtherReasonsIs503) {
 
 }  // namespace
 }  // namespace trunkroute::sip
+
+namespace trunkroute::sip {
+namespace {
+
+// Trunks named by DNS (RFC 3263): the plan carries each name's targets for this call; a name
+// without any is skipped, an IP literal goes as configured.
+TEST(CallPlanTargetsTest, HostNamesGetTheirTargetsAndANameWithoutAnyIsSkipped) {
+  v1::Config config;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"pb(
+        trunks { id: "named" host: "carrier.test" }
+        trunks { id: "gone" host: "gone.test" }
+        trunks { id: "ip" host: "192.0.2.10" }
+        routes {
+          id: "all"
+          priority: 1
+          pattern: "\\+\\d+"
+          trunk_ids: "named"
+          trunk_ids: "gone"
+          trunk_ids: "ip"
+        }
+      )pb",
+      &config));
+  auto table = router::RoutingTable::Create(config);
+  ASSERT_TRUE(table.ok()) << table.status();
+  router::AllUpHealthView health;
+  auto decision = router::Decide(*table, health, {"+15551234567", "", ""}, 0.5);
+  ASSERT_TRUE(decision.ok()) << decision.status();
+  std::vector<std::string> asked;
+  auto targets_for_call = [&](const router::CompiledTrunk& t) {
+    asked.push_back(t.id);
+    std::vector<CallTarget> out;
+    if (t.id == "named") out.push_back({"192.0.2.1:5060", "192.0.2.1", 5060, v1::TRANSPORT_UDP});
+    return out;
+  };
+  const TargetsOfTrunk targets_of = targets_for_call;
+  const CallPlan plan =
+      PlanCall(*decision, {}, [](const std::string&) { return 0; }, &targets_of);
+  ASSERT_EQ(plan.candidates.size(), 3u);
+  EXPECT_EQ(plan.candidates[0].skip, CallCandidate::Skip::kNone);
+  ASSERT_EQ(plan.candidates[0].targets.size(), 1u);
+  EXPECT_EQ(plan.candidates[0].targets[0].key, "192.0.2.1:5060");
+  EXPECT_EQ(plan.candidates[1].skip, CallCandidate::Skip::kUnresolved);
+  EXPECT_EQ(plan.candidates[2].skip, CallCandidate::Skip::kNone);
+  EXPECT_TRUE(plan.candidates[2].targets.empty());
+  EXPECT_EQ(asked, (std::vector<std::string>{"named", "gone"})) << "an IP literal needs no DNS";
+  EXPECT_FALSE(plan.rejection.has_value());
+}
+
+}  // namespace
+}  // namespace trunkroute::sip
