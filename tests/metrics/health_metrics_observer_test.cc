@@ -83,9 +83,9 @@ TEST_F(HealthMetricsObserverTest, TargetStatesOfAnExportedTrunkAreGaugedAndForgo
   const std::string series =
       R"(trunkroute_trunk_target_health_state{trunk="carrier",target="192.0.2.1:5060",state=)";
   std::string text = Scrape();
-  EXPECT_EQ(SeriesValue(text, series + R"("DOWN"})"), "1");
-  EXPECT_EQ(SeriesValue(text, series + R"("UP"})"), "0");
-  EXPECT_EQ(SeriesValue(text, series + R"("PROBING"})"), "0");
+  EXPECT_EQ(SeriesValue(text, series + R"("down"})"), "1");
+  EXPECT_EQ(SeriesValue(text, series + R"("up"})"), "0");
+  EXPECT_EQ(SeriesValue(text, series + R"("probing"})"), "0");
   e.previous_state = v1::HEALTH_STATE_DOWN;
   e.state = v1::HEALTH_STATE_UNSPECIFIED;  // left DNS
   observer_->OnTargetStateChange(e);
