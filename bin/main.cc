@@ -1,5 +1,6 @@
-// trunkrouted: the trunkroute daemon. main parses the command line, blocks the stop signals and
-// runs daemon::Daemon (the composition root, daemon/daemon.h) until SIGTERM or SIGINT.
+// trunkrouted: the trunkroute daemon. main parses the command line, blocks the signals it handles
+// and runs daemon::Daemon (the composition root, daemon/daemon.h) until SIGTERM or SIGINT;
+// SIGHUP reloads the API's certificate and tokens (Daemon::Reload).
 #include <pthread.h>
 #include <signal.h>
 
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto running = daemon::Daemon::Start(command_line->options, RealClock::Get());
@@ -50,7 +52,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   int signal = 0;
-  while (sigwait(&stop_signals, &signal) != 0) {
+  for (;;) {
+    if (sigwait(&stop_signals, &signal) != 0) continue;
+    if (signal != SIGHUP) break;
+    LogInfo("reloading", {{"signal", "SIGHUP"}});
+    // Failures are logged and counted where they happen; what serves keeps serving.
+    (void)(*running)->Reload();
   }
   LogInfo("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*running)->Stop();

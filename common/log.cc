@@ -100,6 +100,10 @@ std::string_view LogLevelName(LogLevel level) {
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
 void LogLine(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
+  LogLine(level, msg, std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+void LogLine(LogLevel level, std::string_view msg, std::span<const LogField> fields) {
   std::string line;
   line.reserve(128);
   if (g_json.load(std::memory_order_relaxed)) {

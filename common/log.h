@@ -2,6 +2,7 @@
 #define TRUNKROUTE_COMMON_LOG_H_
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,8 @@ std::string_view LogLevelName(LogLevel level);
 bool LogEnabled(LogLevel level);
 // Writes one line atomically (a single write(2)).
 void LogLine(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
+// The same with fields assembled at run time (audit lines with optional fields).
+void LogLine(LogLevel level, std::string_view msg, std::span<const LogField> fields);
 
 inline void LogDebug(std::string_view m, std::initializer_list<LogField> f = {}) {
   if (LogEnabled(LogLevel::kDebug)) LogLine(LogLevel::kDebug, m, f);

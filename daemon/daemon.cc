@@ -18,13 +18,13 @@
 #include "config/config_store.h"
 #include "config/default_config.h"
 #include "config/file_config_store.h"
+#include "daemon/api_security.h"
 #include "daemon/metrics_bridge.h"
 #include "http/http_server.h"
 #include "http/routing_core_backend.h"
 #include "metrics/health_metrics_observer.h"
 #include "metrics/trunkroute_metrics.h"
 #include "server/admin_service.h"
-#include "server/auth.h"
 #include "server/cluster_service.h"
 #include "server/grpc_server.h"
 #include "sip/edge.h"
@@ -41,18 +41,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) 
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// The API's bearer token: the first line of --api-token-file, else TRUNKROUTE_API_TOKEN, else none.
-absl::StatusOr<std::string> LoadApiToken(const DaemonOptions& options) {
-  std::string token = options.api_token;
-  if (!options.api_token_file.empty()) {
-    auto text = ReadFile(options.api_token_file, "--api-token-file");
-    if (!text.ok()) return text.status();
-    token = text->substr(0, text->find('\n'));
-  }
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  return token;
 }
 
 // The config an empty store is seeded with: --bootstrap-config, else the embedded default.
@@ -104,7 +92,7 @@ class Parts {
   std::shared_ptr<metrics::HealthMetricsObserver> health_observer;
   std::unique_ptr<sip::SipEdge> edge;
   std::unique_ptr<health::HealthTimerThread> timer;
-  std::unique_ptr<server::BearerTokenAuth> auth;
+  std::unique_ptr<ApiSecurity> api_security;
   std::unique_ptr<server::AdminServiceImpl> admin_service;
   std::unique_ptr<server::ClusterStatusSource> local_cluster_status;  // file mode
   std::unique_ptr<server::ClusterServiceImpl> cluster_service;
@@ -120,6 +108,7 @@ class Parts {
   absl::Status StartFileConfig(const std::string& seed_source);
   absl::Status StartClusterConfig(const std::string& seed_source);
   absl::Status StartHealthAndEdge();
+  absl::Status StartApiSecurity();
   absl::Status StartApis();
   void StartCluster();
   void OnTable(const std::shared_ptr<const router::RoutingTable>& table);
@@ -279,12 +268,24 @@ void Parts::OnTable(const std::shared_ptr<const router::RoutingTable>& table) {
   metrics->SetConfigApplied(table->config());
 }
 
+// Tokens, TLS and the authorizer both API faces share (daemon/api_security.h).
+absl::Status Parts::StartApiSecurity() {
+  ApiSecurityOptions security;
+  security.tls_cert_file = options.api_tls_cert;
+  security.tls_key_file = options.api_tls_key;
+  security.tls_client_ca_file = options.api_tls_client_ca;
+  security.tokens_file = options.api_tokens_file;
+  security.token_file = options.api_token_file;
+  security.token = options.api_token;
+  security.metrics_token_file = options.metrics_token_file;
+  auto created = ApiSecurity::Create(security, clock, metrics.get());
+  if (!created.ok()) return created.status();
+  api_security = *std::move(created);
+  return absl::OkStatus();
+}
+
 absl::Status Parts::StartApis() {
-  // One token guards the gRPC API (trunkroute.v1; not grpc.health.v1 or reflection) and the
-  // HTTP /v1/ API alike.
-  auto token = LoadApiToken(options);
-  if (!token.ok()) return token.status();
-  auth = std::make_unique<server::BearerTokenAuth>(*token);
+  if (absl::Status st = StartApiSecurity(); !st.ok()) return st;
 
   server::AdminServiceImpl::Info admin_info;
   admin_info.version = options.version;
@@ -301,7 +302,7 @@ absl::Status Parts::StartApis() {
     };
   }
   admin_service = std::make_unique<server::AdminServiceImpl>(std::move(admin_info));
-  admin_service->SetAuth(auth.get());
+  admin_service->SetAuth(api_security->grpc_auth());
 
   server::ClusterStatusSource* cluster_status = cluster.get();
   if (cluster_status == nullptr) {
@@ -309,7 +310,7 @@ absl::Status Parts::StartApis() {
     cluster_status = local_cluster_status.get();
   }
   cluster_service = std::make_unique<server::ClusterServiceImpl>(cluster_status);
-  cluster_service->SetAuth(auth.get());
+  cluster_service->SetAuth(api_security->grpc_auth());
 
   server::GrpcServer::Options grpc_options;
   grpc_options.listen_address = options.grpc_listen;
@@ -317,7 +318,8 @@ absl::Status Parts::StartApis() {
   grpc_options.extra_services.push_back(cluster_service.get());
   grpc_options.decision_observer = metrics_bridge.get();
   grpc_options.rpc_observer = metrics_bridge.get();
-  grpc_options.auth = auth.get();
+  grpc_options.auth = api_security->grpc_auth();
+  grpc_options.credentials = api_security->grpc_credentials();
   auto grpc = server::GrpcServer::Start(grpc_options, manager.get(), tracker.get());
   if (!grpc.ok()) return grpc.status();
   grpc_server = *std::move(grpc);
@@ -326,7 +328,8 @@ absl::Status Parts::StartApis() {
   if (absl::Status st = http::ParseListenAddress(options.http_listen, &http_options); !st.ok()) {
     return st;
   }
-  http_options.bearer_token = *token;
+  http_options.authorizer = api_security->authorizer();
+  http_options.tls = api_security->certificate();
   http_backend = std::make_unique<http::RoutingCoreBackend>(grpc_server->routing_core());
   auto http = http::HttpServer::Start(http_options, http_backend.get(), metrics.get());
   if (!http.ok()) return http.status();
@@ -379,7 +382,9 @@ absl::Status Parts::Start() {
        {"http", http_server->address()},
        {"sip", options.sip_enabled ? options.sip_listen : std::string("off")},
        {"sip_tls", options.sip_tls_listen.empty() ? std::string("off") : options.sip_tls_listen},
-       {"api_token", auth->enabled() ? "on" : "off"},
+       {"api_token", api_security->authorizer()->enabled() ? "on" : "off"},
+       {"api_tokens", absl::StrCat(api_security->token_count())},
+       {"api_tls", api_security->tls_mode()},
        {"data_dir", options.data_dir},
        {"config_version", absl::StrCat(manager->Current()->version())},
        {"config_source", config_source}});
@@ -414,6 +419,11 @@ Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Daemon::~Daemon() { Stop(); }
 
 void Daemon::Stop() { parts_->Stop(); }
+
+absl::Status Daemon::Reload() {
+  if (parts_->api_security == nullptr) return absl::OkStatus();
+  return parts_->api_security->Reload();
+}
 
 std::string Daemon::grpc_address() const {
   return parts_->grpc_server ? parts_->grpc_server->address() : std::string();

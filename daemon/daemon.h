@@ -44,6 +44,13 @@ struct DaemonOptions {
   std::string etcd_password;  // TRUNKROUTE_ETCD_PASSWORD; never logged
   int64_t etcd_lease_ttl_seconds = 10;
 
+  // API security (daemon/api_security.h): TLS on both API listeners, scoped tokens.
+  std::string api_tls_cert;
+  std::string api_tls_key;
+  std::string api_tls_client_ca;
+  std::string api_tokens_file;
+  std::string metrics_token_file;
+
   // SIP edge.
   bool sip_enabled = true;
   std::string sip_listen = "127.0.0.1:5060";
@@ -77,6 +84,11 @@ class Daemon {
 
   // Graceful, ordered shutdown; idempotent. From the thread that owns the Daemon.
   void Stop();
+
+  // SIGHUP: re-reads the API's TLS certificate and key and its token files. What fails to load
+  // keeps serving as it was (logged, counted); the first error is returned. Connections and
+  // requests in flight are not disturbed. Any thread.
+  absl::Status Reload();
 
   // As bound (port 0 resolved), e.g. "127.0.0.1:43125".
   std::string grpc_address() const;

@@ -39,9 +39,23 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
           "gRPC API, host:port or [v6]:port; port 0 picks a free port");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464", "/metrics and the HTTP/JSON face");
 ABSL_FLAG(std::string, api_token_file, "",
-          "bearer token required by the gRPC API and the HTTP /v1/ API (or set "
-          "TRUNKROUTE_API_TOKEN); never logged. grpc.health.v1, reflection, /metrics and "
-          "/healthz stay open");
+          "one bearer token with every scope, for the gRPC API and the HTTP /v1/ API (or set "
+          "TRUNKROUTE_API_TOKEN); at least 32 characters, not a placeholder; never logged. "
+          "grpc.health.v1, reflection, /metrics and /healthz stay open");
+// API security (daemon/api_security.h).
+ABSL_FLAG(std::string, api_tls_cert, "",
+          "TLS for both API listeners (gRPC and HTTP): certificate chain, PEM, leaf first; "
+          "re-read on SIGHUP and when the file changes");
+ABSL_FLAG(std::string, api_tls_key, "",
+          "private key of --api-tls-cert, PEM, unencrypted, mode 0600");
+ABSL_FLAG(std::string, api_tls_client_ca, "",
+          "with TLS: require client certificates (mutual TLS) signed by these CAs, PEM");
+ABSL_FLAG(std::string, api_tokens_file, "",
+          "scoped API tokens, mode 0600, one a line: NAME SCOPE[,SCOPE...] sha256:HEX (scopes "
+          "read, route, write, admin; HEX = printf %s TOKEN | sha256sum); re-read on SIGHUP");
+ABSL_FLAG(std::string, metrics_token, "",
+          "file whose first line is the bearer token /metrics then needs (a read-scope API token "
+          "works too); default: /metrics is open");
 // Clustered mode.
 ABSL_FLAG(std::string, etcd_endpoints, "",
           "etcd members, comma-separated URLs (http://127.0.0.1:2379, https:// for TLS); the "
@@ -93,6 +107,11 @@ const std::vector<FlagDoc>& Flags() {
       {absl::GetFlagReflectionHandle(FLAGS_grpc_listen), "ADDR", "APIs"},
       {absl::GetFlagReflectionHandle(FLAGS_http_listen), "ADDR", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_api_token_file), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_api_tls_cert), "FILE", "API security"},
+      {absl::GetFlagReflectionHandle(FLAGS_api_tls_key), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_api_tls_client_ca), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_api_tokens_file), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_metrics_token), "FILE", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_etcd_endpoints), "URLS", "Cluster (etcd)"},
       {absl::GetFlagReflectionHandle(FLAGS_etcd_prefix), "PREFIX", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_instance_id), "ID", nullptr},
@@ -174,7 +193,8 @@ std::string Usage() {
                   "\nOther:\n"
                   "  --help                    this text\n"
                   "  --version                 the version, then exit\n"
-                  "\nSIGTERM or SIGINT shuts down gracefully (exit 0).\n");
+                  "\nSIGTERM or SIGINT shuts down gracefully (exit 0). SIGHUP re-reads the API's\n"
+                  "TLS certificate and key and its token files.\n");
   return out;
 }
 
@@ -232,6 +252,11 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
   o.api_token_file = absl::GetFlag(FLAGS_api_token_file);
   if (const char* token = std::getenv("TRUNKROUTE_API_TOKEN"); token != nullptr)
     o.api_token = token;
+  o.api_tls_cert = absl::GetFlag(FLAGS_api_tls_cert);
+  o.api_tls_key = absl::GetFlag(FLAGS_api_tls_key);
+  o.api_tls_client_ca = absl::GetFlag(FLAGS_api_tls_client_ca);
+  o.api_tokens_file = absl::GetFlag(FLAGS_api_tokens_file);
+  o.metrics_token_file = absl::GetFlag(FLAGS_metrics_token);
   if (const std::string endpoints = absl::GetFlag(FLAGS_etcd_endpoints); !endpoints.empty()) {
     auto parsed = cluster::ParseEtcdEndpoints(endpoints);
     if (!parsed.ok()) return parsed.status();

@@ -8,9 +8,10 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "common/token.h"
+#include "auth/authorizer.h"
 #include "http/routing_backend.h"
 #include "metrics/trunkroute_metrics.h"
+#include "tls/serving_certificate.h"
 
 namespace trunkroute::http {
 
@@ -20,12 +21,14 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   // 0: the kernel picks a free port; HttpServer::port() reports it.
   int port = 9464;
-  // Non-empty: every /v1/ request needs "Authorization: Bearer <token>". Never logged.
-  std::string bearer_token;
-  // With a token configured, whether /metrics and /healthz need it too. Off by default:
-  // Prometheus and liveness checks usually scrape without credentials, and the listener is
-  // loopback-only unless configured otherwise.
-  bool token_required_for_metrics = false;
+  // Who may call what (auth/authorizer.h; the same rule as the gRPC API): every request is
+  // checked before it is routed, so an unauthenticated body is never read. nullptr: open. Not
+  // owned; must outlive the server.
+  auth::Authorizer* authorizer = nullptr;
+  // HTTPS with this certificate (tls/serving_certificate.h: TLS 1.2 minimum, reloads picked up
+  // by new connections, client certificates when it has a client CA); nullptr: plain HTTP.
+  // Not owned; must outlive the server.
+  const tls::ServingCertificate* tls = nullptr;
   // Request bodies above this are refused with 413 before they are read.
   size_t max_body_bytes = 64 * 1024;
   // Worker threads answering requests (each holds one connection at a time).
@@ -43,9 +46,12 @@ struct HttpServerOptions {
 //
 // Errors are JSON: {"error":{"code":"NOT_FOUND","http_status":404,"message":"..."}}, with the HTTP
 // status from HttpStatusFromCode() (http/http_status.h). Missing/wrong token: 401 with
-// WWW-Authenticate: Bearer. Bad JSON: 400 naming the parse error. Too large: 413. Unknown path:
-// 404. Wrong method: 405 with Allow. Every answer is counted in
-// trunkroute_http_requests_total{path,code} (path "other" for unknown paths).
+// WWW-Authenticate: Bearer; a token without the scope the endpoint needs: 403 naming it; a source
+// in failed-authentication backoff: 429 with Retry-After. Bad JSON: 400 naming the parse error.
+// Too large: 413. Unknown path: 404. Wrong method: 405 with Allow. Every answer is counted in
+// trunkroute_http_requests_total{path,code} (path "other" for unknown paths). Over TLS, plain
+// HTTP sent to the port gets the connection closed at once (OpenSSL refuses it as "http
+// request"): clients see an empty reply, never a hang.
 //
 // Threading: requests run on a pool of worker threads; the backend and the metrics registry are
 // thread-safe. Start() returns once the listener accepts; Stop() (or the destructor) closes it and
@@ -78,9 +84,6 @@ class HttpServer {
 // Sets options->host and ->port from "host:port" or "[ipv6]:port" (the --http-listen flag).
 // InvalidArgument naming the address and what is wrong with it.
 absl::Status ParseListenAddress(std::string_view address, HttpServerOptions* options);
-
-// Bearer tokens are compared with trunkroute::TokenEquals (common/token.h).
-using ::trunkroute::TokenEquals;
 
 }  // namespace trunkroute::http
 

@@ -159,6 +159,22 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
   take(r.AddCounter("trunkroute_cluster_probe_hints_total",
                     "Trunks probed at once because another instance ejected them.", {"trunk"}),
        &cluster_probe_hints);
+
+  take(r.AddCounter("trunkroute_api_requests_denied_total",
+                    "API requests refused by the authorizer, by API, reason and the scope the "
+                    "request needed.",
+                    {"api", "reason", "scope"}),
+       &api_requests_denied);
+  take(r.AddCounter("trunkroute_api_credential_reloads_total",
+                    "Reloads of the API's TLS certificate or tokens file, by result (an error "
+                    "keeps the previous one serving).",
+                    {"credential", "result"}),
+       &api_credential_reloads);
+  take(r.AddGauge("trunkroute_api_tls_certificate_expiry_timestamp_seconds",
+                  "End of validity (notAfter) of the API listeners' serving certificate, Unix "
+                  "seconds.",
+                  {}),
+       &api_tls_certificate_expiry);
   take(
       r.AddGauge("trunkroute_build_info", "Build information; the value is always 1.", {"version"}),
       &build_info);

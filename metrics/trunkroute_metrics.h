@@ -26,6 +26,11 @@
 //   path              HTTP: the served path, or "other" for anything unknown
 //   reason (edge)     edge rejections (sip/edge_rejections.h): source_not_allowed | max_calls |
 //                     max_forwards | loop | no_route | unavailable | no_candidate | shutting_down
+//   api               grpc | http
+//   reason (api)      API refusals: missing_token | wrong_scheme | unknown_token | missing_scope |
+//                     not_in_table | backoff
+//   scope             read | route | write | admin, or "" when none applies
+//   credential        tls | tokens
 
 #include <cstdint>
 #include <memory>
@@ -120,6 +125,18 @@ class TrunkrouteMetrics {
   CounterFamily* config_rejected = nullptr;
   GaugeFamily* cluster_instances = nullptr;
   CounterFamily* cluster_probe_hints = nullptr;
+
+  // trunkroute_api_requests_denied_total{api,reason,scope}: API requests refused by the
+  // authorizer (auth/authorizer.h): reason missing_token | wrong_scheme | unknown_token
+  // (UNAUTHENTICATED/401) | missing_scope | not_in_table (PERMISSION_DENIED/403) | backoff
+  // (RESOURCE_EXHAUSTED/429); scope = the missing scope for missing_scope, "" otherwise.
+  CounterFamily* api_requests_denied = nullptr;
+  // trunkroute_api_credential_reloads_total{credential,result}: credential tls | tokens,
+  // result ok | error (an error keeps the previous credential serving).
+  CounterFamily* api_credential_reloads = nullptr;
+  // trunkroute_api_tls_certificate_expiry_timestamp_seconds: notAfter of the serving API
+  // certificate (absent without TLS).
+  GaugeFamily* api_tls_certificate_expiry = nullptr;
   // trunkroute_build_info{version}: always 1.
   GaugeFamily* build_info = nullptr;
 

@@ -24,6 +24,11 @@ grpc::Status AdminServiceImpl::SetLogLevel(grpc::ServerContext* context,
   LogWarn("log level changed", {{"from", LogLevelName(previous)},
                                 {"to", LogLevelName(level)},
                                 {"json", GetLogJson() ? "true" : "false"}});
+  ChangeNote note;
+  note.target = "log_level";
+  note.summary = std::string(LogLevelName(previous)) + " -> " + std::string(LogLevelName(level)) +
+                 (GetLogJson() ? " (json)" : "");
+  NoteChange(auth_, context, std::move(note));
   response->set_level(std::string(LogLevelName(GetLogLevel())));
   response->set_json(GetLogJson());
   return grpc::Status::OK;

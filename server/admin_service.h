@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "server/auth.h"
+#include "server/grpc_auth.h"
 #include "trunkroute/v1/admin.grpc.pb.h"
 
 namespace trunkroute::server {
@@ -39,12 +39,13 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   grpc::Status GetServerInfo(grpc::ServerContext* context, const v1::GetServerInfoRequest* request,
                              v1::GetServerInfoResponse* response) override;
 
-  // Requires a bearer token on every RPC when `auth` has one; nullptr (the default): open. Set
-  // before serving; must outlive the service.
-  void SetAuth(const BearerTokenAuth* auth) { auth_ = auth; }
+  // Every RPC returns the call's authorization decision first (server/grpc_auth.h) and notes
+  // what it changed for the audit line; nullptr (the default): open. Set before serving; must
+  // outlive the service.
+  void SetAuth(const GrpcAuth* auth) { auth_ = auth; }
 
  private:
-  const BearerTokenAuth* auth_ = nullptr;
+  const GrpcAuth* auth_ = nullptr;
   const Info info_;
 };
 

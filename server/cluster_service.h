@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/auth.h"
+#include "server/grpc_auth.h"
 #include "trunkroute/v1/cluster.grpc.pb.h"
 
 namespace trunkroute::server {
@@ -34,11 +34,11 @@ class ClusterServiceImpl final : public v1::ClusterService::Service {
   grpc::Status ListInstances(grpc::ServerContext* context, const v1::ListInstancesRequest* request,
                              v1::ListInstancesResponse* response) override;
   // Same as the other services: nullptr (default) is open. Set before serving.
-  void SetAuth(const BearerTokenAuth* auth) { auth_ = auth; }
+  void SetAuth(const GrpcAuth* auth) { auth_ = auth; }
 
  private:
   ClusterStatusSource* const source_;
-  const BearerTokenAuth* auth_ = nullptr;
+  const GrpcAuth* auth_ = nullptr;
 };
 
 }  // namespace trunkroute::server

@@ -35,6 +35,23 @@ v1::Trunk StoredTrunk(const router::RoutingTable& table, const std::string& id) 
   return {};
 }
 
+// Tells the call's audit line what the change was about and what came of it (every outcome:
+// a refused change is audited too).
+void NoteUpdate(const GrpcAuth* auth, const grpc::ServerContext* context, std::string target,
+                uint64_t from_version,
+                const absl::StatusOr<config::ConfigManager::UpdateResult>& result,
+                bool dry_run = false) {
+  ChangeNote note;
+  note.target = std::move(target);
+  note.from_version = from_version;
+  note.dry_run = dry_run;
+  if (result.ok()) {
+    note.to_version = result->applied ? result->table->version() : from_version;
+    note.summary = absl::StrJoin(result->changes, "; ");
+  }
+  NoteChange(auth, context, std::move(note));
+}
+
 }  // namespace
 
 grpc::Status ConfigServiceImpl::UpsertTrunk(grpc::ServerContext* context,
@@ -43,7 +60,9 @@ grpc::Status ConfigServiceImpl::UpsertTrunk(grpc::ServerContext* context,
   if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (auto st = RequireId(request->trunk().id(), "trunk.id"); !st.ok()) return ToGrpcStatus(st);
   bool created = true;
+  uint64_t from_version = 0;
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
+    from_version = config.version();
     v1::Config incoming;
     *incoming.add_trunks() = request->trunk();
     // Write-only password: empty keeps the stored one unless clear_password is set.
@@ -58,6 +77,7 @@ grpc::Status ConfigServiceImpl::UpsertTrunk(grpc::ServerContext* context,
     *config.add_trunks() = incoming.trunks(0);
     return absl::OkStatus();
   });
+  NoteUpdate(auth_, context, "trunk:" + request->trunk().id(), from_version, result);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response->mutable_trunk() = StoredTrunk(*result->table, request->trunk().id());
   response->set_version(result->table->version());
@@ -70,7 +90,9 @@ grpc::Status ConfigServiceImpl::DeleteTrunk(grpc::ServerContext* context,
                                             v1::DeleteTrunkResponse* response) {
   if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (auto st = RequireId(request->id(), "id"); !st.ok()) return ToGrpcStatus(st);
+  uint64_t from_version = 0;
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
+    from_version = config.version();
     std::vector<std::string> users;
     for (const v1::Route& route : config.routes()) {
       bool uses = route.ingress_trunk_id() == request->id() ||
@@ -92,6 +114,7 @@ grpc::Status ConfigServiceImpl::DeleteTrunk(grpc::ServerContext* context,
     trunks->erase(it);
     return absl::OkStatus();
   });
+  NoteUpdate(auth_, context, "trunk:" + request->id(), from_version, result);
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_version(result->table->version());
   return grpc::Status::OK;
@@ -128,7 +151,9 @@ grpc::Status ConfigServiceImpl::UpsertRoute(grpc::ServerContext* context,
   if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (auto st = RequireId(request->route().id(), "route.id"); !st.ok()) return ToGrpcStatus(st);
   bool created = true;
+  uint64_t from_version = 0;
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
+    from_version = config.version();
     for (v1::Route& route : *config.mutable_routes()) {
       if (route.id() == request->route().id()) {
         created = false;
@@ -139,6 +164,7 @@ grpc::Status ConfigServiceImpl::UpsertRoute(grpc::ServerContext* context,
     *config.add_routes() = request->route();
     return absl::OkStatus();
   });
+  NoteUpdate(auth_, context, "route:" + request->route().id(), from_version, result);
   if (!result.ok()) return ToGrpcStatus(result.status());
   for (const v1::Route& route : result->table->config().routes()) {
     if (route.id() == request->route().id()) *response->mutable_route() = route;
@@ -153,7 +179,9 @@ grpc::Status ConfigServiceImpl::DeleteRoute(grpc::ServerContext* context,
                                             v1::DeleteRouteResponse* response) {
   if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
   if (auto st = RequireId(request->id(), "id"); !st.ok()) return ToGrpcStatus(st);
+  uint64_t from_version = 0;
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
+    from_version = config.version();
     auto* routes = config.mutable_routes();
     auto it = std::find_if(routes->begin(), routes->end(),
                            [&](const v1::Route& r) { return r.id() == request->id(); });
@@ -163,6 +191,7 @@ grpc::Status ConfigServiceImpl::DeleteRoute(grpc::ServerContext* context,
     routes->erase(it);
     return absl::OkStatus();
   });
+  NoteUpdate(auth_, context, "route:" + request->id(), from_version, result);
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_version(result->table->version());
   return grpc::Status::OK;
@@ -193,9 +222,11 @@ grpc::Status ConfigServiceImpl::ApplyConfig(grpc::ServerContext* context,
                                             const v1::ApplyConfigRequest* request,
                                             v1::ApplyConfigResponse* response) {
   if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
+  uint64_t from_version = 0;
   auto result = config_->Update(
       request->expected_version(),
       [&](v1::Config& config) {
+        from_version = config.version();
         v1::Config next = request->config();
         config::CarryOverSecrets(config, &next);
         next.set_version(config.version());
@@ -204,6 +235,7 @@ grpc::Status ConfigServiceImpl::ApplyConfig(grpc::ServerContext* context,
         return absl::OkStatus();
       },
       request->dry_run());
+  NoteUpdate(auth_, context, "config", from_version, result, request->dry_run());
   if (!result.ok()) return ToGrpcStatus(result.status());
   response->set_applied(result->applied);
   response->set_version(result->applied ? result->table->version()
@@ -236,7 +268,9 @@ grpc::Status ConfigServiceImpl::UpdateFailoverPolicy(grpc::ServerContext* contex
                                                      const v1::UpdateFailoverPolicyRequest* request,
                                                      v1::UpdateFailoverPolicyResponse* response) {
   if (grpc::Status denied = Authorize(auth_, context); !denied.ok()) return denied;
+  uint64_t from_version = 0;
   auto result = config_->Update(request->expected_version(), [&](v1::Config& config) {
+    from_version = config.version();
     // MergeFrom copies exactly the optional fields that are set, but appends repeated ones: a
     // code list given in the request replaces the stored list instead.
     v1::FailoverPolicy* fp = config.mutable_failover_policy();
@@ -253,6 +287,7 @@ grpc::Status ConfigServiceImpl::UpdateFailoverPolicy(grpc::ServerContext* contex
         hp_in.probe_failure_codes().empty() ? probe_codes : hp_in.probe_failure_codes();
     return absl::OkStatus();
   });
+  NoteUpdate(auth_, context, "failover_policy", from_version, result);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response->mutable_failover_policy() = result->table->default_failover_policy().ToProto();
   *response->mutable_health_policy() = result->table->default_health_policy().ToProto();

@@ -3,7 +3,7 @@
 
 #include "config/config_manager.h"
 #include "router/health_view.h"
-#include "server/auth.h"
+#include "server/grpc_auth.h"
 #include "trunkroute/v1/config_service.grpc.pb.h"
 
 namespace trunkroute::server {
@@ -39,12 +39,13 @@ class ConfigServiceImpl final : public v1::ConfigService::Service {
   grpc::Status ExplainRoute(grpc::ServerContext*, const v1::ExplainRouteRequest*,
                             v1::ExplainRouteResponse*) override;
 
-  // Requires a bearer token on every RPC when `auth` has one; nullptr (the default): open. Set
-  // before serving; must outlive the service.
-  void SetAuth(const BearerTokenAuth* auth) { auth_ = auth; }
+  // Every RPC returns the call's authorization decision first (server/grpc_auth.h) and notes
+  // what it changed for the audit line; nullptr (the default): open. Set before serving; must
+  // outlive the service.
+  void SetAuth(const GrpcAuth* auth) { auth_ = auth; }
 
  private:
-  const BearerTokenAuth* auth_ = nullptr;
+  const GrpcAuth* auth_ = nullptr;
   config::ConfigManager* const config_;
   const router::HealthView* const health_;
 };

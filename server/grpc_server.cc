@@ -93,11 +93,13 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const Options& opt
   server->config_service_.SetAuth(options.auth);
   server->health_service_.SetAuth(options.auth);
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  // Authorization first: its decision exists before anything else looks at the call.
+  if (options.auth != nullptr) creators.push_back(options.auth->MakeInterceptorFactory());
   if (options.rpc_observer != nullptr) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(MakeRpcObserverInterceptor(options.rpc_observer));
-    builder.experimental().SetInterceptorCreators(std::move(creators));
   }
+  if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
   // gRPC sets SO_REUSEPORT by default, which lets a second trunkrouted bind a busy port and
   // silently steal half the connections. A busy port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -107,8 +109,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const Options& opt
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);
   int selected_port = 0;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
-                           &selected_port);
+  server->credentials_ =
+      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials();
+  builder.AddListeningPort(options.listen_address, server->credentials_, &selected_port);
   int routing_threads = options.routing_threads;
   if (routing_threads <= 0) routing_threads = static_cast<int>(std::thread::hardware_concurrency());
   server->routing_service_.Register(&builder, routing_threads);

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "config/config_manager.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "health/tracker.h"
 #include "server/config_service.h"
@@ -19,7 +20,7 @@
 namespace trunkroute::server {
 
 // The gRPC face of trunkrouted: RoutingService, ConfigService, HealthService, plus the standard
-// grpc.health.v1 service and server reflection (v1alpha in gRPC 1.51).
+// grpc.health.v1 service and server reflection (v1alpha in gRPC 1.51), over plaintext or TLS.
 class GrpcServer {
  public:
   struct Options {
@@ -35,9 +36,13 @@ class GrpcServer {
     // (gRPC and the HTTP face alike) and every answered request with its status code.
     router::DecisionObserver* decision_observer = nullptr;
     RpcObserver* rpc_observer = nullptr;
-    // Bearer token check for RoutingService, ConfigService and HealthService (nullptr or an
-    // empty token: open). Not owned; extra_services take it with their own SetAuth.
-    const BearerTokenAuth* auth = nullptr;
+    // Authorization of every call (server/grpc_auth.h): its interceptor is installed first and
+    // RoutingService, ConfigService and HealthService check its decisions (nullptr: open). Not
+    // owned; extra_services take it with their own SetAuth.
+    GrpcAuth* auth = nullptr;
+    // Listener credentials; nullptr: plaintext. For TLS: ReloadingTlsServerCredentials
+    // (server/grpc_tls_credentials.h). Kept by the server while it runs.
+    std::shared_ptr<grpc::ServerCredentials> credentials;
   };
 
   // FailedPrecondition naming the address and the reason (e.g. "Address already in use") when
@@ -65,6 +70,8 @@ class GrpcServer {
   AsyncRoutingService routing_service_;
   ConfigServiceImpl config_service_;
   HealthServiceImpl health_service_;
+  // Declared before server_: destroyed after it (gRPC's core calls into TLS credentials).
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::string address_;

@@ -139,15 +139,28 @@ grpc::Status HealthServiceImpl::SetTrunkAdminState(grpc::ServerContext* context,
         "state: one of ADMIN_STATE_ENABLED, ADMIN_STATE_DRAINING, ADMIN_STATE_FORCED_DOWN, "
         "ADMIN_STATE_FORCED_UP is required"));
   }
+  uint64_t from_version = 0;
+  v1::AdminState previous = v1::ADMIN_STATE_UNSPECIFIED;
   auto result = config_->Update(0, [&](v1::Config& config) {
+    from_version = config.version();
     for (v1::Trunk& trunk : *config.mutable_trunks()) {
       if (trunk.id() == request->trunk_id()) {
+        previous = trunk.admin_state();
         trunk.set_admin_state(request->state());
         return absl::OkStatus();
       }
     }
     return absl::NotFoundError(absl::StrCat("trunk '", request->trunk_id(), "' not found"));
   });
+  ChangeNote note;
+  note.target = "trunk:" + request->trunk_id();
+  note.from_version = from_version;
+  if (result.ok()) {
+    note.to_version = result->table->version();
+    note.summary = absl::StrCat("admin_state ", v1::AdminState_Name(previous), " -> ",
+                                v1::AdminState_Name(request->state()));
+  }
+  NoteChange(auth_, context, std::move(note));
   if (!result.ok()) return ToGrpcStatus(result.status());
   // The config listener has applied the new table to the tracker before Update returned.
   health_->Get(request->trunk_id(), response->mutable_health());

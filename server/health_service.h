@@ -9,7 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "config/config_manager.h"
 #include "health/tracker.h"
-#include "server/auth.h"
+#include "server/grpc_auth.h"
 #include "trunkroute/v1/health.grpc.pb.h"
 
 namespace trunkroute::server {
@@ -39,12 +39,13 @@ class HealthServiceImpl final : public v1::HealthService::Service {
   // shutdown does not wait for streams that never end on their own.
   void Shutdown();
 
-  // Requires a bearer token on every RPC when `auth` has one; nullptr (the default): open. Set
-  // before serving; must outlive the service.
-  void SetAuth(const BearerTokenAuth* auth) { auth_ = auth; }
+  // Every RPC returns the call's authorization decision first (server/grpc_auth.h) and notes
+  // what it changed for the audit line; nullptr (the default): open. Set before serving; must
+  // outlive the service.
+  void SetAuth(const GrpcAuth* auth) { auth_ = auth; }
 
  private:
-  const BearerTokenAuth* auth_ = nullptr;
+  const GrpcAuth* auth_ = nullptr;
   class Watcher;
 
   config::ConfigManager* const config_;

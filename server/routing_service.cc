@@ -32,7 +32,7 @@ class UnaryRpc final : public AsyncRoutingService::Rpc {
   using HandleFn = absl::StatusOr<Response> (*)(RoutingCore*, const Request&);
 
   static void Post(v1::RoutingService::AsyncService* service, grpc::ServerCompletionQueue* cq,
-                   RoutingCore* core, const BearerTokenAuth* auth, RequestFn request_fn,
+                   RoutingCore* core, const GrpcAuth* auth, RequestFn request_fn,
                    HandleFn handle_fn) {
     auto* rpc = new UnaryRpc(service, cq, core, auth, request_fn, handle_fn);
     (service->*request_fn)(&rpc->context_, &rpc->request_, &rpc->responder_, cq, cq, rpc);
@@ -60,7 +60,7 @@ class UnaryRpc final : public AsyncRoutingService::Rpc {
 
  private:
   UnaryRpc(v1::RoutingService::AsyncService* service, grpc::ServerCompletionQueue* cq,
-           RoutingCore* core, const BearerTokenAuth* auth, RequestFn request_fn, HandleFn handle_fn)
+           RoutingCore* core, const GrpcAuth* auth, RequestFn request_fn, HandleFn handle_fn)
       : service_(service),
         cq_(cq),
         core_(core),
@@ -72,7 +72,7 @@ class UnaryRpc final : public AsyncRoutingService::Rpc {
   v1::RoutingService::AsyncService* const service_;
   grpc::ServerCompletionQueue* const cq_;
   RoutingCore* const core_;
-  const BearerTokenAuth* const auth_;
+  const GrpcAuth* const auth_;
   const RequestFn request_fn_;
   const HandleFn handle_fn_;
   grpc::ServerContext context_;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "grpcpp/server_builder.h"
-#include "server/auth.h"
+#include "server/grpc_auth.h"
 #include "server/routing_core.h"
 #include "trunkroute/v1/routing.grpc.pb.h"
 
@@ -27,8 +27,9 @@ class AsyncRoutingService {
   AsyncRoutingService(const AsyncRoutingService&) = delete;
   AsyncRoutingService& operator=(const AsyncRoutingService&) = delete;
 
-  // Bearer token required on every call when `auth` has one (nullptr: open). Before Start().
-  void SetAuth(const BearerTokenAuth* auth) { auth_ = auth; }
+  // Every call answers with its authorization decision when refused (server/grpc_auth.h);
+  // nullptr: open. Before Start().
+  void SetAuth(const GrpcAuth* auth) { auth_ = auth; }
   // `threads` completion queues, one thread each (at least 1).
   void Register(grpc::ServerBuilder* builder, int threads);
   void Start();
@@ -40,7 +41,7 @@ class AsyncRoutingService {
   void Loop(grpc::ServerCompletionQueue* cq);
 
   RoutingCore* const core_;
-  const BearerTokenAuth* auth_ = nullptr;
+  const GrpcAuth* auth_ = nullptr;
   v1::RoutingService::AsyncService service_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
   std::vector<std::thread> threads_;

@@ -16,6 +16,8 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/metrics/exposition_matchers.h"
+#include "tests/support/simulated_clock.h"
+#include "tests/support/test_tokens.h"
 
 namespace trunkroute::http {
 namespace {
@@ -102,7 +104,9 @@ class FakeBackend final : public RoutingBackend {
   std::vector<v1::ReportCallOutcomeRequest> outcome_requests_;
 };
 
-constexpr char kToken[] = "s3cret-Token_value";
+// A `route` token (what a data action holds) and a `read` token.
+const std::string kToken = trunkroute::testing::LongSecret("genesys");
+const std::string kReadToken = trunkroute::testing::LongSecret("reader");
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -131,6 +135,21 @@ class HttpServerTest : public ::testing::Test {
   httplib::Result Get(const std::string& path, const httplib::Headers& headers = {}) {
     return client_->Get(path.c_str(), headers);
   }
+  // The authorizer trunkrouted gives the HTTP face, with kToken (route) and kReadToken (read),
+  // and optionally a metrics token.
+  void UseTokens(HttpServerOptions* options, const std::string& metrics_token = "") {
+    auth::Authorizer::Options o;
+    o.tokens = trunkroute::testing::MakeTokenSet(
+        {{"genesys-prod", "route", kToken}, {"reader", "read", kReadToken}});
+    if (!metrics_token.empty()) {
+      auto set =
+          auth::TokenSet::FromSecret(metrics_token, "metrics", auth::ScopeSet(), "--metrics-token");
+      ASSERT_TRUE(set.ok()) << set.status();
+      o.metrics_tokens = std::make_shared<const auth::TokenSet>(*set);
+    }
+    authorizer_ = std::make_unique<auth::Authorizer>(&clock_, std::move(o));
+    options->authorizer = authorizer_.get();
+  }
   std::string Scrape() const { return metrics_->registry().Serialize(); }
   // Requests are counted just after their response is written, so the client may see the answer
   // a moment before the count: poll (bounded) instead of reading once.
@@ -145,6 +164,8 @@ class HttpServerTest : public ::testing::Test {
   }
 
   FakeBackend backend_;
+  trunkroute::testing::SimulatedClock clock_;
+  std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<metrics::TrunkrouteMetrics> metrics_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<httplib::Client> client_;
@@ -373,7 +394,7 @@ TEST_F(HttpServerTest, RequestsAreCountedByPathAndCode) {
 
 TEST_F(HttpServerTest, WithATokenDataActionsNeedIt) {
   HttpServerOptions options;
-  options.bearer_token = kToken;
+  UseTokens(&options);
   StartServer(options);
   const std::string body = R"({"dialedNumber":"+15551234567"})";
 
@@ -391,7 +412,7 @@ TEST_F(HttpServerTest, WithATokenDataActionsNeedIt) {
             "Bearer realm=\"trunkroute\", error=\"invalid_token\"");
   EXPECT_THAT(wrong->body, HasSubstr("\"message\":\"invalid bearer token\""));
 
-  auto prefix = Post("/v1/route", body, {{"Authorization", "Bearer s3cret"}});
+  auto prefix = Post("/v1/route", body, {{"Authorization", "Bearer " + kToken.substr(0, 10)}});
   ASSERT_TRUE(prefix);
   EXPECT_EQ(prefix->status, 401);
 
@@ -401,28 +422,55 @@ TEST_F(HttpServerTest, WithATokenDataActionsNeedIt) {
   EXPECT_THAT(basic->body, HasSubstr("must use the Bearer scheme"));
   EXPECT_TRUE(backend_.route_requests().empty());
 
-  auto good = Post("/v1/route", body, {{"Authorization", std::string("Bearer ") + kToken}});
+  auto good = Post("/v1/route", body, {{"Authorization", "Bearer " + kToken}});
   ASSERT_TRUE(good);
   EXPECT_EQ(good->status, 200);
-  auto lower_scheme = Get("/v1/trunks/health", {{"Authorization", std::string("bearer ") + kToken}});
+  auto lower_scheme = Get("/v1/trunks/health", {{"Authorization", "bearer " + kReadToken}});
   ASSERT_TRUE(lower_scheme);
   EXPECT_EQ(lower_scheme->status, 200);
   EXPECT_EQ(CountEventually(R"(trunkroute_http_requests_total{path="/v1/route",code="401"})", "3"),
             "3");
 }
 
-TEST_F(HttpServerTest, UnknownPathsNeedTheTokenTooSoNothingCanBeProbed) {
+TEST_F(HttpServerTest, ATokenWithoutTheScopeGets403NamingTheScope) {
   HttpServerOptions options;
-  options.bearer_token = kToken;
+  UseTokens(&options);
+  StartServer(options);
+  auto route = Post("/v1/route", R"({"dialedNumber":"+15551234567"})",
+                    {{"Authorization", "Bearer " + kReadToken}});
+  ASSERT_TRUE(route);
+  EXPECT_EQ(route->status, 403);
+  EXPECT_THAT(
+      route->body,
+      HasSubstr(
+          R"("code":"PERMISSION_DENIED","http_status":403,"message":"token 'reader' lacks scope 'route', needed by POST /v1/route)"));
+  auto outcome = Post("/v1/outcome", R"({"trunkId":"carrier-a","sipStatus":503})",
+                      {{"Authorization", "Bearer " + kReadToken}});
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->status, 403);
+  auto health = Get("/v1/trunks/health", {{"Authorization", "Bearer " + kToken}});
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 403);
+  EXPECT_THAT(health->body, HasSubstr("lacks scope 'read'"));
+  EXPECT_TRUE(backend_.route_requests().empty());
+  EXPECT_TRUE(backend_.outcome_requests().empty());
+}
+
+TEST_F(HttpServerTest, UnknownPathsNeedATokenTooSoNothingCanBeProbed) {
+  HttpServerOptions options;
+  UseTokens(&options);
   StartServer(options);
   auto res = Get("/v1/secret-admin");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);
+  auto known = Get("/v1/secret-admin", {{"Authorization", "Bearer " + kToken}});
+  ASSERT_TRUE(known);
+  EXPECT_EQ(known->status, 404);
 }
 
-TEST_F(HttpServerTest, MetricsAndHealthzAreOpenByDefaultEvenWithAToken) {
+TEST_F(HttpServerTest, MetricsAndHealthzAreOpenByDefaultEvenWithTokens) {
   HttpServerOptions options;
-  options.bearer_token = kToken;
+  UseTokens(&options);
   StartServer(options);
   auto metrics = Get("/metrics");
   ASSERT_TRUE(metrics);
@@ -432,37 +480,65 @@ TEST_F(HttpServerTest, MetricsAndHealthzAreOpenByDefaultEvenWithAToken) {
   EXPECT_EQ(healthz->status, 200);
 }
 
-TEST_F(HttpServerTest, MetricsCanRequireTheToken) {
+TEST_F(HttpServerTest, AMetricsTokenGuardsMetricsButNeverHealthz) {
   HttpServerOptions options;
-  options.bearer_token = kToken;
-  options.token_required_for_metrics = true;
+  const std::string scrape = trunkroute::testing::LongSecret("prometheus");
+  UseTokens(&options, scrape);
   StartServer(options);
   auto denied = Get("/metrics");
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->status, 401);
+  auto route_token = Get("/metrics", {{"Authorization", "Bearer " + kToken}});
+  ASSERT_TRUE(route_token);
+  EXPECT_EQ(route_token->status, 401);
   auto healthz = Get("/healthz");
   ASSERT_TRUE(healthz);
-  EXPECT_EQ(healthz->status, 401);
-  auto allowed = Get("/metrics", {{"Authorization", std::string("Bearer ") + kToken}});
-  ASSERT_TRUE(allowed);
-  EXPECT_EQ(allowed->status, 200);
+  EXPECT_EQ(healthz->status, 200);
+  for (const std::string& token : {scrape, kReadToken}) {
+    auto allowed = Get("/metrics", {{"Authorization", "Bearer " + token}});
+    ASSERT_TRUE(allowed);
+    EXPECT_EQ(allowed->status, 200);
+  }
+}
+
+TEST_F(HttpServerTest, RepeatedWrongTokensGet429WithRetryAfter) {
+  HttpServerOptions options;
+  UseTokens(&options);
+  StartServer(options);
+  const std::string body = R"({"dialedNumber":"+15551234567"})";
+  for (int i = 0; i < 6; ++i) {
+    auto res = Post("/v1/route", body, {{"Authorization", "Bearer guess-" + std::to_string(i)}});
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 401);
+  }
+  auto refused = Post("/v1/route", body, {{"Authorization", "Bearer " + kToken}});
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
+  EXPECT_THAT(refused->body, HasSubstr(R"("code":"RESOURCE_EXHAUSTED")"));
+  clock_.AdvanceMs(1000);
+  auto again = Post("/v1/route", body, {{"Authorization", "Bearer " + kToken}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
 }
 
 TEST_F(HttpServerTest, TheTokenIsNeverLogged) {
   LogLevel saved = GetLogLevel();
   SetLogLevel(LogLevel::kDebug);
   HttpServerOptions options;
-  options.bearer_token = kToken;
+  UseTokens(&options);
   ::testing::internal::CaptureStderr();
   StartServer(options);
-  ASSERT_TRUE(Get("/v1/trunks/health", {{"Authorization", std::string("Bearer ") + kToken}}));
-  ASSERT_TRUE(Get("/v1/trunks/health", {{"Authorization", std::string("Bearer x") + kToken}}));
+  ASSERT_TRUE(Get("/v1/trunks/health", {{"Authorization", "Bearer " + kReadToken}}));
+  ASSERT_TRUE(Get("/v1/trunks/health", {{"Authorization", "Bearer x" + kReadToken}}));
   server_->Stop();
   std::string logged = ::testing::internal::GetCapturedStderr();
   SetLogLevel(saved);
-  EXPECT_THAT(logged, HasSubstr("authentication failed"));  // the failure itself is logged
+  // The failure itself is one audit line, with the path and the peer.
+  EXPECT_THAT(logged, HasSubstr("audit event=auth_failed api=http method=\"GET /v1/trunks/health\" "
+                                "peer=127.0.0.1 reason=unknown_token"));
   EXPECT_THAT(logged, HasSubstr("http request"));
-  EXPECT_THAT(logged, Not(HasSubstr(kToken)));
+  EXPECT_THAT(logged, Not(HasSubstr(kReadToken)));
 }
 
 TEST_F(HttpServerTest, BusyPortIsAClearError) {
@@ -539,26 +615,6 @@ TEST(ParseListenAddressTest, BadAddressesNameTheProblem) {
             "http listen address '::1:9464': write IPv6 hosts as [addr]:port");
   EXPECT_EQ(ParseListenAddress("[::1]9464", &options).message(),
             "http listen address '[::1]9464': expected [ipv6]:port");
-}
-
-TEST(CheckBearerTest, OneReadingForBothApis) {
-  EXPECT_EQ(CheckBearer(std::nullopt, "abc"), BearerCheck::kMissing);
-  EXPECT_EQ(CheckBearer("Basic abc", "abc"), BearerCheck::kWrongScheme);
-  EXPECT_EQ(CheckBearer("Bear", "abc"), BearerCheck::kWrongScheme);
-  EXPECT_EQ(CheckBearer("Bearer abd", "abc"), BearerCheck::kWrongToken);
-  EXPECT_EQ(CheckBearer("Bearer ", "abc"), BearerCheck::kWrongToken);
-  EXPECT_EQ(CheckBearer("Bearer abc", "abc"), BearerCheck::kOk);
-  EXPECT_EQ(CheckBearer("bEARER  abc ", "abc"), BearerCheck::kOk);
-}
-
-TEST(TokenEqualsTest, ExactMatchOnly) {
-  EXPECT_TRUE(TokenEquals("abc", "abc"));
-  EXPECT_FALSE(TokenEquals("abd", "abc"));
-  EXPECT_FALSE(TokenEquals("ab", "abc"));
-  EXPECT_FALSE(TokenEquals("abcd", "abc"));
-  EXPECT_FALSE(TokenEquals("", "abc"));
-  EXPECT_TRUE(TokenEquals("", ""));
-  EXPECT_FALSE(TokenEquals(std::string("abc\0", 4), "abc"));
 }
 
 }  // namespace

@@ -12,9 +12,13 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "health/tracker.h"
+#include "server/admin_service.h"
+#include "server/cluster_service.h"
+#include "server/grpc_auth.h"
 #include "server/grpc_server.h"
 #include "tests/support/simulated_clock.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_tokens.h"
 #include "trunkroute/v1/config_service.grpc.pb.h"
 #include "trunkroute/v1/health.grpc.pb.h"
 #include "trunkroute/v1/routing.grpc.pb.h"
@@ -52,15 +56,37 @@ inline v1::Config TwoTrunkConfig() {
   return config;
 }
 
+// The authorization a test server runs with: the real Authorizer over `tokens` (on `clock`, so
+// backoff runs on simulated time) and the gRPC interceptor in front of it.
+class TestGrpcAuth {
+ public:
+  TestGrpcAuth(Clock* clock, const std::vector<TestToken>& tokens,
+               auth::AuthObserver* observer = nullptr)
+      : authorizer_(clock, Options(tokens, observer)), grpc_(&authorizer_) {}
+  server::GrpcAuth* grpc() { return &grpc_; }
+  auth::Authorizer& authorizer() { return authorizer_; }
+
+ private:
+  static auth::Authorizer::Options Options(const std::vector<TestToken>& tokens,
+                                           auth::AuthObserver* observer) {
+    auth::Authorizer::Options o;
+    if (!tokens.empty()) o.tokens = MakeTokenSet(tokens);
+    o.observer = observer;
+    return o;
+  }
+  auth::Authorizer authorizer_;
+  server::GrpcAuth grpc_;
+};
+
 // A real trunkroute gRPC server on 127.0.0.1 (port 0), over a store in a temp directory, with
 // health on simulated time (nothing in these tests waits for a timer).
 class ServerHarness {
  public:
-  // Optional: the server's metrics hooks and its bearer-token check.
+  // Optional: the server's metrics hooks and its authorization (server/grpc_auth.h).
   explicit ServerHarness(const std::string& data_dir, v1::Config initial = TwoTrunkConfig(),
                          router::DecisionObserver* decision_observer = nullptr,
                          server::RpcObserver* rpc_observer = nullptr,
-                         const server::BearerTokenAuth* auth = nullptr)
+                         server::GrpcAuth* auth = nullptr)
       : tracker_(&clock_, &random_, nullptr) {
     auto store = config::FileConfigStore::Open(data_dir);
     EXPECT_TRUE(store.ok()) << store.status();
@@ -81,6 +107,14 @@ class ServerHarness {
     options.decision_observer = decision_observer;
     options.rpc_observer = rpc_observer;
     options.auth = auth;
+    // AdminService and ClusterService as trunkrouted serves them, so every trunkroute.v1
+    // service is on the port.
+    admin_ = std::make_unique<server::AdminServiceImpl>(server::AdminServiceImpl::Info{});
+    admin_->SetAuth(auth);
+    options.extra_services.push_back(admin_.get());
+    cluster_ = std::make_unique<server::ClusterServiceImpl>(&cluster_status_);
+    cluster_->SetAuth(auth);
+    options.extra_services.push_back(cluster_.get());
     auto server = server::GrpcServer::Start(options, manager_.get(), &tracker_);
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return;
@@ -113,6 +147,12 @@ class ServerHarness {
   health::HealthTracker tracker_;
   std::unique_ptr<config::FileConfigStore> store_;
   std::unique_ptr<config::ConfigManager> manager_;
+  std::unique_ptr<server::AdminServiceImpl> admin_;
+  // One instance, this one, as the file store reports it.
+  struct SelfOnly final : server::ClusterStatusSource {
+    absl::StatusOr<v1::ListInstancesResponse> ListInstances() override { return {}; }
+  } cluster_status_;
+  std::unique_ptr<server::ClusterServiceImpl> cluster_;
   std::unique_ptr<server::GrpcServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::RoutingService::Stub> routing_;

@@ -196,9 +196,11 @@ TEST(ServerStandardServicesTest, GrpcHealthCheckReportsServing) {
 // must not make the pod look dead.
 TEST(ServerStandardServicesTest, HealthCheckStaysOpenWhenTheApiNeedsAToken) {
   TempDir tmp;
-  server::BearerTokenAuth auth("tok-needed-for-the-api");
+  testing::SimulatedClock clock;
+  trunkroute::testing::TestGrpcAuth auth(
+      &clock, {{"ops", "read,route,write,admin", trunkroute::testing::LongSecret("ops")}});
   ServerHarness server(tmp.Sub("data"), trunkroute::testing::TwoTrunkConfig(), nullptr, nullptr,
-                       &auth);
+                       auth.grpc());
   ASSERT_TRUE(server.ok());
   auto [status, response] = HealthCheck(server.channel());
   ASSERT_TRUE(status.ok()) << status.error_message();

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_tokens.h"
+#include "tests/support/trunkrouted_process.h"
 #include "trunkroute/v1/config_service.grpc.pb.h"
 #include "trunkroute/v1/routing.grpc.pb.h"
 
@@ -28,69 +31,12 @@ using testing::ReadFileBytes;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
-// One trunkrouted child process; stderr goes to a file the test reads.
-class Daemon {
+// trunkrouted as a child process (tests/support/trunkrouted_process.h).
+class Daemon : public testing::TrunkroutedProcess {
  public:
-  Daemon(const std::vector<std::string>& args, const std::string& stderr_path)
-      : stderr_path_(stderr_path) {
-    std::vector<std::string> argv_storage = {TRUNKROUTED_PATH};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int null = ::open("/dev/null", O_RDWR);
-      ::dup2(null, 0);
-      ::dup2(err, 1);
-      ::dup2(err, 2);
-      std::vector<char*> argv;
-      for (auto& a : argv_storage) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Daemon() {
-    if (pid_ > 0 && !exit_code_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // Exit code once the process ended, polled until `timeout`; nullopt if still running.
-  std::optional<int> WaitExit(std::chrono::seconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!exit_code_ && Clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return exit_code_;
-  }
-
-  // The gRPC address from the "trunkrouted serving grpc=..." log line, polled until `timeout`.
-  std::optional<std::string> WaitServing(std::chrono::seconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    const std::regex serving("trunkrouted serving\"? grpc=([0-9.]+:[0-9]+)");
-    while (Clock::now() < deadline) {
-      std::smatch m;
-      std::string log = Stderr();
-      if (std::regex_search(log, m, serving)) return m[1].str();
-      if (WaitExit(std::chrono::seconds(0))) return std::nullopt;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return std::nullopt;
-  }
-
-  void Signal(int sig) { ::kill(pid_, sig); }
-  std::string Stderr() const { return ReadFileBytes(stderr_path_); }
-
- private:
-  std::string stderr_path_;
-  pid_t pid_ = -1;
-  std::optional<int> exit_code_;
+  Daemon(const std::vector<std::string>& args, const std::string& stderr_path,
+         const std::vector<std::pair<std::string, std::string>>& env = {})
+      : TrunkroutedProcess(TRUNKROUTED_PATH, args, stderr_path, env) {}
 };
 
 // A port free for both UDP and TCP on 127.0.0.1 right now (the edge binds both).
@@ -226,8 +172,9 @@ TEST(TrunkroutedBinaryTest, BootstrapConfigIsUsedOnlyForAnEmptyDataDir) {
 // --api-token-file guards the gRPC API of the running daemon; the token never reaches the log.
 TEST(TrunkroutedBinaryTest, ApiTokenFileGuardsTheGrpcApi) {
   TempDir tmp;
-  const std::string token = "tok-binary-4e2b";
+  const std::string token = testing::LongSecret("tok-binary-4e2b");
   testing::WriteFileBytes(tmp.Sub("token"), token + "\n");
+  ::chmod(tmp.Sub("token").c_str(), 0600);
   Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0", "--http-listen",
                  "127.0.0.1:0", "--no-sip", "--api-token-file", tmp.Sub("token")},
                 tmp.Sub("stderr"));
@@ -256,6 +203,40 @@ TEST(TrunkroutedBinaryTest, ApiTokenFileGuardsTheGrpcApi) {
   EXPECT_THAT(daemon.Stderr(), ::testing::Not(HasSubstr(token)));
 }
 
+// Issue 14: a placeholder or short secret refuses to start, naming where it came from (and never
+// the secret).
+TEST(TrunkroutedBinaryTest, APlaceholderTokenRefusesToStart) {
+  TempDir tmp;
+  testing::WriteFileBytes(tmp.Sub("token"), "change-me-to-a-long-random-string\n");
+  ::chmod(tmp.Sub("token").c_str(), 0600);
+  Daemon from_file({"--data-dir", tmp.Sub("data1"), "--grpc-listen", "127.0.0.1:0", "--http-listen",
+                    "127.0.0.1:0", "--no-sip", "--api-token-file", tmp.Sub("token")},
+                   tmp.Sub("stderr1"));
+  EXPECT_EQ(from_file.WaitExit(std::chrono::seconds(20)), 1);
+  EXPECT_THAT(from_file.Stderr(), HasSubstr("--api-token-file " + tmp.Sub("token") +
+                                            ": the token is still the placeholder ('change-me…')"));
+  Daemon from_env({"--data-dir", tmp.Sub("data2"), "--grpc-listen", "127.0.0.1:0", "--http-listen",
+                   "127.0.0.1:0", "--no-sip"},
+                  tmp.Sub("stderr2"), {{"TRUNKROUTE_API_TOKEN", "hunter2-short"}});
+  EXPECT_EQ(from_env.WaitExit(std::chrono::seconds(20)), 1);
+  EXPECT_THAT(from_env.Stderr(),
+              HasSubstr("TRUNKROUTE_API_TOKEN: the token is 13 characters long; at least 32"));
+  EXPECT_THAT(from_env.Stderr(), ::testing::Not(HasSubstr("hunter2-short")));
+}
+
+TEST(TrunkroutedBinaryTest, AWorldReadableTokensFileRefusesToStart) {
+  TempDir tmp;
+  testing::WriteFileBytes(tmp.Sub("tokens"),
+                          testing::TokensFileText({{"ops", "read", testing::LongSecret("ops")}}));
+  ::chmod(tmp.Sub("tokens").c_str(), 0644);
+  Daemon daemon({"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0", "--http-listen",
+                 "127.0.0.1:0", "--no-sip", "--api-tokens-file", tmp.Sub("tokens")},
+                tmp.Sub("stderr"));
+  EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(20)), 1);
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("--api-tokens-file " + tmp.Sub("tokens") +
+                                         ": mode 0644 lets others access it"));
+}
+
 TEST(TrunkroutedBinaryTest, FlagErrorsAndHelp) {
   TempDir tmp;
   Daemon bad({"--grpc-port", "1"}, tmp.Sub("stderr1"));
@@ -276,10 +257,11 @@ TEST(TrunkroutedBinaryTest, FlagErrorsAndHelp) {
 
   Daemon help({"--help"}, tmp.Sub("stdout"));
   EXPECT_EQ(help.WaitExit(std::chrono::seconds(10)), 0);
-  for (const char* flag : {"--data-dir", "--grpc-listen", "--http-listen", "--sip-listen",
-                           "--bootstrap-config", "--log-level", "--log-json", "--help",
-                           "--sip-tls-listen", "--sip-tls-cert-dir", "--no-sip",
-                           "--api-token-file", "--version"}) {
+  for (const char* flag :
+       {"--data-dir", "--grpc-listen", "--http-listen", "--sip-listen", "--bootstrap-config",
+        "--log-level", "--log-json", "--help", "--sip-tls-listen", "--sip-tls-cert-dir", "--no-sip",
+        "--api-token-file", "--version", "--api-tls-cert", "--api-tls-key", "--api-tls-client-ca",
+        "--api-tokens-file", "--metrics-token", "SIGHUP"}) {
     EXPECT_THAT(help.Stderr(), HasSubstr(flag));
   }
 }

@@ -70,18 +70,35 @@ class TrunkroutedProcess {
   }
 
   // The gRPC address from the "trunkrouted serving grpc=..." log line, polled until `timeout`;
-  // nullopt when it exited or did not get there in time.
+  // nullopt when it exited or did not get there in time. The HTTP address of the same line is
+  // http_address() afterwards.
   std::optional<std::string> WaitServing(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    const std::regex serving("trunkrouted serving\"? grpc=([0-9.]+:[0-9]+)");
+    const std::regex serving(
+        "trunkrouted serving\"? grpc=([0-9.]+:[0-9]+)(?: http=([0-9.]+:[0-9]+))?");
     while (std::chrono::steady_clock::now() < deadline) {
       std::smatch m;
       const std::string log = Output();
-      if (std::regex_search(log, m, serving)) return m[1].str();
+      if (std::regex_search(log, m, serving)) {
+        http_address_ = m[2].str();
+        return m[1].str();
+      }
       if (WaitExit(std::chrono::milliseconds(0))) return std::nullopt;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return std::nullopt;
+  }
+
+  const std::string& http_address() const { return http_address_; }
+
+  // Polls the output until it contains `text` (bounded); whether it did.
+  bool WaitForOutput(const std::string& text, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (Output().find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
   }
 
   void Signal(int sig) { ::kill(pid_, sig); }
@@ -98,6 +115,7 @@ class TrunkroutedProcess {
   std::string output_path_;
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
+  std::string http_address_;
 };
 
 }  // namespace trunkroute::testing
