@@ -15,10 +15,10 @@ TRUNKROUTE_PACKAGES=(
 # run.sh's demo trunks (SIPp answering on 127.0.0.1:5081/5082); DEMO_TRUNKS=0 does without.
 TRUNKROUTE_DEMO_PACKAGES=(sip-tester)
 # Only the test suite needs these (SIPp drives the SIP end-to-end tests;
-# openssl makes the TLS test certificates; python3 and python3-yaml run the deploy checks; the
-# cluster tests start their own etcd members and use etcdctl; the DNS tests start their own
-# dnsmasq).
-TRUNKROUTE_TEST_PACKAGES=(sip-tester openssl python3 python3-yaml etcd-server etcd-client dnsmasq-base)
+# openssl makes the TLS test certificates and probes TLS versions; curl is the HTTPS client of
+# the API TLS tests; python3 and python3-yaml run the deploy checks; the cluster tests start
+# their own etcd members and use etcdctl; the DNS tests start their own dnsmasq).
+TRUNKROUTE_TEST_PACKAGES=(sip-tester openssl python3 python3-yaml curl etcd-server etcd-client dnsmasq-base)
 
 log() { printf '==> %s\n' "$*" >&2; }
 

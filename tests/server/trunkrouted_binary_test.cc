@@ -18,7 +18,9 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_pki.h"
 #include "tests/support/test_tokens.h"
+#include "tests/support/tls_client.h"
 #include "tests/support/trunkrouted_process.h"
 #include "trunkroute/v1/config_service.grpc.pb.h"
 #include "trunkroute/v1/routing.grpc.pb.h"
@@ -235,6 +237,34 @@ TEST(TrunkroutedBinaryTest, AWorldReadableTokensFileRefusesToStart) {
   EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(20)), 1);
   EXPECT_THAT(daemon.Stderr(), HasSubstr("--api-tokens-file " + tmp.Sub("tokens") +
                                          ": mode 0644 lets others access it"));
+}
+
+// SIGHUP re-reads the API certificate: the next TLS connection gets the new one, the daemon
+// keeps serving (and still stops cleanly on SIGTERM).
+TEST(TrunkroutedBinaryTest, SighupReloadsTheApiCertificate) {
+  TempDir tmp;
+  testing::TestPki pki(tmp.path(), "api");
+  testing::TestPki::Issued first = pki.Server("server", 0x51);
+  Daemon daemon(
+      {"--data-dir", tmp.Sub("data"), "--grpc-listen", "127.0.0.1:0", "--http-listen",
+       "127.0.0.1:0", "--no-sip", "--api-tls-cert", first.cert, "--api-tls-key", first.key},
+      tmp.Sub("stderr"));
+  std::optional<std::string> address = daemon.WaitServing(std::chrono::seconds(20));
+  ASSERT_TRUE(address.has_value()) << daemon.Stderr();
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("api_tls=on"));
+  const int http_port =
+      std::stoi(daemon.http_address().substr(daemon.http_address().rfind(':') + 1));
+  EXPECT_EQ(testing::TlsPeerSerial(http_port, pki.ca()).value_or("?"), "51");
+
+  testing::TestPki::Issued second = pki.Server("server-next", 0x52);
+  ASSERT_EQ(::rename(second.key.c_str(), first.key.c_str()), 0);
+  ASSERT_EQ(::rename(second.cert.c_str(), first.cert.c_str()), 0);
+  daemon.Signal(SIGHUP);
+  ASSERT_TRUE(daemon.WaitForLog("serial=52", std::chrono::seconds(10))) << daemon.Stderr();
+  EXPECT_EQ(testing::TlsPeerSerial(http_port, pki.ca()).value_or("?"), "52");
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("reloading signal=SIGHUP"));
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.WaitExit(std::chrono::seconds(15)), 0) << daemon.Stderr();
 }
 
 TEST(TrunkroutedBinaryTest, FlagErrorsAndHelp) {
