@@ -49,7 +49,19 @@ std::string StatusCodeName(grpc::StatusCode code) {
 Connection::Connection(const GlobalOptions& options) : options_(options) {
   // RPCs are fail-fast (no wait_for_ready): a refused connection fails the call at once with
   // UNAVAILABLE (exit 3) instead of waiting in reconnect backoff until the deadline.
-  channel_ = grpc::CreateChannel(options_.server, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  grpc::ChannelArguments args;
+  if (options_.tls) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = options_.tls_ca_pem;
+    tls.pem_cert_chain = options_.tls_cert_pem;
+    tls.pem_private_key = options_.tls_key_pem;
+    credentials = grpc::SslCredentials(tls);
+    if (!options_.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(options_.tls_server_name);
+    }
+  }
+  channel_ = grpc::CreateCustomChannel(options_.server, credentials, args);
   config_ = v1::ConfigService::NewStub(channel_);
   routing_ = v1::RoutingService::NewStub(channel_);
   health_ = v1::HealthService::NewStub(channel_);

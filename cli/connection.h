@@ -33,6 +33,19 @@ struct GlobalOptions {
   // Bearer token from --token-file, TRUNKROUTE_TOKEN or TRUNKROUTE_TOKEN_FILE; sent as
   // metadata, never printed.
   std::string token;
+  // TLS (a server started with --api-tls-cert): on with --tls or a CA file. The files of
+  // --tls-ca / --tls-cert / --tls-key (or TRUNKROUTE_TLS_CA, _CERT, _KEY), and their PEM as
+  // main read it.
+  bool tls = false;
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_pem;    // trusted CAs; empty: the system's
+  std::string tls_cert_pem;  // client certificate chain, for servers that require one (mTLS)
+  std::string tls_key_pem;
+  // Name to check the server's certificate against, when --server is an address the
+  // certificate does not name (--tls-server-name / TRUNKROUTE_TLS_SERVER_NAME).
+  std::string tls_server_name;
 };
 
 // "NOT_FOUND" for grpc::StatusCode::NOT_FOUND, and so on.

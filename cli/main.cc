@@ -1,10 +1,14 @@
 // trunkroutectl: the operator's command line for a trunkroute server (gRPC trunkroute.v1).
 // This file parses the global flags, finds the command and runs it; the commands live in
 // commands_*.cc.
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,6 +25,12 @@ constexpr char kGlobalHelp[] =
     "  --json             machine output: the protobuf JSON of the response\n"
     "  --timeout SECONDS  RPC deadline (default 5)\n"
     "  --token-file FILE  bearer token from FILE's first line (env TRUNKROUTE_TOKEN_FILE)\n"
+    "  --tls              TLS with the system's trusted CAs (servers run with --api-tls-cert)\n"
+    "  --tls-ca FILE      TLS, trusting the CAs in FILE (PEM; env TRUNKROUTE_TLS_CA)\n"
+    "  --tls-cert FILE    client certificate for mutual TLS (PEM; env TRUNKROUTE_TLS_CERT)\n"
+    "  --tls-key FILE     its private key (PEM; env TRUNKROUTE_TLS_KEY)\n"
+    "  --tls-server-name NAME  name the server certificate must carry, when --server is an\n"
+    "                     address it does not name (env TRUNKROUTE_TLS_SERVER_NAME)\n"
     "  -h, --help         help; 'trunkroutectl COMMAND --help' for one command\n"
     "  --version          print trunkroutectl's version and exit\n";
 
@@ -28,11 +38,14 @@ constexpr char kEnvAndExitHelp[] =
     "environment:\n"
     "  TRUNKROUTE_SERVER  default for --server\n"
     "  TRUNKROUTE_TOKEN   bearer token, sent as 'authorization: Bearer <token>' metadata\n"
-    "                     (never printed)\n"
+    "                     (never printed); a token with too few scopes gets PERMISSION_DENIED\n"
+    "                     naming the scope needed\n"
     "  TRUNKROUTE_TOKEN_FILE\n"
     "                     file holding the token, read when neither --token-file nor\n"
     "                     TRUNKROUTE_TOKEN is given (set in the Kubernetes manifest, so that\n"
     "                     'kubectl exec ... trunkroutectl' finds the mounted token)\n"
+    "  TRUNKROUTE_TLS_CA, TRUNKROUTE_TLS_CERT, TRUNKROUTE_TLS_KEY, TRUNKROUTE_TLS_SERVER_NAME\n"
+    "                     defaults for the --tls-* flags\n"
     "\n"
     "exit codes:\n"
     "  0  ok\n"
@@ -146,6 +159,44 @@ std::optional<std::string> ApplyGlobal(const std::string& name, const std::strin
   } else if (name == "timeout") {
     globals->timeout_given = true;
     return ParseTimeout(value, &globals->timeout_s);
+  } else if (name == "tls") {
+    globals->tls = true;
+  } else if (name == "tls-ca" || name == "tls-cert" || name == "tls-key") {
+    if (value.empty()) return "--" + name + ": empty file name";
+    (name == "tls-ca"     ? globals->tls_ca_file
+     : name == "tls-cert" ? globals->tls_cert_file
+                          : globals->tls_key_file) = value;
+  } else if (name == "tls-server-name") {
+    if (value.empty()) return "--tls-server-name: empty name";
+    globals->tls_server_name = value;
+  }
+  return std::nullopt;
+}
+
+// Reads the --tls-* files into `globals`; an error names the flag and the file.
+std::optional<std::string> LoadTlsFiles(GlobalOptions* globals) {
+  auto read = [](const std::string& flag, const std::string& path,
+                 std::string* out) -> std::optional<std::string> {
+    if (path.empty()) return std::nullopt;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return "--" + flag + " " + path + ": " + std::strerror(errno);
+    std::stringstream text;
+    text << in.rdbuf();
+    *out = text.str();
+    if (out->find("-----BEGIN") == std::string::npos) {
+      return "--" + flag + " " + path + ": not a PEM file";
+    }
+    return std::nullopt;
+  };
+  if (globals->tls_cert_file.empty() != globals->tls_key_file.empty()) {
+    return "--tls-cert and --tls-key go together: give both";
+  }
+  if (auto err = read("tls-ca", globals->tls_ca_file, &globals->tls_ca_pem)) return err;
+  if (auto err = read("tls-cert", globals->tls_cert_file, &globals->tls_cert_pem)) return err;
+  if (auto err = read("tls-key", globals->tls_key_file, &globals->tls_key_pem)) return err;
+  if (!globals->tls_ca_file.empty() || !globals->tls_cert_file.empty()) globals->tls = true;
+  if (!globals->tls_server_name.empty() && !globals->tls) {
+    return "--tls-server-name needs TLS (--tls or --tls-ca)";
   }
   return std::nullopt;
 }
@@ -177,10 +228,21 @@ int Main(int argc, char** argv) {
   // Where the token comes from, first found wins: --token-file, TRUNKROUTE_TOKEN,
   // TRUNKROUTE_TOKEN_FILE.
   std::string token_file;
+  if (const char* env = std::getenv("TRUNKROUTE_TLS_CA"); env != nullptr) globals.tls_ca_file = env;
+  if (const char* env = std::getenv("TRUNKROUTE_TLS_CERT"); env != nullptr) {
+    globals.tls_cert_file = env;
+  }
+  if (const char* env = std::getenv("TRUNKROUTE_TLS_KEY"); env != nullptr) {
+    globals.tls_key_file = env;
+  }
+  if (const char* env = std::getenv("TRUNKROUTE_TLS_SERVER_NAME"); env != nullptr) {
+    globals.tls_server_name = env;
+  }
 
-  const std::vector<FlagSpec> global_specs = {{"server"},           {"json", false},
-                                              {"timeout"},          {"token-file"},
-                                              {"help", false, 'h'}, {"version", false}};
+  const std::vector<FlagSpec> global_specs = {
+      {"server"},           {"json", false},    {"timeout"},        {"token-file"},
+      {"help", false, 'h'}, {"version", false}, {"tls", false},     {"tls-ca"},
+      {"tls-cert"},         {"tls-key"},        {"tls-server-name"}};
 
   // Global flags before the command.
   size_t pos = 0;
@@ -190,7 +252,9 @@ int Main(int argc, char** argv) {
     std::vector<std::string> one = {words[pos]};
     // A value flag takes the next word too.
     const std::string& w = words[pos];
-    if ((w == "--server" || w == "--timeout" || w == "--token-file") && pos + 1 < words.size()) {
+    if ((w == "--server" || w == "--timeout" || w == "--token-file" || w == "--tls-ca" ||
+         w == "--tls-cert" || w == "--tls-key" || w == "--tls-server-name") &&
+        pos + 1 < words.size()) {
       one.push_back(words[pos + 1]);
     }
     ParsedArgs parsed;
@@ -291,6 +355,8 @@ int Main(int argc, char** argv) {
                       " contains characters not allowed in a header "
                       "(spaces, control or non-ASCII characters)");
   }
+
+  if (auto err = LoadTlsFiles(&globals)) return UsageError(*err);
 
   Connection conn(globals);
   CommandEnv env{*command, globals, conn, args, std::cout, std::cerr};

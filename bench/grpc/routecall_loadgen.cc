@@ -5,14 +5,21 @@
 //
 //   routecall_loadgen --target 127.0.0.1:50051 --duration-s 10 --channels 4 --depth 32
 //   routecall_loadgen --duration-s 5            # in-process trunkroute server on 127.0.0.1:0
+//   routecall_loadgen --target 127.0.0.1:50051 --tls-ca ca.pem --token "$TOKEN"   # over TLS
+//   routecall_loadgen --target ... --tls-ca ca.pem --handshakes 500 [--session-cache]
+//       # connection set-up cost: a new channel (TCP + TLS handshake) and one call, N times
+#include <grpc/grpc_security.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -45,7 +52,27 @@ struct Options {
   int depth = 32;
   int client_threads = 1;
   std::string number = "+15551234567";
+  // TLS (a trunkrouted with --api-tls-cert): trusted CAs, optional client certificate.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
+  std::string token;  // sent as "authorization: Bearer <token>"
+  // > 0: measure connection set-up instead of throughput.
+  int handshakes = 0;
+  bool session_cache = false;  // share one TLS session cache across the new channels
 };
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "routecall_loadgen: cannot read %s\n", path.c_str());
+    std::exit(2);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
@@ -71,14 +98,32 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       o->client_threads = std::atoi(value("--client-threads"));
     } else if (a == "--number") {
       o->number = value("--number");
+    } else if (a == "--tls-ca") {
+      o->tls_ca = value("--tls-ca");
+    } else if (a == "--tls-cert") {
+      o->tls_cert = value("--tls-cert");
+    } else if (a == "--tls-key") {
+      o->tls_key = value("--tls-key");
+    } else if (a == "--tls-server-name") {
+      o->tls_server_name = value("--tls-server-name");
+    } else if (a == "--token") {
+      o->token = value("--token");
+    } else if (a == "--handshakes") {
+      o->handshakes = std::atoi(value("--handshakes"));
+    } else if (a == "--session-cache") {
+      o->session_cache = true;
     } else if (a == "--help" || a == "-h") {
       std::printf(
           "Usage: routecall_loadgen [--target HOST:PORT] [--duration-s S (0.1-300, default 10)]\n"
           "         [--warmup-s S (default 1)] [--channels N (default 4)] [--depth N calls in\n"
           "         flight per channel (default 32)] [--client-threads N (default 1)]\n"
           "         [--number E164 (default +15551234567)]\n"
+          "         [--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-server-name NAME]]\n"
+          "         [--token TOKEN] [--handshakes N [--session-cache]]\n"
           "Without --target an in-process server on 127.0.0.1:0 with the embedded default\n"
-          "config is used.\n");
+          "config is used (plaintext). --handshakes N opens N new channels one after the other\n"
+          "and times each one's first RouteCall (TCP connect + TLS handshake + call); with\n"
+          "--session-cache they share a TLS session cache (resumption).\n");
       std::exit(0);
     } else {
       std::fprintf(stderr, "routecall_loadgen: unknown flag '%s'\n", argv[i]);
@@ -91,7 +136,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
   }
   if (o->channels < 1 || o->channels > 256 || o->depth < 1 || o->depth > 4096 ||
       o->client_threads < 1 || o->client_threads > 64) {
-    std::fprintf(stderr, "routecall_loadgen: --channels 1-256, --depth 1-4096, --client-threads 1-64\n");
+    std::fprintf(stderr,
+                 "routecall_loadgen: --channels 1-256, --depth 1-4096, --client-threads 1-64\n");
     return false;
   }
   return true;
@@ -113,8 +159,8 @@ struct Run {
 class Slot {
  public:
   Slot(v1::RoutingService::Stub* stub, grpc::CompletionQueue* cq, Run* run,
-       const std::string& number)
-      : stub_(stub), cq_(cq), run_(run) {
+       const std::string& number, const std::string& authorization)
+      : stub_(stub), cq_(cq), run_(run), authorization_(authorization) {
     request_.set_dialed_number(number);
     latencies_us_.reserve(1 << 16);
   }
@@ -150,6 +196,7 @@ class Slot {
   void Issue() {
     context_ = std::make_unique<grpc::ClientContext>();
     context_->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!authorization_.empty()) context_->AddMetadata("authorization", authorization_);
     response_.Clear();
     started_ = SteadyClock::now();
     reader_ = stub_->PrepareAsyncRouteCall(context_.get(), request_, cq_);
@@ -160,6 +207,7 @@ class Slot {
   v1::RoutingService::Stub* const stub_;
   grpc::CompletionQueue* const cq_;
   Run* const run_;
+  const std::string authorization_;
   v1::RouteCallRequest request_;
   v1::RouteCallResponse response_;
   grpc::Status status_;
@@ -196,10 +244,78 @@ struct InProcessServer {
   }
 };
 
+std::shared_ptr<grpc::ChannelCredentials> Credentials(const Options& o) {
+  if (o.tls_ca.empty() && o.tls_cert.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions tls;
+  if (!o.tls_ca.empty()) tls.pem_root_certs = ReadFileOrDie(o.tls_ca);
+  if (!o.tls_cert.empty()) {
+    tls.pem_cert_chain = ReadFileOrDie(o.tls_cert);
+    tls.pem_private_key = ReadFileOrDie(o.tls_key);
+  }
+  return grpc::SslCredentials(tls);
+}
+
 uint32_t Percentile(const std::vector<uint32_t>& sorted, double p) {
   if (sorted.empty()) return 0;
   size_t idx = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
   return sorted[std::min(idx, sorted.size() - 1)];
+}
+
+// Connection set-up cost: `handshakes` channels, one after the other, each its own TCP connection
+// (and TLS handshake); the time from creating the channel to its first RouteCall's answer.
+// With --session-cache the channels share one TLS session cache, so every handshake after the
+// first can resume a session instead of doing a full one.
+template <typename ArgsFn>
+int RunHandshakes(const Options& options, const std::string& target,
+                  const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                  const std::string& authorization, bool tls, ArgsFn channel_args) {
+  grpc_ssl_session_cache* cache =
+      options.session_cache ? grpc_ssl_session_cache_create_lru(16) : nullptr;
+  v1::RouteCallRequest request;
+  request.set_dialed_number(options.number);
+  std::vector<uint32_t> us;
+  us.reserve(static_cast<size_t>(options.handshakes));
+  int errors = 0;
+  const auto begin = SteadyClock::now();
+  for (int i = 0; i < options.handshakes; ++i) {
+    grpc::ChannelArguments args = channel_args(1000000 + i);
+    if (cache != nullptr) {
+      const grpc_arg arg = grpc_ssl_session_cache_create_channel_arg(cache);
+      args.SetPointerWithVtable(arg.key, arg.value.pointer.p, arg.value.pointer.vtable);
+    }
+    const auto start = SteadyClock::now();
+    auto channel = grpc::CreateCustomChannel(target, credentials, args);
+    auto stub = v1::RoutingService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    ctx.set_wait_for_ready(true);
+    if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+    v1::RouteCallResponse response;
+    grpc::Status st = stub->RouteCall(&ctx, request, &response);
+    const auto elapsed = SteadyClock::now() - start;
+    if (!st.ok()) {
+      if (++errors == 1) {
+        std::fprintf(stderr, "routecall_loadgen: %s\n", st.error_message().c_str());
+      }
+      continue;
+    }
+    if (i > 0 || cache == nullptr) {  // the first of a cached run is the full handshake
+      us.push_back(static_cast<uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
+    }
+  }
+  const double total_s = std::chrono::duration<double>(SteadyClock::now() - begin).count();
+  if (cache != nullptr) grpc_ssl_session_cache_destroy(cache);
+  std::sort(us.begin(), us.end());
+  std::printf("target            %s%s\n", target.c_str(), tls ? " over TLS" : " (plaintext)");
+  std::printf("new channels      %d%s\n", options.handshakes,
+              cache != nullptr ? " sharing a TLS session cache" : "");
+  std::printf("errors            %d\n", errors);
+  std::printf("set-ups/s         %.0f\n", static_cast<double>(options.handshakes) / total_s);
+  std::printf("set-up p50        %u us\n", Percentile(us, 0.50));
+  std::printf("set-up p90        %u us\n", Percentile(us, 0.90));
+  std::printf("set-up p99        %u us\n", Percentile(us, 0.99));
+  return errors == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -218,15 +334,25 @@ int main(int argc, char** argv) {
     target = in_process.server->address();
   }
 
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  std::vector<std::unique_ptr<v1::RoutingService::Stub>> stubs;
-  for (int c = 0; c < options.channels; ++c) {
+  const std::shared_ptr<grpc::ChannelCredentials> credentials = Credentials(options);
+  const bool tls = !options.tls_ca.empty() || !options.tls_cert.empty();
+  const std::string authorization = options.token.empty() ? "" : "Bearer " + options.token;
+  auto channel_args = [&](int c) {
     grpc::ChannelArguments args;
     // A distinct argument per channel plus a local subchannel pool: one TCP connection each.
     args.SetInt("trunkroute.loadgen_channel", c);
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    channels.push_back(
-        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
+    return args;
+  };
+  if (options.handshakes > 0) {
+    return RunHandshakes(options, target, credentials, authorization, tls, channel_args);
+  }
+
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<v1::RoutingService::Stub>> stubs;
+  for (int c = 0; c < options.channels; ++c) {
+    channels.push_back(grpc::CreateCustomChannel(target, credentials, channel_args(c)));
     if (!channels.back()->WaitForConnected(std::chrono::system_clock::now() +
                                            std::chrono::seconds(5))) {
       std::fprintf(stderr, "routecall_loadgen: cannot connect to %s\n", target.c_str());
@@ -244,7 +370,8 @@ int main(int argc, char** argv) {
   for (int c = 0; c < options.channels; ++c) {
     for (int d = 0; d < options.depth; ++d) {
       grpc::CompletionQueue* cq = cqs[slots.size() % cqs.size()].get();
-      slots.push_back(std::make_unique<Slot>(stubs[c].get(), cq, &run, options.number));
+      slots.push_back(
+          std::make_unique<Slot>(stubs[c].get(), cq, &run, options.number, authorization));
     }
   }
   std::vector<std::thread> cq_threads;
@@ -278,7 +405,8 @@ int main(int argc, char** argv) {
   }
   std::sort(all.begin(), all.end());
   const double rate = static_cast<double>(all.size()) / elapsed_s;
-  std::printf("target            %s%s\n", target.c_str(), options.target.empty() ? " (in-process)" : "");
+  std::printf("target            %s%s%s\n", target.c_str(),
+              options.target.empty() ? " (in-process)" : "", tls ? " over TLS" : "");
   std::printf("channels x depth  %d x %d (%d client thread%s)\n", options.channels, options.depth,
               options.client_threads, options.client_threads == 1 ? "" : "s");
   std::printf("duration          %.1f s (after %.1f s warm-up)\n", elapsed_s, options.warmup_s);

@@ -12,6 +12,9 @@ What Genesys Cloud would do with the action is played through on trunkroute's si
 - the translation map's JSONPaths are evaluated on RouteCallResponse bodies captured from the
   real HTTP face (testdata/route_call_*.json), with the defaults where a path finds nothing, the
   success template is filled in, and the result must be JSON that satisfies the output contract;
+- the output carries every candidate the route offers (not only two), in order, each with its
+  trunk id, Request-URI and setup_timeout_ms (candidateTrunkIds, candidateSipUris,
+  candidateSetupTimeoutsMs), plus the first two as flat fields;
 - every field a path names must exist in proto/trunkroute/v1/routing.proto.
 Standard library only.
 """
@@ -80,14 +83,18 @@ _MISSING = object()
 
 
 def jsonpath(path, doc):
-    """$.a.b[0].c and a trailing .size()/.length(); _MISSING when it finds nothing."""
+    """$.a.b[0].c, $.a[*].c (a list, as Genesys returns it) and a trailing .size()/.length();
+    _MISSING when it finds nothing."""
     if not path.startswith("$"):
         raise ValueError(f"JSONPath must start with $: {path}")
-    tokens = re.findall(r"\.(\w+)\(\)|\.(\w+)|\[(\d+)\]", path[1:])
-    if "".join(re.findall(r"\.\w+\(\)|\.\w+|\[\d+\]", path[1:])) != path[1:]:
+    tokens = re.findall(r"\.(\w+)\(\)|\.(\w+)|\[(\d+|\*)\]", path[1:])
+    if "".join(re.findall(r"\.\w+\(\)|\.\w+|\[(?:\d+|\*)\]", path[1:])) != path[1:]:
         raise ValueError(f"unsupported JSONPath: {path}")
-    value = doc
-    for func, key, index in tokens:
+    return _walk(tokens, doc)
+
+
+def _walk(tokens, value):
+    for n, (func, key, index) in enumerate(tokens):
         if func:
             if func not in ("size", "length") or not isinstance(value, list):
                 return _MISSING
@@ -96,6 +103,11 @@ def jsonpath(path, doc):
             if not isinstance(value, dict) or key not in value:
                 return _MISSING
             value = value[key]
+        elif index == "*":
+            if not isinstance(value, list):
+                return _MISSING
+            items = [_walk(tokens[n + 1:], item) for item in value]
+            return [item for item in items if item is not _MISSING]
         else:
             i = int(index)
             if not isinstance(value, list) or i >= len(value):
@@ -107,7 +119,7 @@ def jsonpath(path, doc):
 def path_fields(path):
     """[(field, indexed)] along a path: which message fields it walks through."""
     walk = re.sub(r"\.\w+\(\)$", "", path[1:])  # a trailing .size()/.length() is no field
-    return [(k, bool(i)) for _, k, i in re.findall(r"(\.(\w+)(?:\[(\d+)\])?)", walk)]
+    return [(k, bool(i)) for _, k, i in re.findall(r"(\.(\w+)(?:\[(\d+|\*)\])?)", walk)]
 
 
 def resolve(action, response):
@@ -139,14 +151,18 @@ def check_schema_instance(schema, doc, where):
     for name in schema.get("required", []):
         if name not in doc:
             problems.append(f"{where}: required output '{name}' missing")
+    def fits(spec, value):
+        want = types[spec["type"]]
+        ok = isinstance(value, want) and not (spec["type"] in ("integer", "number")
+                                              and isinstance(value, bool))
+        if ok and spec["type"] == "array":
+            ok = all(fits(spec.get("items", {"type": "string"}), v) for v in value)
+        return ok
+
     for name, spec in schema.get("properties", {}).items():
-        if name in doc:
-            want = types[spec["type"]]
-            value = doc[name]
-            ok = isinstance(value, want) and not (spec["type"] in ("integer", "number")
-                                                  and isinstance(value, bool))
-            if not ok:
-                problems.append(f"{where}: output '{name}' = {value!r} is not {spec['type']}")
+        if name in doc and not fits(spec, doc[name]):
+            item = f" of {spec['items']['type']}" if spec["type"] == "array" else ""
+            problems.append(f"{where}: output '{name}' = {doc[name]!r} is not {spec['type']}{item}")
     return problems
 
 
@@ -239,6 +255,17 @@ def check_action(action, proto, samples):
             problems.append(f"{where}: backupTrunkId {result.get('backupTrunkId')!r} != {second!r}")
         if result.get("panic") != response["panic"]:
             problems.append(f"{where}: panic not carried over")
+        # Every candidate, in order, with its attempt timeout: a flow or dialer tries them all.
+        for output, field in (("candidateTrunkIds", "trunkId"), ("candidateSipUris", "sipUri"),
+                              ("candidateSetupTimeoutsMs", "setupTimeoutMs")):
+            want = [c[field] for c in response["candidates"]]
+            if output not in result:
+                problems.append(f"{where}: output lacks {output} (every candidate's {field})")
+            elif result[output] != want:
+                problems.append(f"{where}: {output} {result[output]!r} != {want!r}")
+        if result.get("primarySetupTimeoutMs") != first["setupTimeoutMs"]:
+            problems.append(f"{where}: primarySetupTimeoutMs is not the first candidate's "
+                            "setupTimeoutMs")
     return problems
 
 
@@ -254,6 +281,9 @@ def load(root):
     if len(sample_paths) < 3:
         raise SystemExit("testdata/route_call_*.json: expected at least 3 captured responses")
     samples = [(p, json.load(open(p, encoding="utf-8"))) for p in sample_paths]
+    if not any(len(doc["candidates"]) >= 3 for _, doc in samples):
+        raise SystemExit("testdata/route_call_*.json: expected a captured response with 3 or more "
+                         "candidates (the action must carry every candidate, not only two)")
     return action, proto, samples
 
 
@@ -302,6 +332,24 @@ def self_test(root):
            lambda a: req(a)["headers"].update(Authorization="Bearer abc123"),
            "credentials")
     expect("wrong method", lambda a: req(a).update(requestType="GET"), "POST")
+    expect("plain http", lambda a: req(a).update(
+        requestUrlTemplate="http://trunkroute.example.com/v1/route"), "https://")
+
+    def drop_output(a, name):
+        tmap(a).pop(name)
+        a["config"]["response"]["translationMapDefaults"].pop(name)
+        a["contract"]["output"]["successSchema"]["properties"].pop(name)
+        a["contract"]["output"]["successSchema"]["required"].remove(name)
+        a["config"]["response"]["successTemplate"] = a["config"]["response"][
+            "successTemplate"].replace(f', "{name}": ${{{name}}}', "")
+
+    expect("no setup timeouts", lambda a: drop_output(a, "candidateSetupTimeoutsMs"),
+           "output lacks candidateSetupTimeoutsMs")
+    expect("only the first candidate",
+           lambda a: tmap(a).update(candidateTrunkIds="$.candidates[0].trunkId"), "is not array")
+    expect("candidates without an index",
+           lambda a: tmap(a).update(candidateSipUris="$.candidates.sipUri"),
+           "candidateSipUris [] !=")
     if check_action(action, proto, samples):
         failures.append("self-test: the shipped action does not pass: " +
                         "; ".join(check_action(action, proto, samples)))

@@ -252,6 +252,55 @@ TEST_F(ApiTlsTest, UnderMutualTlsAClientCertificateIsRequiredAndNamedInTheAudit)
                     HasSubstr("to_version=2")));
 }
 
+// trunkroutectl over TLS: the CA and a client certificate from flags or the environment; a token
+// without the scope gets the server's PERMISSION_DENIED (exit 1); no TLS: unreachable (exit 3).
+TEST_F(ApiTlsTest, TrunkroutectlTalksTlsWithTheCaAndAClientCertificate) {
+  Start(Options(/*mtls=*/true));
+  TestPki::Issued alice = pki_.Client("alice", "ops-alice", 0x2101);
+  const std::string server = daemon_->grpc_address();
+  const std::vector<std::string> tls = {"--tls-ca", pki_.ca(), "--tls-cert", alice.cert,
+                                        "--tls-key", alice.key};
+  auto ctl = [&](std::vector<std::string> args, const std::string& token,
+                 std::vector<std::pair<std::string, std::string>> env = {}) {
+    args.insert(args.begin(), {TRUNKROUTECTL_PATH, "--server", server});
+    env.emplace_back("TRUNKROUTE_TOKEN", token);
+    return RunProcess(args, std::chrono::seconds(20), "", env);
+  };
+  std::vector<std::string> call = tls;
+  call.insert(call.end(), {"route", "call", "+15551234567"});
+  ProcessResult ok = ctl(call, kRouteToken);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("demo-primary"));
+
+  std::vector<std::string> write = tls;
+  write.insert(write.end(), {"policy", "set", "--setup-timeout-ms", "900"});
+  ProcessResult denied = ctl(write, kRouteToken);
+  EXPECT_EQ(denied.exit_code, 1) << denied.out;
+  EXPECT_THAT(denied.err, HasSubstr("error: PERMISSION_DENIED: token 'genesys-prod' lacks scope "
+                                    "'write'"));
+  EXPECT_EQ(ctl(write, kOpsToken).exit_code, 0);
+
+  ProcessResult from_env = ctl({"route", "call", "+15551234567"}, kRouteToken,
+                               {{"TRUNKROUTE_TLS_CA", pki_.ca()},
+                                {"TRUNKROUTE_TLS_CERT", alice.cert},
+                                {"TRUNKROUTE_TLS_KEY", alice.key}});
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+
+  ProcessResult plaintext = ctl({"--timeout", "3", "route", "call", "+15551234567"}, kRouteToken);
+  EXPECT_EQ(plaintext.exit_code, 3) << plaintext.err;
+  ProcessResult no_cert = ctl({"--tls-ca", pki_.ca(), "route", "call", "+15551234567"},
+                              kRouteToken);
+  EXPECT_EQ(no_cert.exit_code, 3) << "mTLS refuses a client without a certificate: "
+                                  << no_cert.err;
+  ProcessResult half = ctl({"--tls-cert", alice.cert, "route", "call", "+1555"}, kRouteToken);
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_THAT(half.err, HasSubstr("--tls-cert and --tls-key go together"));
+  ProcessResult missing = ctl({"--tls-ca", tmp_.Sub("nope.pem"), "route", "call", "+1555"},
+                              kRouteToken);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("--tls-ca " + tmp_.Sub("nope.pem") + ": No such file"));
+}
+
 TEST_F(ApiTlsTest, TheRouteTokenCannotChangeConfigOverTls) {
   Start(Options());
   auto config = v1::ConfigService::NewStub(Channel(testing::TlsCredentials(pki_.ca())));
