@@ -150,7 +150,9 @@ class ServerHarness {
   std::unique_ptr<server::AdminServiceImpl> admin_;
   // One instance, this one, as the file store reports it.
   struct SelfOnly final : server::ClusterStatusSource {
-    absl::StatusOr<v1::ListInstancesResponse> ListInstances() override { return {}; }
+    absl::StatusOr<v1::ListInstancesResponse> ListInstances() override {
+      return v1::ListInstancesResponse();
+    }
   } cluster_status_;
   std::unique_ptr<server::ClusterServiceImpl> cluster_;
   std::unique_ptr<server::GrpcServer> server_;

@@ -33,12 +33,16 @@ using testing::ReadFileBytes;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
-// trunkrouted as a child process (tests/support/trunkrouted_process.h).
+// trunkrouted as a child process (tests/support/trunkrouted_process.h); `env` adds NAME=value.
 class Daemon : public testing::TrunkroutedProcess {
  public:
   Daemon(const std::vector<std::string>& args, const std::string& stderr_path,
-         const std::vector<std::pair<std::string, std::string>>& env = {})
+         const std::vector<std::string>& env = {})
       : TrunkroutedProcess(TRUNKROUTED_PATH, args, stderr_path, env) {}
+  std::string Stderr() const { return Output(); }
+  bool WaitForLog(const std::string& text, std::chrono::seconds timeout) {
+    return WaitForOutput(text, timeout);
+  }
 };
 
 // A port free for both UDP and TCP on 127.0.0.1 right now (the edge binds both).
@@ -219,7 +223,7 @@ TEST(TrunkroutedBinaryTest, APlaceholderTokenRefusesToStart) {
                                             ": the token is still the placeholder ('change-me…')"));
   Daemon from_env({"--data-dir", tmp.Sub("data2"), "--grpc-listen", "127.0.0.1:0", "--http-listen",
                    "127.0.0.1:0", "--no-sip"},
-                  tmp.Sub("stderr2"), {{"TRUNKROUTE_API_TOKEN", "hunter2-short"}});
+                  tmp.Sub("stderr2"), {"TRUNKROUTE_API_TOKEN=hunter2-short"});
   EXPECT_EQ(from_env.WaitExit(std::chrono::seconds(20)), 1);
   EXPECT_THAT(from_env.Stderr(),
               HasSubstr("TRUNKROUTE_API_TOKEN: the token is 13 characters long; at least 32"));
