@@ -60,6 +60,9 @@ TEST_F(TrunkrouteMetricsTest, DeclaresEveryProductMetricWithItsType) {
       {"trunkroute_config_rejected_total", "counter"},
       {"trunkroute_cluster_instances", "gauge"},
       {"trunkroute_cluster_probe_hints_total", "counter"},
+      {"trunkroute_api_requests_denied_total", "counter"},
+      {"trunkroute_api_credential_reloads_total", "counter"},
+      {"trunkroute_api_tls_certificate_expiry_timestamp_seconds", "gauge"},
       {"trunkroute_build_info", "gauge"},
   };
   std::string text = Scrape();
