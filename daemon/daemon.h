@@ -58,6 +58,8 @@ struct DaemonOptions {
   std::string sip_tls_cert_dir;
   bool sip_tls_verify_peer = true;
   std::string sip_advertised_address;
+  // DNS server for trunk host names ("ip:port"); empty: the system resolver.
+  std::string sip_dns_server;
 };
 
 class Parts;

@@ -80,6 +80,9 @@ ABSL_FLAG(std::string, sip_tls_cert_dir, "",
           "agent.pem (key + certificate chain) and cafile.pem (trusted CAs)");
 ABSL_FLAG(bool, sip_tls_no_verify, false,
           "do not verify TLS peers (lab only; verification is on by default)");
+ABSL_FLAG(std::string, sip_dns_server, "",
+          "DNS server (ip:port) for trunk host names, resolved as RFC 3263 says (NAPTR, SRV, "
+          "A/AAAA) (default: the system resolver)");
 ABSL_FLAG(std::string, sip_advertised_address, "",
           "address for Via/Contact behind NAT (default: config edge.advertised_address, else the "
           "bound address)");
@@ -125,6 +128,7 @@ const std::vector<FlagDoc>& Flags() {
       {absl::GetFlagReflectionHandle(FLAGS_sip_tls_cert_dir), "DIR", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_tls_no_verify), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_advertised_address), "HOST", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_dns_server), "ADDR", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_no_sip), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_log_level), "LEVEL", "Logging"},
       {absl::GetFlagReflectionHandle(FLAGS_log_json), nullptr, nullptr},
@@ -292,6 +296,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
   o.sip_tls_cert_dir = absl::GetFlag(FLAGS_sip_tls_cert_dir);
   o.sip_tls_verify_peer = !absl::GetFlag(FLAGS_sip_tls_no_verify);
   o.sip_advertised_address = absl::GetFlag(FLAGS_sip_advertised_address);
+  o.sip_dns_server = absl::GetFlag(FLAGS_sip_dns_server);
   result.log_level = absl::GetFlag(FLAGS_log_level);
   result.log_json = absl::GetFlag(FLAGS_log_json);
   return result;

@@ -226,7 +226,7 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
   // Trunk host names are resolved here, on this thread, by Sofia's asynchronous resolver.
   absl::Status status;
   if (absl::StatusOr<std::unique_ptr<SofiaDnsClient>> dns =
-          SofiaDnsClient::Create(root_, options_.dns_server, "sip dns server");
+          SofiaDnsClient::Create(root_, options_.dns_server, "--sip-dns-server");
       dns.ok()) {
     dns_ = *std::move(dns);
     ResolverOptions ro;

@@ -45,13 +45,14 @@ TEST(DaemonFlagsTest, DefaultsAreTheDocumentedOnes) {
 TEST(DaemonFlagsTest, ValuesBySpaceOrEqualsAndBooleansByPresence) {
   auto cl = Parse({"--data-dir", "/var/lib/trunkroute", "--grpc-listen=0.0.0.0:50051", "--no-sip",
                    "--sip-tls-no-verify", "--log-level", "DEBUG", "--log-json=true",
-                   "--sip-advertised-address=203.0.113.7"});
+                   "--sip-advertised-address=203.0.113.7", "--sip-dns-server", "127.0.0.1:5353"});
   ASSERT_TRUE(cl.ok()) << cl.status();
   EXPECT_EQ(cl->options.data_dir, "/var/lib/trunkroute");
   EXPECT_EQ(cl->options.grpc_listen, "0.0.0.0:50051");
   EXPECT_FALSE(cl->options.sip_enabled);
   EXPECT_FALSE(cl->options.sip_tls_verify_peer);
   EXPECT_EQ(cl->options.sip_advertised_address, "203.0.113.7");
+  EXPECT_EQ(cl->options.sip_dns_server, "127.0.0.1:5353");
   EXPECT_EQ(cl->log_level, LogLevel::kDebug);
   EXPECT_TRUE(cl->log_json);
 }
