@@ -7,17 +7,29 @@ What "deploys" means here, each a problem when it does not hold:
   flags (one config for all instances); a PodDisruptionBudget, when present, selects the pods
   and never forbids every eviction;
 - every listen flag has its container port and every container port a listener; probes point
-  at the gRPC (grpc.health.v1) or HTTP (/healthz) listener; every Service port targets a
+  at the gRPC (grpc.health.v1) or HTTP (/healthz) listener in the scheme it speaks: HTTPS when
+  the API has TLS, and then no gRPC probe (the kubelet's gRPC probe cannot do TLS) and no
+  --api-tls-client-ca (the kubelet has no client certificate); every Service port targets a
   container port that exists, with the same protocol;
+- API security: listeners beyond loopback have TLS (--api-tls-cert/--api-tls-key) and scoped
+  tokens (--api-tokens-file), not the single all-scope --api-token-file; every secret file flag
+  (TLS key and certificate, tokens file, metrics token) points into a Secret volume mounted
+  read-only, at a key the volume provides, with a mode trunkrouted accepts for a root-owned file
+  (at most 0640: common/secret_file.cc), an fsGroup so the daemon's user can read it, and not
+  as root (a root daemon would want 0600);
 - TLS: when the bootstrap config has a TLS trunk (TLS is the default transport), the edge has
   its TLS listener and a certificate directory mounted from a Secret; without a TLS listener,
   no 5061 in container ports, host ports or Services;
 - the edge bound to a wildcard address advertises an address from the environment (downward
   API or a value), and every $(VAR) an argument uses is defined in env;
-- the API token file is mounted from a Secret and TRUNKROUTE_TOKEN_FILE names it, so the
-  documented `kubectl exec ... trunkroutectl` commands carry the token; those commands name a
-  workload that exists;
-- the ServiceMonitor and the plain scrape config give the job name the alert rules select;
+- TRUNKROUTE_TOKEN_FILE names a token (not the tokens file of hashes) in a mounted Secret, and
+  with TLS TRUNKROUTE_TLS_CA a mounted CA file and TRUNKROUTE_TLS_SERVER_NAME a name the
+  documented certificate carries (its subjectAltName), so the documented `kubectl exec ...
+  trunkroutectl` commands work; those commands name a workload that exists;
+- the ServiceMonitor and the plain scrape config give the job name the alert rules select, use
+  the scheme the metrics listener speaks, verify its certificate (a CA, the server name the
+  certificate carries, no insecure skip) and, with --metrics-token, send the token from the
+  Secret the pod reads it from;
 - the container's HEALTHCHECK uses grpc.health.v1 (`trunkroutectl ping`, open with a token)
   on the gRPC port the default command listens on, and EXPOSE lists what the command listens on.
 """
@@ -86,6 +98,65 @@ def rules_job(rules_path):
 
 def matches(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# Flags naming files trunkrouted reads as secrets (common/secret_file.cc's rule applies).
+SECRET_FILE_FLAGS = ("--api-tls-key", "--api-tls-cert", "--api-tokens-file", "--metrics-token",
+                     "--api-token-file")
+
+
+def mounted_file(pod, container, path):
+    """What provides `path` in the container: {"volume", "kind" (secret, configMap, ...),
+    "source" (its secretName / name), "key", "mode", "readOnly"}, or None when no volume is
+    mounted at the file's directory."""
+    if not path:
+        return None
+    directory, name = os.path.dirname(str(path)), os.path.basename(str(path))
+    mount = next((m for m in container.get("volumeMounts", []) if m["mountPath"] == directory),
+                 None)
+    if not mount:
+        return None
+    volume = next((v for v in pod["spec"].get("volumes", []) if v["name"] == mount["name"]), {})
+    kind = next((k for k in ("secret", "configMap", "projected", "emptyDir",
+                             "persistentVolumeClaim") if k in volume), None)
+    src = volume.get(kind) or {}
+    out = {"volume": mount["name"], "kind": kind, "readOnly": bool(mount.get("readOnly")),
+           "source": src.get("secretName", src.get("name")), "key": name,
+           "mode": src.get("defaultMode", 0o644), "optional": bool(src.get("optional"))}
+    items = src.get("items")
+    if items:
+        item = next((i for i in items if i.get("path") == name), None)
+        if item is None:
+            out["key"] = None  # the volume does not provide this file
+        else:
+            out["key"] = item["key"]
+            out["mode"] = item.get("mode", out["mode"])
+    return out
+
+
+def secret_key_of(docs, name, key):
+    """True/False when the Secret `name` is in docs (has `key` or not); None when it is created
+    outside the manifest."""
+    for d in docs:
+        if d.get("kind") == "Secret" and d["metadata"]["name"] == name:
+            return key in d.get("data", {}) or key in d.get("stringData", {})
+    return None
+
+
+def documented_san(text):
+    """Names in the subjectAltName of the documented openssl command, or None if none."""
+    m = re.search(r"subjectAltName=([^\"'\s]+)", text)
+    if not m:
+        return None
+    return [n.split(":", 1)[1] for n in m.group(1).split(",") if n.startswith("DNS:")]
+
+
+def name_matches(name, pattern):
+    if pattern.startswith("*."):
+        head, _, rest = name.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return name == pattern
 
 
 # ---- the workload -------------------------------------------------------------------------
@@ -192,7 +263,8 @@ def check_container(path, docs, workload):
         for proto in protos - declared.get(port, set()):
             problems.append(f"{where}: listens on {port}/{proto} without a container port")
 
-    # Probes.
+    # Probes: the port, the path and the scheme the listener speaks.
+    tls = "--api-tls-cert" in args
     grpc_port, http_port = port_of(args.get("--grpc-listen", "")), port_of(args.get("--http-listen", ""))
     for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
         probe = c.get(probe_name)
@@ -200,11 +272,17 @@ def check_container(path, docs, workload):
             if probe_name != "startupProbe":
                 problems.append(f"{where}: no {probe_name}")
             continue
+        if ("grpc" in probe or "httpGet" in probe) and "--api-tls-client-ca" in args:
+            problems.append(f"{where}: {probe_name} cannot pass --api-tls-client-ca: the kubelet "
+                            "presents no client certificate")
         if "grpc" in probe:
             port = probe["grpc"].get("port")
             if port != grpc_port:
                 problems.append(f"{where}: {probe_name} asks grpc.health.v1 on {port}, "
                                 f"--grpc-listen is on {grpc_port}")
+            if tls:
+                problems.append(f"{where}: {probe_name} is a gRPC probe, which the kubelet sends "
+                                "in plaintext, and --api-tls-cert makes the gRPC listener TLS only")
         elif "httpGet" in probe:
             port = probe["httpGet"].get("port")
             port = by_name[port]["containerPort"] if port in by_name else port
@@ -212,6 +290,10 @@ def check_container(path, docs, workload):
                 problems.append(f"{where}: {probe_name} httpGet {port}"
                                 f"{probe['httpGet'].get('path')} is not /healthz on the HTTP "
                                 f"listener ({http_port})")
+            scheme = probe["httpGet"].get("scheme", "HTTP")
+            if scheme != ("HTTPS" if tls else "HTTP"):
+                problems.append(f"{where}: {probe_name} uses scheme {scheme}, the HTTP listener "
+                                f"speaks {'HTTPS (--api-tls-cert)' if tls else 'HTTP'}")
         else:
             problems.append(f"{where}: {probe_name} is neither grpc nor httpGet")
 
@@ -289,14 +371,103 @@ def check_container(path, docs, workload):
     if not data_volume or (data_volume not in claim_templates and
                            not volumes.get(data_volume, {}).get("persistentVolumeClaim")):
         problems.append(f"{where}: --data-dir {data_dir} is not on a persistent volume")
-    token = args.get("--api-token-file")
-    if token:
-        if not mount_of(token, "secret"):
-            problems.append(f"{where}: --api-token-file {token} is not in a mounted Secret")
-        if env.get("TRUNKROUTE_TOKEN_FILE", {}).get("value") != token:
-            problems.append(f"{where}: TRUNKROUTE_TOKEN_FILE is not --api-token-file ({token}): "
-                            "`kubectl exec ... trunkroutectl` would have no token")
     return problems
+
+
+def check_api_security(path, docs, text, workload):
+    """TLS and tokens of the API listeners, the secret files' volumes and modes, and what
+    trunkroutectl in the pod needs."""
+    w, pod, c, args = workload
+    where = f"{path}: container trunkrouted"
+    problems = []
+    env = {e["name"]: e for e in c.get("env", [])}
+    tls = "--api-tls-cert" in args
+    for flag in ("--grpc-listen", "--http-listen"):
+        host = host_of(args.get(flag, "127.0.0.1:0"))
+        if host in LOOPBACK:
+            continue
+        if not tls:
+            problems.append(f"{where}: {flag}={args[flag]} reaches beyond loopback without "
+                            "--api-tls-cert: tokens and config would cross the network in clear")
+        if "--api-tokens-file" not in args:
+            problems.append(f"{where}: {flag}={args[flag]} reaches beyond loopback without "
+                            "--api-tokens-file (scoped tokens)")
+    if tls != ("--api-tls-key" in args):
+        problems.append(f"{where}: --api-tls-cert and --api-tls-key go together")
+    if "--api-token-file" in args:
+        problems.append(f"{where}: --api-token-file gives one token every scope; give each client "
+                        "its own token with the scopes it needs in --api-tokens-file")
+
+    # Secret files: a read-only Secret volume providing the key, modes secret_file.cc accepts.
+    psc, csc = pod["spec"].get("securityContext", {}), c.get("securityContext", {})
+    run_as = csc.get("runAsUser", psc.get("runAsUser"))
+    for flag in SECRET_FILE_FLAGS + ("--api-tls-client-ca",):
+        if flag not in args:
+            continue
+        f = mounted_file(pod, c, args[flag])
+        if not f or f["kind"] != "secret":
+            problems.append(f"{where}: {flag}={args[flag]} is not in a mounted Secret")
+            continue
+        if not f["readOnly"]:
+            problems.append(f"{where}: {flag}: volume {f['volume']} is not mounted read-only")
+        if f["key"] is None:
+            problems.append(f"{where}: {flag}: volume {f['volume']} does not provide "
+                            f"{os.path.basename(args[flag])} (its items)")
+        elif secret_key_of(docs, f["source"], f["key"]) is False:
+            problems.append(f"{where}: {flag}: Secret {f['source']} has no key {f['key']}")
+        if f["optional"]:
+            problems.append(f"{where}: {flag}: Secret {f['source']} is optional; trunkrouted "
+                            "cannot start without it")
+        if flag == "--api-tls-client-ca":
+            continue
+        # The kubelet writes Secret files owned by root, group fsGroup, mode | 0440 (read-only
+        # volume): trunkrouted accepts a root-owned secret file of at most 0640.
+        mode = f["mode"] | (0o440 if psc.get("fsGroup") is not None else 0)
+        if mode & 0o037:
+            problems.append(f"{where}: {flag}: volume {f['volume']} gives mode {mode:04o}; "
+                            "trunkrouted refuses a root-owned secret file beyond 0640 (set "
+                            "defaultMode: 0440)")
+        if psc.get("fsGroup") is None and run_as != 0:
+            problems.append(f"{where}: {flag}: no fsGroup, so the daemon's user cannot read "
+                            "the root-owned file")
+        if run_as == 0:
+            problems.append(f"{where}: runs as root: root would own the 0440 secret files and "
+                            "trunkrouted wants 0600 for its own files")
+
+    # trunkroutectl in the pod (kubectl exec): a token, and with TLS the CA and the server name.
+    token_flags = [f for f in ("--api-tokens-file", "--api-token-file") if f in args]
+    if token_flags:
+        token_file = env.get("TRUNKROUTE_TOKEN_FILE", {}).get("value")
+        f = mounted_file(pod, c, token_file)
+        if not token_file or not f or f["kind"] != "secret":
+            problems.append(f"{where}: TRUNKROUTE_TOKEN_FILE ({token_file}) is not in a mounted "
+                            "Secret: `kubectl exec ... trunkroutectl` would have no token")
+        elif token_file == args.get("--api-tokens-file"):
+            problems.append(f"{where}: TRUNKROUTE_TOKEN_FILE is the tokens file, which holds "
+                            "hashes, not a token: `kubectl exec ... trunkroutectl` would be refused")
+    if tls:
+        ca = env.get("TRUNKROUTE_TLS_CA", {}).get("value")
+        f = mounted_file(pod, c, ca)
+        if not ca or not f or f["kind"] not in ("secret", "configMap") or f["key"] is None:
+            problems.append(f"{where}: TRUNKROUTE_TLS_CA ({ca}) is not a mounted file: "
+                            "`kubectl exec ... trunkroutectl` would speak plaintext to a TLS "
+                            "listener")
+        name = env.get("TRUNKROUTE_TLS_SERVER_NAME", {}).get("value")
+        sans = documented_san(text)
+        if not name and "TRUNKROUTE_SERVER" not in env:
+            problems.append(f"{where}: no TRUNKROUTE_TLS_SERVER_NAME: trunkroutectl in the pod "
+                            "asks 127.0.0.1, which the certificate does not name")
+        elif name and sans is not None and not any(name_matches(name, s) for s in sans):
+            problems.append(f"{where}: TRUNKROUTE_TLS_SERVER_NAME {name} is not in the "
+                            f"documented certificate's subjectAltName {sans}")
+    return problems
+
+
+def metrics_token_secret(workload):
+    """(Secret name, key) the pod reads --metrics-token from, or None."""
+    w, pod, c, args = workload
+    f = mounted_file(pod, c, args.get("--metrics-token"))
+    return (f["source"], f["key"]) if f and f["kind"] == "secret" else None
 
 
 def check_services(path, docs, workload):
@@ -352,7 +523,49 @@ def check_exec_commands(path, text, docs, workload):
 
 # ---- scraping -----------------------------------------------------------------------------
 
-def check_scraping(p, docs, workload):
+def check_endpoint_security(where, ep, workload, text):
+    """A ServiceMonitor endpoint's scheme, TLS verification and metrics token."""
+    w, pod, c, args = workload
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    tls = "--api-tls-cert" in args
+    problems = []
+    scheme = ep.get("scheme", "http")
+    if scheme != ("https" if tls else "http"):
+        problems.append(f"{where}: endpoint scheme {scheme}, the metrics listener speaks "
+                        f"{'https (--api-tls-cert)' if tls else 'http'}")
+    if tls:
+        tc = ep.get("tlsConfig", {})
+        if tc.get("insecureSkipVerify"):
+            problems.append(f"{where}: tlsConfig.insecureSkipVerify: the certificate is not checked")
+        if not (tc.get("ca", {}).get("secret") or tc.get("ca", {}).get("configMap") or
+                tc.get("caFile")):
+            problems.append(f"{where}: tlsConfig has no CA to verify the API's certificate with")
+        problems += server_name_problems(where, "tlsConfig.serverName", tc.get("serverName"),
+                                         env, text)
+    want = metrics_token_secret(workload)
+    auth = ep.get("authorization", {}).get("credentials") or ep.get("bearerTokenSecret")
+    if want and (not auth or (auth.get("name"), auth.get("key")) != want):
+        problems.append(f"{where}: /metrics needs --metrics-token (Secret {want[0]} key "
+                        f"{want[1]}); the endpoint sends {auth or 'no token'}")
+    return problems
+
+
+def server_name_problems(where, field, name, env, text):
+    """A scrape config's TLS server name must be one the certificate carries (pods are scraped
+    by IP, which it does not)."""
+    expected = env.get("TRUNKROUTE_TLS_SERVER_NAME")
+    sans = documented_san(text)
+    if not name:
+        return [f"{where}: no {field}: pods are scraped by IP, which the certificate does not name"]
+    if sans is not None and not any(name_matches(name, s) for s in sans):
+        return [f"{where}: {field} {name} is not in the documented certificate's "
+                f"subjectAltName {sans}"]
+    if expected and sans is None and name != expected:
+        return [f"{where}: {field} {name} is not TRUNKROUTE_TLS_SERVER_NAME ({expected})"]
+    return []
+
+
+def check_scraping(p, docs, workload, text=""):
     problems = []
     job = rules_job(p["rules"])
     if not job:
@@ -385,6 +598,7 @@ def check_scraping(p, docs, workload):
                                     f"Service {svc['metadata']['name']}")
                 if ep.get("path", "/metrics") != "/metrics":
                     problems.append(f"{where}: endpoint path {ep.get('path')} is not /metrics")
+                problems += check_endpoint_security(where, ep, workload, text)
             label = spec.get("jobLabel")
             got = (svc["metadata"].get("labels", {}).get(label) if label
                    else svc["metadata"]["name"])
@@ -406,6 +620,7 @@ def check_scraping(p, docs, workload):
                 problems.append(f"{where}: the alert rules select job=\"{job}\"")
             keeps = {r["source_labels"][0]: r["regex"] for r in sc.get("relabel_configs", [])
                      if r.get("action") == "keep" and r.get("source_labels")}
+            problems += check_scrape_job_security(where, sc, workload, text)
             for src, regex in keeps.items():
                 m = re.fullmatch(r"__meta_kubernetes_pod_label_(\w+)", src)
                 if m and not re.fullmatch(regex, pod_labels.get(m.group(1), "")):
@@ -422,6 +637,33 @@ def check_scraping(p, docs, workload):
     if not names or any(n != job for n in names):
         problems.append(f"{p['metrics_md']}: scrape config job_name {names}, the alert rules "
                         f"select job=\"{job}\"")
+    return problems
+
+
+def check_scrape_job_security(where, sc, workload, text):
+    """A plain Prometheus scrape job's scheme, TLS verification and metrics token."""
+    w, pod, c, args = workload
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    tls = "--api-tls-cert" in args
+    problems = []
+    scheme = sc.get("scheme", "http")
+    if scheme != ("https" if tls else "http"):
+        problems.append(f"{where}: scheme {scheme}, the metrics listener speaks "
+                        f"{'https (--api-tls-cert)' if tls else 'http'}")
+    if tls:
+        tc = sc.get("tls_config", {})
+        if tc.get("insecure_skip_verify"):
+            problems.append(f"{where}: tls_config.insecure_skip_verify: the certificate is not "
+                            "checked")
+        if not tc.get("ca_file") and not tc.get("ca"):
+            problems.append(f"{where}: tls_config has no ca_file to verify the API's certificate")
+        problems += server_name_problems(where, "tls_config.server_name", tc.get("server_name"),
+                                         env, text)
+    auth = sc.get("authorization", {})
+    if metrics_token_secret(workload) and not (auth.get("credentials_file") or
+                                               auth.get("credentials")):
+        problems.append(f"{where}: /metrics needs --metrics-token; the job sends no "
+                        "authorization credentials")
     return problems
 
 
@@ -478,6 +720,7 @@ def check_manifests(root, override=None):
         problems += check_container(p["manifest"], docs, workload)
         problems += check_services(p["manifest"], docs, workload)
         problems += check_exec_commands(p["manifest"], text, docs, workload)
-        problems += check_scraping(p, docs, workload)
+        problems += check_api_security(p["manifest"], docs, text, workload)
+        problems += check_scraping(p, docs, workload, text)
     problems += check_containerfile(p["containerfile"])
     return problems
