@@ -30,6 +30,10 @@ What "deploys" means here, each a problem when it does not hold:
   the scheme the metrics listener speaks, verify its certificate (a CA, the server name the
   certificate carries, no insecure skip) and, with --metrics-token, send the token from the
   Secret the pod reads it from;
+- the systemd unit and its etcd drop-in: listeners beyond loopback have TLS and scoped tokens,
+  every secret file flag names a file of $CREDENTIALS_DIRECTORY that a LoadCredential= provides
+  (a DynamicUser cannot read /etc/trunkroute), and the drop-in's ExecStart, which replaces the
+  unit's, keeps the unit's API flags;
 - the container's HEALTHCHECK uses grpc.health.v1 (`trunkroutectl ping`, open with a token)
   on the gRPC port the default command listens on, and EXPOSE lists what the command listens on.
 """
@@ -54,6 +58,9 @@ def paths(root):
         "scrape": os.path.join(root, "deploy", "prometheus", "trunkroute-scrape.yml"),
         "rules": os.path.join(root, "deploy", "prometheus", "trunkroute-alerts.yml"),
         "containerfile": os.path.join(root, "deploy", "container", "Containerfile"),
+        "unit": os.path.join(root, "deploy", "systemd", "trunkrouted.service"),
+        "unit_dropin": os.path.join(root, "deploy", "systemd", "trunkrouted.service.d",
+                                    "etcd.conf.example"),
         "metrics_md": os.path.join(root, "docs", "metrics.md"),
     }
 
@@ -699,6 +706,62 @@ def check_containerfile(path):
     return problems
 
 
+# ---- the systemd unit -----------------------------------------------------------------------
+
+def read_unit(path):
+    """(LoadCredential ids, Environment {name: value}, trunkrouted's args of the last ExecStart)."""
+    text = open(path, encoding="utf-8").read().replace("\\\n", " ")
+    creds = set(re.findall(r"^LoadCredential=([^:\s]+):", text, re.M))
+    env = dict(re.findall(r"^Environment=([A-Za-z_]\w*)=(\S*)", text, re.M))
+    starts = [s for s in re.findall(r"^ExecStart=(.*)$", text, re.M) if s.strip()]
+    args = None
+    if starts:
+        m = re.search(r"\btrunkrouted\s+(.*)$", starts[-1])
+        words = [w.strip("'\"") for w in (m.group(1).split() if m else [])]
+        args = parse_args([w for w in words if w])
+    return creds, env, args
+
+
+def check_systemd(unit, dropin):
+    problems = []
+    creds, env, unit_args = read_unit(unit)
+    files = [(unit, unit_args, creds)]
+    if os.path.exists(dropin):
+        d_creds, d_env, d_args = read_unit(dropin)
+        env.update(d_env)
+        files.append((dropin, d_args, creds | d_creds))
+    for path, args, known in files:
+        if args is None:
+            problems.append(f"{path}: no ExecStart running trunkrouted")
+            continue
+        for flag in ("--grpc-listen", "--http-listen"):
+            value = re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), m.group(0)),
+                           str(args.get(flag, "127.0.0.1:0")))
+            if host_of(value) in LOOPBACK:
+                continue
+            for need in ("--api-tls-cert", "--api-tls-key", "--api-tokens-file"):
+                if need not in args:
+                    problems.append(f"{path}: {flag} {value} reaches beyond loopback without {need}")
+        if "--api-token-file" in args:
+            problems.append(f"{path}: --api-token-file gives one token every scope; use "
+                            "--api-tokens-file")
+        for flag in SECRET_FILE_FLAGS + ("--api-tls-client-ca", "--bootstrap-config"):
+            if flag not in args:
+                continue
+            m = re.fullmatch(r"\$\{?CREDENTIALS_DIRECTORY\}?/(\S+)", str(args[flag]))
+            if not m:
+                problems.append(f"{path}: {flag} {args[flag]} is not a credential: the dynamic "
+                                "user cannot read it (use ${CREDENTIALS_DIRECTORY}/NAME)")
+            elif m.group(1) not in known:
+                problems.append(f"{path}: {flag}: {m.group(1)} is not a LoadCredential= of the "
+                                "unit")
+        if path != unit and unit_args is not None:
+            for flag in sorted(f for f in SECRET_FILE_FLAGS + ("--api-tls-client-ca",)
+                               if f in unit_args and f not in args):
+                problems.append(f"{path}: its ExecStart replaces the unit's and drops {flag}")
+    return problems
+
+
 # ---- all of it ----------------------------------------------------------------------------
 
 def check_manifests(root, override=None):
@@ -723,4 +786,5 @@ def check_manifests(root, override=None):
         problems += check_api_security(p["manifest"], docs, text, workload)
         problems += check_scraping(p, docs, workload, text)
     problems += check_containerfile(p["containerfile"])
+    problems += check_systemd(p["unit"], p["unit_dropin"])
     return problems
