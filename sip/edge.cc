@@ -23,6 +23,12 @@ namespace trunkroute::sip {
 namespace {
 
 constexpr int kShutdownGraceMs = 3000;
+
+// Allow and Supported on every request and response of ours: what the edge really does.
+constexpr char kAllowedMethods[] = "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO";
+// 100rel: reliable provisionals and PRACK on each leg (docs/sip-edge.md "100rel and PRACK").
+// "timer" (RFC 4028) is nua's default claim, kept as it was.
+constexpr char kSupportedExtensions[] = "timer, 100rel";
 constexpr unsigned kUdpReceiveBuffer = 4u << 20;
 constexpr unsigned kUdpSendBuffer = 1u << 20;
 
@@ -336,7 +342,10 @@ absl::Status EdgeCore::CreateStack() {
       // nua would otherwise answer some finals itself: hold a 503 + Retry-After and re-send the
       // INVITE later (reporting a fake "100"), or follow a 3xx. Failover decides those here.
       NUTAG_MAX_RETRY_AFTER(0), NUTAG_AUTO302(0), NUTAG_AUTO305(0), NUTAG_APPL_METHOD("UPDATE"),
-      NUTAG_APPL_METHOD("INFO"), NUTAG_ALLOW("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"),
+      NUTAG_APPL_METHOD("INFO"),
+      // What the edge really does (nua's defaults also list MESSAGE, SUBSCRIBE, NOTIFY, REFER):
+      // the stack answers methods not listed 405. PRACK (RFC 3262) is answered per leg by nua.
+      SIPTAG_ALLOW_STR(kAllowedMethods), SIPTAG_SUPPORTED_STR(kSupportedExtensions),
       NUTAG_USER_AGENT("trunkroute"), SIPTAG_FROM_STR(from.c_str()),
       NUTAG_OUTBOUND("no-options-keepalive no-validate"),
       // Our own timers decide failover (attempt setup timer, budget, probe timeout). T1×64 (Timer
@@ -530,6 +539,18 @@ CallerRequest EdgeCore::CallerRequestOf(sip_t const* sip, const InviteFacts& inv
     su_free(home_, p);
   }
   request.max_forwards = invite.max_forwards - 1;  // admission refused 0
+  if (sip->sip_to != nullptr) {
+    // Without its tag (an initial INVITE has none): early dialogs of our own add theirs.
+    sip_to_t to = *sip->sip_to;
+    to.a_params = nullptr;
+    to.a_tag = nullptr;
+    if (char* t = sip_header_as_string(home_, reinterpret_cast<sip_header_t const*>(&to))) {
+      request.to = t;
+      su_free(home_, t);
+    }
+  }
+  request.supports_100rel =
+      sip_has_feature(sip->sip_supported, "100rel") || sip_has_feature(sip->sip_require, "100rel");
   if (sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0) {
     request.content_type = sip->sip_content_type && sip->sip_content_type->c_type
                                ? sip->sip_content_type->c_type

@@ -26,6 +26,22 @@ bool HasBody(sip_t const* sip) {
   return sip != nullptr && sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0;
 }
 
+// An SDP body: an offer or answer (RFC 3264), not any other kind of body.
+bool HasSdp(sip_t const* sip) {
+  if (!HasBody(sip)) return false;
+  if (sip->sip_content_type == nullptr || sip->sip_content_type->c_type == nullptr) return true;
+  return su_casematch(sip->sip_content_type->c_type, "application/sdp") != 0;
+}
+
+// A To-tag for an early dialog of our own: 64 random bits (RFC 3261 §19.3 asks for 32 at least).
+std::string NewEarlyDialogTag() {
+  unsigned char bytes[8];
+  su_randmem(bytes, sizeof bytes);
+  std::string tag = "em";
+  for (unsigned char b : bytes) absl::StrAppend(&tag, absl::Hex(b, absl::kZeroPad2));
+  return tag;
+}
+
 }  // namespace
 
 EdgeCall::EdgeCall(EdgeCore* core, nua_handle_t* caller_handle, router::Decision decision,
@@ -36,7 +52,8 @@ EdgeCall::EdgeCall(EdgeCore* core, nua_handle_t* caller_handle, router::Decision
       request_(std::move(request)),
       offers_(std::move(offers)),
       candidates_(candidates),
-      fsm_(std::move(candidates), decision_.policy(), request_.call_id) {
+      fsm_(std::move(candidates), decision_.policy(), request_.call_id),
+      early_dialogs_(&NewEarlyDialogTag) {
   caller_.ref.kind = LegRef::Kind::kCaller;
   caller_.ref.call = this;
   caller_.nh = caller_handle;
@@ -286,7 +303,7 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
                                core_->clock()->Now() - fsm_.attempt_started(a.attempt));
           }
         }
-        RespondCaller(a.status, sip, "");
+        RelayProvisional(a.attempt, a.status, sip);
         break;
       case CallAction::Kind::kAnswer:
         core_->counters().calls_answered.fetch_add(1, std::memory_order_relaxed);
@@ -435,6 +452,30 @@ void EdgeCall::RespondCaller(int status, sip_t const* with_body, const std::stri
               TAG_IF(body, SIPTAG_CONTENT_TYPE(body ? with_body->sip_content_type : nullptr)),
               TAG_IF(body, SIPTAG_PAYLOAD(body ? with_body->sip_payload : nullptr)),
               TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())), TAG_END());
+}
+
+void EdgeCall::RelayProvisional(int attempt, int status, sip_t const* provisional) {
+  if (caller_.nh == nullptr || caller_final_sent_) return;
+  const bool answer = HasSdp(provisional);
+  const std::string tag =
+      request_.to.empty() ? std::string() : early_dialogs_.TagFor(attempt, answer);
+  const std::string to = tag.empty() ? std::string() : absl::StrCat(request_.to, ";tag=", tag);
+  // RFC 3262 §3 / RFC 6337 §3.1: an answer in an unreliable provisional is only a preview; with a
+  // caller that supports 100rel it goes reliably (nua adds RSeq, retransmits, answers the PRACK).
+  const bool reliable = answer && request_.supports_100rel;
+  if (LogEnabled(LogLevel::kDebug)) {
+    LogDebug("provisional to caller", {{"call_id", request_.call_id},
+                                       {"attempt", std::to_string(attempt)},
+                                       {"status", std::to_string(status)},
+                                       {"sdp", answer ? "yes" : "no"},
+                                       {"early_dialog", tag.empty() ? "main" : tag},
+                                       {"reliable", reliable ? "yes" : "no"}});
+  }
+  nua_respond(
+      caller_.nh, status, StaticPhrase(status), TAG_IF(!to.empty(), SIPTAG_TO_STR(to.c_str())),
+      TAG_IF(reliable, SIPTAG_REQUIRE_STR("100rel")),
+      TAG_IF(answer, SIPTAG_CONTENT_TYPE(answer ? provisional->sip_content_type : nullptr)),
+      TAG_IF(answer, SIPTAG_PAYLOAD(answer ? provisional->sip_payload : nullptr)), TAG_END());
 }
 
 void EdgeCall::DestroyLeg(Leg& leg) {

@@ -13,6 +13,7 @@
 
 #include "router/decision.h"
 #include "sip/call.h"
+#include "sip/early_dialogs.h"
 #include "sip/edge_core.h"
 #include "sip/edge_util.h"
 #include "sip/sofia.h"
@@ -27,7 +28,9 @@ struct CallerRequest {
   std::string privacy;        // Privacy header value, passed on
   std::string content_type;   // of the offer; empty when the INVITE had no body
   std::string body;
-  unsigned max_forwards = 70;  // for the B legs (already decremented)
+  unsigned max_forwards = 70;    // for the B legs (already decremented)
+  std::string to;                // the INVITE's To (no tag): early dialogs of our own reuse it
+  bool supports_100rel = false;  // Supported or Require: 100rel (RFC 3262)
 };
 
 class EdgeCall {
@@ -72,6 +75,10 @@ class EdgeCall {
   void Execute(const CallActions& actions, sip_t const* sip);
   void SendInvite(int attempt, int candidate, int target);
   void Authenticate(Leg& leg, int candidate, sip_t const* challenge);
+  // Relays `attempt`'s provisional `status` (with its SDP, if any) to the caller, in the dialog
+  // EarlyDialogs gives it (docs/sip-edge.md "Early media"); reliably (RFC 3262) when it carries
+  // an answer and the caller supports 100rel.
+  void RelayProvisional(int attempt, int status, sip_t const* provisional);
   // Answers the caller with `status` (standard phrase), the body of `with_body` if any, and a
   // Reason header if `reason` is not empty.
   void RespondCaller(int status, sip_t const* with_body, const std::string& reason);
@@ -97,6 +104,7 @@ class EdgeCall {
   bool dialog_ended_ = false;
   bool shutting_down_ = false;
   std::optional<PendingRelay> pending_;
+  EarlyDialogs early_dialogs_;
   MonoTime started_{};
 };
 

@@ -22,6 +22,8 @@ struct PostedTask;
 #include <sofia-sip/su_wait.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/su_log.h>
+#include <sofia-sip/su_string.h>
+#include <sofia-sip/su_uniqueid.h>
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
