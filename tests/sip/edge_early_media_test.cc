@@ -6,6 +6,7 @@
 // two different answers. The 200 goes in the caller's main dialog (the tag the stack gave the
 // INVITE) with the answering trunk's SDP; a provisional with SDP goes in an early dialog of its
 // attempt's own; provisionals without SDP go in the main dialog.
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -208,6 +209,18 @@ TEST_F(EdgeEarlyMediaTest, CallerSupporting100relGetsAReliableEarlyAnswerAndItsP
   ASSERT_THAT(pracks, SizeIs(1));
   EXPECT_EQ(pracks[0].header("RAck"), absl::StrCat(progress[0].header("RSeq"), " 1 INVITE"));
   EXPECT_THAT(Responses(caller, true, "PRACK", 200), SizeIs(1)) << Describe(caller);
+  // RFC 3262 §3: the 200 (which the trunk sent 100 ms after its 183, before the caller's PRACK
+  // 300 ms after it) is held until the PRACK of the reliable 183 with SDP.
+  size_t prack_at = caller.size(), answer_at = caller.size();
+  for (size_t i = 0; i < caller.size(); ++i) {
+    if (!caller[i].received && caller[i].is_request() && caller[i].method() == "PRACK") {
+      prack_at = std::min(prack_at, i);
+    }
+    if (caller[i].received && caller[i].method() == "INVITE" && caller[i].status() == 200) {
+      answer_at = std::min(answer_at, i);
+    }
+  }
+  EXPECT_LT(prack_at, answer_at) << Describe(caller);
   // What the edge says it does.
   const std::optional<SipMessage> ok = Final200(caller);
   ASSERT_TRUE(ok.has_value()) << Describe(caller);
