@@ -2,19 +2,13 @@
 
 #include <utility>
 
-#include "absl/strings/match.h"
-#include "sip/sdp_filter.h"
+#include "sip/sdp_policy.h"
 
 namespace trunkroute::sip {
 
 CallPlan PlanCall(const router::Decision& decision, const CallerOffer& offer,
                   absl::FunctionRef<int(const std::string&)> trunk_load,
                   const TargetsOfTrunk* targets_of) {
-  // Only SDP is filtered; any other body goes as received.
-  const bool sdp = !offer.body.empty() &&
-                   absl::EqualsIgnoreCase(
-                       absl::string_view(offer.content_type.data(), offer.content_type.size()),
-                       "application/sdp");
   CallPlan plan;
   plan.candidates.reserve(decision.candidates.size());
   plan.offers.reserve(decision.candidates.size());
@@ -31,11 +25,13 @@ CallPlan PlanCall(const router::Decision& decision, const CallerOffer& offer,
       c.skip = CallCandidate::Skip::kAtCapacity;
     } else if (by_targets && c.targets.empty()) {
       c.skip = CallCandidate::Skip::kUnresolved;
-    } else if (sdp) {
-      SdpFilterResult f = FilterSdpCodecs(offer.body, t.codecs);
-      if (f.has_common_codec) {
-        filtered = std::move(f.sdp);
-      } else {
+    } else {
+      // The one SDP rule (sip/sdp_policy.h); a body that is not SDP goes as received.
+      SdpDecision f = FilterSdpForTrunk(t.codecs, offer.content_type, offer.body,
+                                        SdpDirection::kToTrunk, SdpRole::kOffer);
+      if (f.kind == SdpDecision::Kind::kFiltered) {
+        filtered = std::move(f.body);
+      } else if (f.kind == SdpDecision::Kind::kNotAcceptable) {
         c.skip = CallCandidate::Skip::kNoCommonCodec;
       }
     }

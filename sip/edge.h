@@ -84,6 +84,8 @@ struct EdgeCounters {
   std::atomic<uint64_t> target_failovers{0};      // of which: to the same trunk's next target
   std::atomic<uint64_t> auth_failures{0};         // outcomes health classified AUTH_FAILED
   std::atomic<uint64_t> late_answers_cleared{0};  // 2xx after abandonment, ACKed and BYEd
+  std::atomic<uint64_t> offers_refused{0};        // SDP offers with no codec the trunk allows
+                                                  // (488 to a re-INVITE/UPDATE, a 2xx offer BYEd)
   std::atomic<uint64_t> probes_sent{0};
   std::atomic<uint64_t> probes_answered{0};
   std::atomic<uint64_t> probes_timed_out{0};

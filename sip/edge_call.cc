@@ -42,6 +42,14 @@ std::string NewEarlyDialogTag() {
   return tag;
 }
 
+// The nua tags of a RelayBody: the received body, or the filtered SDP in its place.
+#define BODY_TAGS(b)                                                     \
+  TAG_IF((b).present && (b).ct != nullptr, SIPTAG_CONTENT_TYPE((b).ct)), \
+      TAG_IF((b).present && (b).ct == nullptr && !(b).sdp.empty(),       \
+             SIPTAG_CONTENT_TYPE_STR("application/sdp")),                \
+      TAG_IF((b).present && (b).sdp.empty(), SIPTAG_PAYLOAD((b).pl)),    \
+      TAG_IF((b).present && !(b).sdp.empty(), SIPTAG_PAYLOAD_STR((b).sdp.c_str()))
+
 }  // namespace
 
 EdgeCall::EdgeCall(EdgeCore* core, nua_handle_t* caller_handle, router::Decision decision,
@@ -115,9 +123,9 @@ void EdgeCall::OnCallerEvent(nua_event_t event, int status, char const* /*phrase
         // Our B legs run with NUTAG_AUTOACK(0) so that an answer in the caller's ACK (late
         // offer, or a relayed re-INVITE) reaches the trunk.
         b->acked = true;
-        nua_ack(b->nh,
-                TAG_IF(HasBody(sip), SIPTAG_CONTENT_TYPE(sip ? sip->sip_content_type : nullptr)),
-                TAG_IF(HasBody(sip), SIPTAG_PAYLOAD(sip ? sip->sip_payload : nullptr)), TAG_END());
+        const RelayBody body = BodyFor(sip, b->ref.attempt, SdpDirection::kToTrunk,
+                                       SdpRole::kAnswer, /*refusable=*/false);
+        nua_ack(b->nh, BODY_TAGS(body), TAG_END());
       }
       break;
     case nua_i_bye:
@@ -178,6 +186,9 @@ void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char con
       if (connected) break;  // 2xx retransmissions of the answered INVITE
       if (status < 200) {
         Execute(fsm_.OnProvisional(attempt, status, now), sip);
+      } else if (status < 300 && RefuseUnusableLateOffer(attempt, leg, sip)) {
+        FinalResponse r{.status = 488, .phrase = "Not Acceptable Here"};
+        Execute(fsm_.OnFinal(attempt, r, now), nullptr);
       } else {
         FinalResponse r;
         r.status = status;
@@ -199,9 +210,9 @@ void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char con
       break;
     case nua_i_ack:
       if (connected && caller_.nh != nullptr && !caller_.closing) {
-        nua_ack(caller_.nh,
-                TAG_IF(HasBody(sip), SIPTAG_CONTENT_TYPE(sip ? sip->sip_content_type : nullptr)),
-                TAG_IF(HasBody(sip), SIPTAG_PAYLOAD(sip ? sip->sip_payload : nullptr)), TAG_END());
+        const RelayBody body = BodyFor(sip, attempt, SdpDirection::kFromTrunk, SdpRole::kAnswer,
+                                       /*refusable=*/false);
+        nua_ack(caller_.nh, BODY_TAGS(body), TAG_END());
       }
       break;
     case nua_i_bye:
@@ -293,7 +304,8 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
         }
         break;
       case CallAction::Kind::kRelease:
-        if (leg != nullptr && leg->nh != nullptr) DestroyLeg(*leg);
+        // A refused late offer is being ACKed and BYEd: its handle goes when that is done.
+        if (leg != nullptr && leg->nh != nullptr && !leg->refused_offer) DestroyLeg(*leg);
         break;
       case CallAction::Kind::kRelayProvisional:
         if (leg != nullptr && !leg->rang) {
@@ -307,7 +319,7 @@ void EdgeCall::Execute(const CallActions& actions, sip_t const* sip) {
         break;
       case CallAction::Kind::kAnswer:
         core_->counters().calls_answered.fetch_add(1, std::memory_order_relaxed);
-        RespondCaller(a.status, sip, "");
+        RespondCallerFromTrunk(a.status, a.attempt, sip);
         break;
       case CallAction::Kind::kRelayFinal:
         core_->counters().calls_failed.fetch_add(1, std::memory_order_relaxed);
@@ -463,6 +475,13 @@ void EdgeCall::RelayProvisional(int attempt, int status, sip_t const* provisiona
   // RFC 3262 §3 / RFC 6337 §3.1: an answer in an unreliable provisional is only a preview; with a
   // caller that supports 100rel it goes reliably (nua adds RSeq, retransmits, answers the PRACK).
   const bool reliable = answer && request_.supports_100rel;
+  // Its SDP filtered by the attempt's trunk (the answer to the caller's offer, or an offer when
+  // the INVITE had none); other bodies are not relayed in a provisional.
+  const RelayBody body = answer
+                             ? BodyFor(provisional, attempt, SdpDirection::kFromTrunk,
+                                       request_.body.empty() ? SdpRole::kOffer : SdpRole::kAnswer,
+                                       /*refusable=*/false)
+                             : RelayBody();
   if (LogEnabled(LogLevel::kDebug)) {
     LogDebug("provisional to caller", {{"call_id", request_.call_id},
                                        {"attempt", std::to_string(attempt)},
@@ -471,11 +490,9 @@ void EdgeCall::RelayProvisional(int attempt, int status, sip_t const* provisiona
                                        {"early_dialog", tag.empty() ? "main" : tag},
                                        {"reliable", reliable ? "yes" : "no"}});
   }
-  nua_respond(
-      caller_.nh, status, StaticPhrase(status), TAG_IF(!to.empty(), SIPTAG_TO_STR(to.c_str())),
-      TAG_IF(reliable, SIPTAG_REQUIRE_STR("100rel")),
-      TAG_IF(answer, SIPTAG_CONTENT_TYPE(answer ? provisional->sip_content_type : nullptr)),
-      TAG_IF(answer, SIPTAG_PAYLOAD(answer ? provisional->sip_payload : nullptr)), TAG_END());
+  nua_respond(caller_.nh, status, StaticPhrase(status),
+              TAG_IF(!to.empty(), SIPTAG_TO_STR(to.c_str())),
+              TAG_IF(reliable, SIPTAG_REQUIRE_STR("100rel")), BODY_TAGS(body), TAG_END());
 }
 
 void EdgeCall::DestroyLeg(Leg& leg) {
@@ -519,30 +536,52 @@ void EdgeCall::RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip) {
                 event == nua_i_invite ? "Request Pending" : "Server Internal Error", TAG_END());
     return;
   }
+  // A re-INVITE's or UPDATE's SDP is an offer, filtered by the connected trunk's codecs
+  // whichever side sent it; INFO bodies are not session descriptions and go as received.
+  RelayBody body;
+  if (event == nua_i_info) {
+    body.present = HasBody(sip);
+    body.ct = body.present ? sip->sip_content_type : nullptr;
+    body.pl = body.present ? sip->sip_payload : nullptr;
+  } else {
+    body = BodyFor(sip, fsm_.connected_attempt(),
+                   &from == &caller_ ? SdpDirection::kToTrunk : SdpDirection::kFromTrunk,
+                   SdpRole::kOffer, /*refusable=*/true);
+  }
+  if (body.not_acceptable) {
+    // RFC 3261 §14.2 / RFC 3311: the offer is refused; the session stays as it was and the
+    // other side never sees it.
+    core_->counters().offers_refused.fetch_add(1, std::memory_order_relaxed);
+    LogInfo("offer refused: no codec the trunk allows",
+            {{"call_id", request_.call_id},
+             {"trunk", ConnectedLeg()->trunk_id},
+             {"method", event == nua_i_invite ? "INVITE" : "UPDATE"},
+             {"direction",
+              std::string(SdpDirectionName(&from == &caller_ ? SdpDirection::kToTrunk
+                                                             : SdpDirection::kFromTrunk))}});
+    nua_respond(from.nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(core_->nua()),
+                SIPTAG_REASON_STR("SIP;cause=488;text=\"no codec the trunk allows\""), TAG_END());
+    return;
+  }
   pending_.emplace();
   pending_->from = &from;
+  pending_->had_offer = body.present && event != nua_i_info;
   if (event != nua_i_invite) {
     // UPDATE and INFO are answered later: keep the request to answer it with NUTAG_WITH_SAVED.
     pending_->has_saved = nua_save_event(core_->nua(), pending_->saved) != 0;
   }
-  const bool body = HasBody(sip);
-  sip_content_type_t const* ct = body ? sip->sip_content_type : nullptr;
-  sip_payload_t const* pl = body ? sip->sip_payload : nullptr;
   switch (event) {
     case nua_i_invite:
       pending_->answer_event = nua_r_invite;
-      nua_invite(to.nh, TAG_IF(body, SIPTAG_CONTENT_TYPE(ct)), TAG_IF(body, SIPTAG_PAYLOAD(pl)),
-                 TAG_END());
+      nua_invite(to.nh, BODY_TAGS(body), TAG_END());
       break;
     case nua_i_update:
       pending_->answer_event = nua_r_update;
-      nua_update(to.nh, TAG_IF(body, SIPTAG_CONTENT_TYPE(ct)), TAG_IF(body, SIPTAG_PAYLOAD(pl)),
-                 TAG_END());
+      nua_update(to.nh, BODY_TAGS(body), TAG_END());
       break;
     default:
       pending_->answer_event = nua_r_info;
-      nua_info(to.nh, TAG_IF(body, SIPTAG_CONTENT_TYPE(ct)), TAG_IF(body, SIPTAG_PAYLOAD(pl)),
-               TAG_END());
+      nua_info(to.nh, BODY_TAGS(body), TAG_END());
       break;
   }
 }
@@ -554,12 +593,91 @@ void EdgeCall::RelayAnswer(Leg& to_answer_side, int status, sip_t const* sip) {
     if (p->has_saved) nua_destroy_event(p->saved);
     return;
   }
-  const bool body = HasBody(sip);
+  // The answer (or, to a request without SDP, the offer in the 2xx, which cannot be refused)
+  // filtered by the connected trunk's codecs the way it travels; INFO answers go as received.
+  RelayBody body;
+  if (p->answer_event == nua_r_info) {
+    body.present = HasBody(sip);
+    body.ct = body.present ? sip->sip_content_type : nullptr;
+    body.pl = body.present ? sip->sip_payload : nullptr;
+  } else {
+    body = BodyFor(sip, fsm_.connected_attempt(),
+                   &to_answer_side == &caller_ ? SdpDirection::kFromTrunk : SdpDirection::kToTrunk,
+                   p->had_offer ? SdpRole::kAnswer : SdpRole::kOffer, /*refusable=*/false);
+  }
   nua_respond(to_answer_side.nh, status, StaticPhrase(status),
-              TAG_IF(p->has_saved, NUTAG_WITH_SAVED(p->saved)),
-              TAG_IF(body, SIPTAG_CONTENT_TYPE(body ? sip->sip_content_type : nullptr)),
-              TAG_IF(body, SIPTAG_PAYLOAD(body ? sip->sip_payload : nullptr)), TAG_END());
+              TAG_IF(p->has_saved, NUTAG_WITH_SAVED(p->saved)), BODY_TAGS(body), TAG_END());
   if (p->has_saved) nua_destroy_event(p->saved);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SDP on the call (sip/sdp_policy.h)
+
+EdgeCall::RelayBody EdgeCall::BodyFor(sip_t const* sip, int attempt, SdpDirection direction,
+                                      SdpRole role, bool refusable) {
+  RelayBody out;
+  if (!HasBody(sip)) return out;
+  out.present = true;
+  out.ct = sip->sip_content_type;
+  out.pl = sip->sip_payload;
+  if (attempt < 0 || attempt >= fsm_.attempt_count()) return out;
+  const router::CompiledTrunk& trunk = TrunkOf(fsm_.candidate_of(attempt));
+  const std::string_view type = out.ct != nullptr && out.ct->c_type != nullptr
+                                    ? std::string_view(out.ct->c_type)
+                                    : std::string_view();
+  const std::string_view text(out.pl->pl_data, out.pl->pl_len);
+  SdpDecision d = FilterSdpForTrunk(trunk.codecs, type, text, direction, role);
+  if (d.kind == SdpDecision::Kind::kNotAcceptable && !refusable) {
+    // An offer in a 18x/2xx: there is no refusing it; decline its streams instead.
+    d = FilterSdpForTrunk(trunk.codecs, type, text, direction, SdpRole::kAnswer);
+  }
+  switch (d.kind) {
+    case SdpDecision::Kind::kAsIs:
+      break;
+    case SdpDecision::Kind::kFiltered:
+      out.sdp = std::move(d.body);
+      if (d.removed_formats > 0 && LogEnabled(LogLevel::kDebug)) {
+        LogDebug("sdp filtered", {{"call_id", request_.call_id},
+                                  {"trunk", trunk.id},
+                                  {"direction", std::string(SdpDirectionName(direction))},
+                                  {"role", std::string(SdpRoleName(role))},
+                                  {"removed", std::to_string(d.removed_formats)}});
+      }
+      break;
+    case SdpDecision::Kind::kNotAcceptable:
+      out.not_acceptable = true;
+      break;
+  }
+  return out;
+}
+
+void EdgeCall::RespondCallerFromTrunk(int status, int attempt, sip_t const* sip) {
+  if (caller_.nh == nullptr || caller_final_sent_) return;
+  if (status >= 200) caller_final_sent_ = true;
+  // The trunk's SDP answers the caller's offer, or is the offer when the INVITE had none.
+  const RelayBody body =
+      BodyFor(sip, attempt, SdpDirection::kFromTrunk,
+              request_.body.empty() ? SdpRole::kOffer : SdpRole::kAnswer, /*refusable=*/false);
+  nua_respond(caller_.nh, status, StaticPhrase(status), BODY_TAGS(body), TAG_END());
+}
+
+bool EdgeCall::RefuseUnusableLateOffer(int attempt, Leg& leg, sip_t const* sip) {
+  if (!request_.body.empty() || leg.nh == nullptr) return false;  // not a late offer
+  RelayBody offer =
+      BodyFor(sip, attempt, SdpDirection::kFromTrunk, SdpRole::kOffer, /*refusable=*/true);
+  if (!offer.not_acceptable) return false;
+  core_->counters().offers_refused.fetch_add(1, std::memory_order_relaxed);
+  LogInfo("trunk's offer in its 2xx refused: no codec the trunk allows; ACK and BYE",
+          {{"call_id", request_.call_id}, {"trunk", leg.trunk_id}});
+  // The ACK must carry an answer (RFC 3264 §6): every stream declined (port 0).
+  const RelayBody declined =
+      BodyFor(sip, attempt, SdpDirection::kToTrunk, SdpRole::kAnswer, /*refusable=*/false);
+  leg.refused_offer = true;
+  leg.closing = true;
+  leg.acked = true;
+  nua_ack(leg.nh, BODY_TAGS(declined), TAG_END());
+  nua_bye(leg.nh, TAG_END());
+  return true;
 }
 
 void EdgeCall::Shutdown() {

@@ -16,6 +16,7 @@
 #include "sip/early_dialogs.h"
 #include "sip/edge_core.h"
 #include "sip/edge_util.h"
+#include "sip/sdp_policy.h"
 #include "sip/sofia.h"
 
 namespace trunkroute::sip {
@@ -61,6 +62,17 @@ class EdgeCall {
     bool closing = false;  // BYE (or final) sent: only waiting for the stack to finish
     bool acked = false;    // kTrunk: the 2xx to our INVITE has been ACKed
     bool rang = false;     // kTrunk: a 180/183 was relayed (post-dial delay taken)
+    // kTrunk: its 2xx offered no codec the trunk allows; ACKed (declined) and BYEd.
+    bool refused_offer = false;
+  };
+  // A message body as it may cross to the other leg (sip/sdp_policy.h): the received one, or the
+  // SDP filtered for the trunk; BODY_TAGS (edge_call.cc) turns it into nua tags.
+  struct RelayBody {
+    bool present = false;
+    bool not_acceptable = false;  // an offer with nothing allowed left: 488, relay nothing
+    sip_content_type_t const* ct = nullptr;
+    sip_payload_t const* pl = nullptr;  // as received, when `sdp` is empty
+    std::string sdp;                    // filtered SDP
   };
   // A request relayed within the dialog that waits for the other side's answer.
   struct PendingRelay {
@@ -68,6 +80,7 @@ class EdgeCall {
     Leg* from = nullptr;              // the side that sent the request and gets the answer
     nua_saved_event_t saved[1] = {};  // for UPDATE/INFO: answered later with NUTAG_WITH_SAVED
     bool has_saved = false;
+    bool had_offer = false;  // the request carried SDP (its 2xx has the answer, else an offer)
   };
 
   static void OnTimer(EdgeCore* core, su_timer_t* timer, void* arg);
@@ -87,6 +100,17 @@ class EdgeCall {
   void EndDialog(Leg* from);  // BYE the other side(s) once one side ended
   void RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip);
   void RelayAnswer(Leg& to_answer_side, int status, sip_t const* sip);
+  // SDP on the call: `sip`'s body as it may go on, filtered by the trunk of `attempt` for the
+  // way it travels (the one rule, FilterSdpForTrunk). An answer, or an offer that cannot be
+  // refused (in a 18x/2xx), is never not_acceptable: streams left without a codec are declined.
+  RelayBody BodyFor(sip_t const* sip, int attempt, SdpDirection direction, SdpRole role,
+                    bool refusable);
+  // The trunk's 2xx to our INVITE, relayed to the caller with its body filtered (18x bodies:
+  // RelayProvisional).
+  void RespondCallerFromTrunk(int status, int attempt, sip_t const* sip);
+  // The caller's INVITE had no offer and the trunk's 2xx offers nothing its codec list allows:
+  // ACK it with every stream declined and BYE it (RFC 3261 §13.2.2.4); the attempt ends 488.
+  bool RefuseUnusableLateOffer(int attempt, Leg& leg, sip_t const* sip);
   Leg* ConnectedLeg();
   Leg& OtherSide(Leg& leg);
   const router::CompiledTrunk& TrunkOf(int candidate) const;
