@@ -8,6 +8,7 @@
 // attempt's own; provisionals without SDP go in the main dialog.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -239,7 +240,8 @@ TEST_F(EdgeEarlyMediaTest, CallerSupporting100relGetsAReliableEarlyAnswerAndItsP
 
 // Both legs reliable: a caller that requires 100rel and a trunk that sends its 183 reliably.
 // Each leg has its own RSeq/RAck: the edge PRACKs the trunk's 183 itself and answers the caller's.
-TEST_F(EdgeEarlyMediaTest, CallerRequiring100relAndAReliableTrunkArePrackedPerLeg) {
+// Then the same caller across a failover after early media.
+TEST_F(EdgeEarlyMediaTest, CallerRequiring100relIsPrackedPerLegAlsoAcrossAFailover) {
   UseSlot(75);
   StartEdge(Config());
   Sipp* primary =
@@ -275,6 +277,53 @@ TEST_F(EdgeEarlyMediaTest, CallerRequiring100relAndAReliableTrunkArePrackedPerLe
   ASSERT_TRUE(ok.has_value());
   EXPECT_THAT(ok->body, HasSubstr("o=primary-media"));
   ExpectOneAnswerPerDialog(caller);
+  ExpectNoLeftovers();
+
+  // The same caller across a failover: the primary's early answer goes reliably in its own early
+  // dialog, the backup's 180 reliably in the main dialog (after the 183's PRACK: one reliable
+  // provisional in flight at a time), with the next RSeq of the transaction; the 200 (backup's
+  // SDP) waits for the 180's PRACK.
+  sipps_.clear();
+  Sipp* failing =
+      StartTrunk("primary2", primary_port(), "uas_early_media_fail.xml", 1, Who("primary-media"));
+  Sipp* answering = StartTrunk("backup2", backup_port(), "uas_ring_then_answer.xml");
+  Sipp* dialer2 = RunDialer("uac_100rel_failover.xml", Feature("Require: 100rel"));
+  EXPECT_EQ(dialer_status_, 0) << dialer2->Messages();
+  EXPECT_THAT(dialer2->Log(), HasSubstr("BYE;OK"));
+  EXPECT_EQ(failing->Wait(std::chrono::seconds(5)), 0) << failing->Messages();
+  EXPECT_EQ(answering->Wait(std::chrono::seconds(5)), 0) << answering->Messages();
+  const std::vector<SipMessage> caller2 = Trace(dialer2);
+  const std::vector<SipMessage> early = Responses(caller2, true, "INVITE", 183);
+  const std::vector<SipMessage> ringing = Responses(caller2, true, "INVITE", 180);
+  const std::optional<SipMessage> answer = Final200(caller2);
+  ASSERT_FALSE(early.empty()) << Describe(caller2);
+  ASSERT_FALSE(ringing.empty()) << Describe(caller2);
+  ASSERT_TRUE(answer.has_value()) << Describe(caller2);
+  EXPECT_THAT(early[0].body, HasSubstr("o=primary-media"));
+  EXPECT_THAT(answer->body, HasSubstr("o=trunk 1 1"));
+  EXPECT_NE(early[0].tag("To"), answer->tag("To"));
+  EXPECT_EQ(ringing[0].tag("To"), answer->tag("To"));
+  EXPECT_THAT(ringing[0].header("Require"), HasSubstr("100rel"));
+  const uint64_t rseq183 = std::stoull(early[0].header("RSeq"));
+  ASSERT_FALSE(ringing[0].header("RSeq").empty());
+  EXPECT_EQ(std::stoull(ringing[0].header("RSeq")), rseq183 + 1);
+  const std::vector<SipMessage> pracks2 = Requests(caller2, false, "PRACK");
+  ASSERT_THAT(pracks2, SizeIs(2));
+  EXPECT_EQ(pracks2[0].tag("To"), early[0].tag("To"));
+  EXPECT_EQ(pracks2[1].tag("To"), ringing[0].tag("To"));
+  size_t first_prack_at = caller2.size(), ringing_at = caller2.size();
+  for (size_t i = 0; i < caller2.size(); ++i) {
+    if (!caller2[i].received && caller2[i].is_request() && caller2[i].method() == "PRACK") {
+      first_prack_at = std::min(first_prack_at, i);
+    }
+    if (caller2[i].received && caller2[i].status() == 180) ringing_at = std::min(ringing_at, i);
+  }
+  EXPECT_LT(first_prack_at, ringing_at) << "the 180 waits for the 183's PRACK\n"
+                                        << Describe(caller2);
+  EXPECT_THAT(Responses(caller2, true, "PRACK", 200), SizeIs(2)) << Describe(caller2);
+  ExpectOneAnswerPerDialog(caller2);
+  EXPECT_THAT(Requests(Trace(failing), true, "PRACK"), IsEmpty());
+  EXPECT_THAT(Requests(Trace(answering), true, "PRACK"), IsEmpty());
   ExpectNoLeftovers();
 }
 
