@@ -303,11 +303,27 @@ MonoTime CallFsm::BudgetDeadline() const {
 }
 
 void CallFsm::ArmSetupTimer(Attempt& a, MonoTime now) {
-  const uint32_t timeout_ms =
-      candidates_[a.candidate].attempt_timeout_ms != 0
-          ? std::min(candidates_[a.candidate].attempt_timeout_ms, policy_.setup_timeout_ms)
-          : policy_.setup_timeout_ms;
+  // The adaptive timeout is there to move on sooner; with nowhere to move on to, a trunk that is
+  // merely slower than it used to be (a loaded carrier, a starved peer) gets the whole
+  // setup_timeout_ms rather than a 408 the caller did not need.
+  const uint32_t adaptive_ms = candidates_[a.candidate].attempt_timeout_ms;
+  const uint32_t timeout_ms = adaptive_ms != 0 && AnotherAttemptPossible()
+                                  ? std::min(adaptive_ms, policy_.setup_timeout_ms)
+                                  : policy_.setup_timeout_ms;
   a.deadline = std::min(now + std::chrono::milliseconds(timeout_ms), BudgetDeadline());
+}
+
+bool CallFsm::AnotherAttemptPossible() const {
+  // The attempt being armed is the latest in attempts_.
+  if (attempts_.size() >= max_attempts_) return false;
+  if (last_candidate_ < 0) return false;
+  const CallCandidate& c = candidates_[last_candidate_];
+  if (last_target_ + 1 < static_cast<int>(c.targets.size())) return true;
+  if (tries_on_candidate_ < 1 + static_cast<int>(policy_.retries_per_trunk)) return true;
+  for (size_t i = last_candidate_ + 1; i < candidates_.size(); ++i) {
+    if (candidates_[i].skip == CallCandidate::Skip::kNone) return true;
+  }
+  return false;
 }
 
 void CallFsm::Advance(MonoTime now, bool retry_same_allowed, CallActions& out,
@@ -349,8 +365,8 @@ void CallFsm::Advance(MonoTime now, bool retry_same_allowed, CallActions& out,
   a.candidate = cand;
   a.target = target;
   a.started = now;
-  ArmSetupTimer(a, now);
   attempts_.push_back(a);
+  ArmSetupTimer(attempts_.back(), now);
   current_ = attempt_count() - 1;
   out.push_back({.kind = CallAction::Kind::kSendInvite,
                  .attempt = current_,

@@ -185,7 +185,13 @@ class CallFsm {
   void Release(int attempt, int status, CallActions& out);
   void Reject(int status, std::string phrase, std::string reason, CallActions& out);
   void RejectWithFailures(CallActions& out);
+  // The attempt's setup timer: the trunk's adaptive attempt timeout (clamped to
+  // setup_timeout_ms) while another attempt could follow it, the full setup_timeout_ms for the
+  // last possible one (cutting it short could only lose the call), and never past the budget.
   void ArmSetupTimer(Attempt& a, MonoTime now);
+  // Whether an attempt could follow the latest one (another target of its trunk, a retry of it,
+  // another candidate, within max_attempts); optimistic about what its failure will allow.
+  bool AnotherAttemptPossible() const;
   MonoTime BudgetDeadline() const;
 
   const std::vector<CallCandidate> candidates_;

@@ -84,6 +84,56 @@ TEST_F(CallFsmTest, StartsWithPrimaryAndArmsItsAttemptTimeout) {
   EXPECT_EQ(fsm.NextDeadline(), Now() + milliseconds(700));
 }
 
+// The adaptive attempt timeout only serves to move on sooner: the last possible attempt gets
+// the whole setup_timeout_ms (found by the soak: a starved peer, the only candidate left, cut
+// at its learned 150 ms, turned a call the trunk answered 200 ms later into a 408).
+TEST_F(CallFsmTest, LastPossibleAttemptGetsTheWholeSetupTimeout) {
+  {
+    CallFsm fsm({Trunk("only", 150)}, policy_, "c1");
+    fsm.Start(Now());
+    EXPECT_EQ(fsm.NextDeadline(), Now() + milliseconds(1000)) << "nothing to move on to";
+  }
+  {
+    CallFsm fsm({Trunk("primary", 150), Trunk("backup", 150)}, policy_, "c2");
+    MonoTime t0 = Now();
+    fsm.Start(Now());
+    EXPECT_EQ(fsm.NextDeadline(), t0 + milliseconds(150)) << "the backup is still there";
+    CallActions a = FireTimer(fsm);
+    EXPECT_THAT(Describe(a), ElementsAre("ReportOutcome primary 0 timeout", "SendInvite a1 c1"));
+    EXPECT_EQ(fsm.NextDeadline(), Now() + milliseconds(1000)) << "the backup is the last";
+  }
+  {
+    CallCandidate skipped = Trunk("no-codec", 150);
+    skipped.skip = CallCandidate::Skip::kNoCommonCodec;
+    CallFsm fsm({Trunk("primary", 150), skipped}, policy_, "c3");
+    fsm.Start(Now());
+    EXPECT_EQ(fsm.NextDeadline(), Now() + milliseconds(1000)) << "a skipped trunk is no next";
+  }
+  {
+    router::EffectiveFailoverPolicy one = policy_;
+    one.max_attempts = 1;
+    CallFsm fsm({Trunk("primary", 150), Trunk("backup", 150)}, one, "c4");
+    fsm.Start(Now());
+    EXPECT_EQ(fsm.NextDeadline(), Now() + milliseconds(1000)) << "max_attempts reached";
+  }
+  {
+    router::EffectiveFailoverPolicy retry = policy_;
+    retry.retries_per_trunk = 1;
+    CallFsm fsm({Trunk("only", 150)}, retry, "c5");
+    fsm.Start(Now());
+    EXPECT_EQ(fsm.NextDeadline(), Now() + milliseconds(150)) << "a retry can follow";
+    FireTimer(fsm);
+    EXPECT_EQ(fsm.NextDeadline(), Now() + milliseconds(1000)) << "the retry is the last";
+  }
+  {
+    router::EffectiveFailoverPolicy budget = policy_;
+    budget.call_setup_budget_ms = 600;
+    CallFsm fsm({Trunk("only", 150)}, budget, "c6");
+    fsm.Start(Now());
+    EXPECT_EQ(fsm.NextDeadline(), Now() + milliseconds(600)) << "still within the budget";
+  }
+}
+
 TEST_F(CallFsmTest, NormalCallRelaysRingingAndAnswer) {
   CallFsm fsm({Trunk("primary"), Trunk("backup")}, policy_, "c1");
   fsm.Start(Now());
