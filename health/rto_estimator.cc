@@ -40,7 +40,11 @@ void RtoEstimator::OnSilentTimeout(int per_doubling) {
 
 uint32_t RtoEstimator::TimeoutMs() const {
   if (!has_sample_) return 0;
-  double base = std::max(static_cast<double>(kFloorMs), srtt_ms_ + 4.0 * rttvar_ms_);
+  // RTTVAR of a very steady trunk decays towards 0: without a margin relative to SRTT a trunk
+  // that always answers in 900 ms would be cut at ~910 ms and fail over on its first slower
+  // answer (found by the chaos test of a 900 ms trunk under a 1000 ms setup timeout).
+  const double margin = std::max(4.0 * rttvar_ms_, srtt_ms_ * kMinMarginOfSrtt);
+  double base = std::max(static_cast<double>(kFloorMs), srtt_ms_ + margin);
   double backed_off = std::ldexp(base, backoff_shift_);
   return static_cast<uint32_t>(std::ceil(std::min(backed_off, static_cast<double>(kMaxBackoffMs))));
 }

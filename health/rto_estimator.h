@@ -7,7 +7,9 @@ namespace trunkroute::health {
 
 // Learns one trunk's attempt timeout from its time-to-first-1xx, the way TCP learns its
 // retransmission timeout (RFC 6298): SRTT and RTTVAR smoothed with alpha = 1/8 and beta = 1/4,
-// timeout = max(150 ms, SRTT + 4 × RTTVAR).
+// timeout = max(150 ms, SRTT + max(4 × RTTVAR, SRTT / 4)). The SRTT/4 margin plays the part of
+// RFC 6298's clock-granularity term: a trunk whose answers are steady (RTTVAR near 0) may still
+// be a quarter slower than its mean once in a while without being abandoned.
 //
 // Backoff (Karn): each run of `per_doubling` consecutive attempts that time out with no 1xx at
 // all doubles the current timeout (up to kMaxBackoffMs), so a trunk that got slower but is alive
@@ -25,6 +27,8 @@ namespace trunkroute::health {
 class RtoEstimator {
  public:
   static constexpr uint32_t kFloorMs = 150;
+  // The least margin over SRTT, as a fraction of SRTT.
+  static constexpr double kMinMarginOfSrtt = 0.25;
   // The largest setup_timeout_ms a policy may have: backing off further is pointless because the
   // decision clamps the value to the route's setup_timeout_ms anyway.
   static constexpr uint32_t kMaxBackoffMs = 32000;

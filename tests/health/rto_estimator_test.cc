@@ -99,5 +99,19 @@ TEST(RtoEstimatorTest, NextSampleEndsTheBackoff) {
   EXPECT_LT(rto.TimeoutMs(), 600u);
 }
 
+// A steady slow trunk (always 900 ms): RTTVAR decays to ~0, but the timeout keeps a quarter of
+// SRTT in hand, so an answer at 960 ms is not abandoned (with SRTT + 4·RTTVAR alone it was cut
+// at ~905 ms after 30 calls; the chaos test of a 900 ms trunk found it).
+TEST(RtoEstimatorTest, SteadySlowTrunkKeepsAMarginOfAQuarterOfItsMean) {
+  RtoEstimator rto;
+  for (int i = 0; i < 200; ++i) rto.AddSample(900);
+  EXPECT_LT(rto.rttvar_ms(), 1.0);
+  EXPECT_EQ(rto.TimeoutMs(), 1125u);  // 900 + 900/4
+  // Jitter beyond a quarter of the mean is still RTTVAR's to cover.
+  RtoEstimator jittery;
+  for (int i = 0; i < 50; ++i) jittery.AddSample(i % 2 == 0 ? 400 : 1400);
+  EXPECT_GT(jittery.TimeoutMs(), 900u + 4 * 400);
+}
+
 }  // namespace
 }  // namespace trunkroute::health
