@@ -137,7 +137,8 @@ log "output in $out; rate $rate cps for $duration s; SIP ports $base-$((base + 1
 for t in "${trunk_order[@]}"; do
   sipp -sf "${tscen[$t]}" -i 127.0.0.1 -p "${tport[$t]}" -mp "$((media_base + ${#pids[@]} * 4))" \
     -nostdin -timeout "$((duration + 120))s" -timer_resol 1 -trace_logs -log_file "trunk-$t.log" \
-    -trace_err -error_file "trunk-$t.err" \
+    -trace_err -error_file "trunk-$t.err" -watchdog_major_maxtriggers 1000000 \
+    -watchdog_minor_maxtriggers 1000000 \
     </dev/null >"trunk-$t.out" 2>&1 &
   pids+=($!)
 done
@@ -249,12 +250,12 @@ while (( $(date +%s) < end )); do
   fi
   phase=$(( ( $(date +%s) - ${start%.*} ) % 45 ))
   if ((phase >= 15 && phase < 30 && !frozen)); then
-    kill -STOP "${tpid[flaky]}"; frozen=1; echo "$(date +%s.%N) stop" >>flaky.txt
+    kill -STOP "${tpid[flaky]}" || log "flaky trunk gone"; frozen=1; echo "$(date +%s.%N) stop" >>flaky.txt
   elif ((!(phase >= 15 && phase < 30) && frozen)); then
-    kill -CONT "${tpid[flaky]}"; frozen=0; echo "$(date +%s.%N) cont" >>flaky.txt
+    kill -CONT "${tpid[flaky]}" || log "flaky trunk gone"; frozen=0; echo "$(date +%s.%N) cont" >>flaky.txt
   fi
 done
-if ((frozen)); then kill -CONT "${tpid[flaky]}"; echo "$(date +%s.%N) cont" >>flaky.txt; fi
+if ((frozen)); then kill -CONT "${tpid[flaky]}" || true; echo "$(date +%s.%N) cont" >>flaky.txt; fi
 
 log "traffic window over; waiting for the dialers to finish their calls"
 for k in "${kinds[@]}"; do
@@ -265,6 +266,10 @@ for k in "${kinds[@]}"; do
   wait "${dpids[$k]}" 2>/dev/null || true
 done
 stop=$(date +%s.%N)
+# Every trunk must have lasted the whole run, or the mix was not what this reports.
+dead_trunks=""
+for t in "${trunk_order[@]}"; do kill -0 "${tpid[$t]}" 2>/dev/null || dead_trunks+=" $t"; done
+[[ -z $dead_trunks ]] || log "trunks that ended early:$dead_trunks"
 # Calls drain: the edge ends with nothing up and its descriptors back to the idle count.
 active=-1
 end_fds=-1
@@ -288,6 +293,7 @@ if ((check)); then
     { log "FAIL: fds $end_fds at the end, $idle_fds idle"; ok=0; }
   grep -q '^config writes: [0-9]* ok, 0 failed' report.txt || { log "FAIL: config writes failed"; ok=0; }
   kill -0 "$dpid" 2>/dev/null || { log "FAIL: trunkrouted died"; ok=0; }
+  [[ -z $dead_trunks ]] || { log "FAIL: trunks ended early:$dead_trunks"; ok=0; }
 fi
 kill -TERM "$dpid" 2>/dev/null || true
 for _ in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
