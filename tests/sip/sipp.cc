@@ -91,6 +91,10 @@ void Sipp::Kill() {
   pid_ = -1;
 }
 
+void Sipp::Signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
 std::string Sipp::Log() const { return ReadFile(dir_ + "/" + name_ + ".log"); }
 std::string Sipp::Messages() const { return ReadFile(dir_ + "/" + name_ + ".msg"); }
 std::string Sipp::Output() const { return ReadFile(dir_ + "/" + name_ + ".out"); }

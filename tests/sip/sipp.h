@@ -25,6 +25,8 @@ class Sipp {
   int Wait(std::chrono::milliseconds timeout);
   bool Running();
   void Kill();
+  // Sends `sig` (e.g. SIGSTOP/SIGCONT to make a trunk silent and back) while it runs.
+  void Signal(int sig);
 
   std::string Log() const;       // the -trace_logs file (our <log> lines)
   std::string Messages() const;  // the -trace_msg file (every message sent and received)
