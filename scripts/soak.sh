@@ -9,7 +9,7 @@
 #               sustained in docs/benchmarks.md, S4)
 #   --duration  seconds of traffic (default 600)
 #   --slot      port slot as tests/sip/edge_test_fixture.h counts them: SIP ports from
-#               ${TRUNKROUTE_SIP_TEST_PORT_BASE:-27000} + slot*10 (18 ports: two slots; gRPC and /metrics on the last two, TCP), SIPp
+#               ${TRUNKROUTE_SIP_TEST_PORT_BASE:-27000} + slot*10 (two slots: 0-15 and 18 SIP, 16-17 gRPC and /metrics over TCP), SIPp
 #               media ports like the fixture's (default 100)
 #   --loadgen   RouteCall load from bench/grpc/routecall_loadgen (1 channel, 1 call in flight,
 #               closed loop: fast) instead of trunkroutectl route call 5 times a second
@@ -25,7 +25,7 @@
 #   r503ra   +1555400…  t503ra → ok_b      503 Retry-After: 5: DOWN 5 s each time
 #   silent   +1555500…  flaky → ok_a       flaky is frozen (SIGSTOP) 15 s of every 45 s
 #   cancel   +1555600…  ringer             the caller CANCELs while it rings (487)
-#   hangup   +1555700…  hangup → ok_a      answered, the trunk hangs up (BYE from leg B)
+#   hangup   +1555700…  hangup → hangup2   answered, the trunk hangs up (BYE from leg B)
 # Every 3 s a config write over gRPC (trunkroutectl: the setup timeout 1000/1100 ms, or a
 # dummy route added/removed). A call is lost when it did not end as its kind must (answered
 # and hung up, 486, 487), e.g. a 503 to the caller or a SIPp timeout: with a backup on every
@@ -67,7 +67,7 @@ done
 range=${TRUNKROUTE_SIP_TEST_PORT_BASE:-27000}
 base=$((range + slot * 10))
 media_base=$((range + 13000 + slot * 40))
-if ((base + 16 >= 65000 || media_base + 16 * 4 >= 65000)); then
+if ((base + 19 >= 65000 || media_base + 16 * 4 >= 65000)); then
   echo "soak.sh: ports from $base (media $media_base) do not fit below 65000" >&2; exit 2
 fi
 trunkrouted=$build/bin/trunkrouted
@@ -95,12 +95,13 @@ log() { printf '%s soak: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 edge=$base
 declare -A tport=([ok_a]=$((base + 1)) [ok_b]=$((base + 2)) [busy]=$((base + 3)) [t503]=$((base + 4))
-                  [t503ra]=$((base + 5)) [flaky]=$((base + 6)) [ringer]=$((base + 7)) [hangup]=$((base + 8)))
+                  [t503ra]=$((base + 5)) [flaky]=$((base + 6)) [ringer]=$((base + 7)) [hangup]=$((base + 8))
+                  [hangup2]=$((base + 18)))
 declare -A tscen=([ok_a]=$tsc/uas_answer.xml [ok_b]=$tsc/uas_answer.xml [busy]=$tsc/uas_486.xml
                   [t503]=$sc/soak_uas_503.xml [t503ra]=$sc/soak_uas_503_ra5.xml
                   [flaky]=$tsc/uas_answer.xml [ringer]=$sc/soak_uas_ring_cancel.xml
-                  [hangup]=$tsc/uas_hangup.xml)
-trunk_order=(ok_a ok_b busy t503 t503ra flaky ringer hangup)
+                  [hangup]=$tsc/uas_hangup.xml [hangup2]=$tsc/uas_hangup.xml)
+trunk_order=(ok_a ok_b busy t503 t503ra flaky ringer hangup hangup2)
 
 # kind: prefix, route trunks, scenario, share of the rate (per cent), hold ms
 kinds=(answer busy r503 r503ra silent cancel hangup)
@@ -108,7 +109,7 @@ declare -A kprefix=([answer]=1555100 [busy]=1555200 [r503]=1555300 [r503ra]=1555
                     [silent]=1555500 [cancel]=1555600 [hangup]=1555700)
 declare -A ktrunks=([answer]='"ok_a","ok_b"' [busy]='"busy","ok_b"' [r503]='"t503","ok_a"'
                     [r503ra]='"t503ra","ok_b"' [silent]='"flaky","ok_a"' [cancel]='"ringer"'
-                    [hangup]='"hangup","ok_a"')
+                    [hangup]='"hangup","hangup2"')
 declare -A kscen=([answer]=$sc/soak_uac_call.xml [busy]=$sc/soak_uac_call.xml
                   [r503]=$sc/soak_uac_call.xml [r503ra]=$sc/soak_uac_call.xml
                   [silent]=$sc/soak_uac_call.xml [cancel]=$tsc/uac_cancel.xml
@@ -133,7 +134,7 @@ declare -A kshare=([answer]=40 [busy]=10 [r503]=10 [r503ra]=10 [silent]=10 [canc
   printf '],\n "failover_policy": {"setup_timeout_ms": 1000}}\n'
 } >config.json
 
-log "output in $out; rate $rate cps for $duration s; SIP ports $base-$((base + 15)), gRPC/HTTP tcp $((base + 16))/$((base + 17))"
+log "output in $out; rate $rate cps for $duration s; SIP ports $base-$((base + 15)) and $((base + 18)), gRPC/HTTP tcp $((base + 16))/$((base + 17))"
 for t in "${trunk_order[@]}"; do
   sipp -sf "${tscen[$t]}" -i 127.0.0.1 -p "${tport[$t]}" -mp "$((media_base + ${#pids[@]} * 4))" \
     -nostdin -timeout "$((duration + 120))s" -timer_resol 1 -trace_logs -log_file "trunk-$t.log" \
@@ -197,7 +198,7 @@ for k in "${kinds[@]}"; do
   ((r >= 1)) || r=1
   calls=$((r * duration))
   sipp "127.0.0.1:$edge" -sf "${kscen[$k]}" -i 127.0.0.1 -p "$((base + 9 + di))" \
-    -mp "$((media_base + (8 + di) * 4))" -s "+${kprefix[$k]}0001" -r "$r" -m "$calls" -d 500 \
+    -mp "$((media_base + (9 + di) * 4))" -s "+${kprefix[$k]}0001" -r "$r" -m "$calls" -d 500 \
     -key max_forwards 70 -nostdin -timeout "$((duration + 60))s" -timer_resol 1 \
     -default_behaviors all,-bye -trace_logs -log_file "dialer-$k.log" \
     -trace_stat -stf "dialer-$k.csv" -fd 1 </dev/null >"dialer-$k.out" 2>&1 &

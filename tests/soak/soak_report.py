@@ -6,7 +6,7 @@ and open file descriptors at the start and the end and their slope after warm-up
 least-squares line through the per-second samples), PDD percentiles per minute of the traffic
 window (from the ANSWERED;<INVITE epoch s>;<pdd ms> log lines), RouteCall and config-write
 counts. A call is lost when it did not end the way its kind must: answered (kinds answer, r503,
-r503ra, silent, hangup), 486 (busy) or 487 after the caller's CANCEL (cancel); SIPp's failed
+r503ra, silent, hangup), 486 or answered by the backup (busy) or 487 after the caller's CANCEL (cancel); SIPp's failed
 calls (timeouts, unexpected messages) are lost too.
 """
 import argparse
@@ -99,8 +99,11 @@ def main():
                         else:
                             finals_bad += 1
                             bad_lines.append(f"{k}: {line.strip()}")
-        if k in EXPECTED_FINAL:
+        if k == "cancel":
             lost = failed + finals_bad + answered
+        elif k in EXPECTED_FINAL:
+            # A busy trunk too slow to answer in time fails over: the backup's answer is no loss.
+            lost = failed + finals_bad
         else:
             lost = failed + finals_bad
         # Calls SIPp never got to create count as lost too (the dialer fell behind or died).
