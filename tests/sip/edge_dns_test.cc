@@ -89,7 +89,7 @@ class EdgeDnsTest : public EdgeE2eTest {
 };
 
 TEST_F(EdgeDnsTest, SilentFirstTargetTheCallCompletesOnTheSecondTargetOfTheSameTrunk) {
-  UseSlot(61);
+  UseSlot(40);
   StartDns(CarrierZone());
   Sipp* sbc1 = StartTrunk("sbc1", target1_port(), "uas_silent.xml");
   Sipp* sbc2 = StartTrunk("sbc2", target2_port(), "uas_answer.xml", /*calls=*/2);
@@ -121,7 +121,7 @@ TEST_F(EdgeDnsTest, SilentFirstTargetTheCallCompletesOnTheSecondTargetOfTheSameT
 }
 
 TEST_F(EdgeDnsTest, RefusingFirstTargetMovesToTheSecondAtOnce) {
-  UseSlot(62);
+  UseSlot(41);
   StartDns(CarrierZone());
   // Nothing listens on target 1: ICMP port unreachable.
   Sipp* sbc2 = StartTrunk("sbc2", target2_port(), "uas_answer.xml");
@@ -141,7 +141,7 @@ TEST_F(EdgeDnsTest, RefusingFirstTargetMovesToTheSecondAtOnce) {
 }
 
 TEST_F(EdgeDnsTest, BothTargetsDownTheCallGoesToTheNextTrunk) {
-  UseSlot(63);
+  UseSlot(42);
   StartDns(CarrierZone());
   Sipp* sbc1 = StartTrunk("sbc1", target1_port(), "uas_silent.xml");
   // target 2: nothing listening.
@@ -159,7 +159,7 @@ TEST_F(EdgeDnsTest, BothTargetsDownTheCallGoesToTheNextTrunk) {
 }
 
 TEST_F(EdgeDnsTest, ProbesReachEveryTarget) {
-  UseSlot(64);
+  UseSlot(43);
   StartDns(CarrierZone());
   Sipp* sbc1 = StartTrunk("sbc1", target1_port(), "uas_options.xml", /*calls=*/2);
   Sipp* sbc2 = StartTrunk("sbc2", target2_port(), "uas_options.xml", /*calls=*/2);
@@ -180,7 +180,7 @@ TEST_F(EdgeDnsTest, ProbesReachEveryTarget) {
 }
 
 TEST_F(EdgeDnsTest, NewAnswersAreFollowedAtTheirTtl) {
-  UseSlot(65);
+  UseSlot(44);
   DnsZone zone = CarrierZone();
   zone.ttl_s = 1;
   StartDns(zone);
@@ -211,7 +211,7 @@ TEST_F(EdgeDnsTest, NewAnswersAreFollowedAtTheirTtl) {
 }
 
 TEST_F(EdgeDnsTest, DigestChallengeFromATargetIsAnsweredAtTheSameTarget) {
-  UseSlot(68);
+  UseSlot(47);
   StartDns(CarrierZone());
   // target 1 answers with a challenge; the re-sent INVITE must reach it again (not resolved anew).
   Sipp* sbc1 = StartTrunk("sbc1", target1_port(), "uas_auth.xml", 1,
@@ -257,7 +257,7 @@ class EdgeDnsTlsTest : public EdgeDnsTest {
 };
 
 TEST_F(EdgeDnsTlsTest, CertificateNamingTheTrunkIsAcceptedAtTheTargetsAddress) {
-  UseSlot(66);
+  UseSlot(45);
   // The certificate names the carrier's domain only (not sbc1.carrier.test, not 127.0.0.1).
   auto trunk = StartTlsTrunk("carrier.test");
   ASSERT_NE(trunk, nullptr);
@@ -268,7 +268,7 @@ TEST_F(EdgeDnsTlsTest, CertificateNamingTheTrunkIsAcceptedAtTheTargetsAddress) {
 }
 
 TEST_F(EdgeDnsTlsTest, CertificateNamingOnlyTheSrvTargetIsRefused) {
-  UseSlot(67);
+  UseSlot(46);
   // RFC 5922 §4.1: the identity is the domain we were asked to reach, not the SRV target.
   auto trunk = StartTlsTrunk("sbc1.carrier.test");
   ASSERT_NE(trunk, nullptr);

@@ -50,12 +50,13 @@ class SofiaDnsClientTest : public ::testing::Test {
     if (root_ != nullptr) su_root_destroy(root_);
   }
 
-  // Slot 60 of the SIP test port range is this suite's: one port per test (ctest runs them in
-  // parallel).
+  // Port slot kPortSlot of the SIP test port range is this suite's (checked unique by
+  // tests/sip/check_port_slots.py): one port per test (ctest runs them in parallel).
+  static constexpr int kPortSlot = 48;
   void StartServer(const DnsZone& zone, int index) {
     int range = 27000;
     if (const char* b = std::getenv("TRUNKROUTE_SIP_TEST_PORT_BASE")) range = std::atoi(b);
-    port_ = range + 60 * 10 + index;
+    port_ = range + kPortSlot * 10 + index;
     server_ = DnsServer::Start(port_, zone, dir_);
     ASSERT_NE(server_, nullptr) << "dnsmasq (Debian package dnsmasq-base) must be installed";
   }
