@@ -27,8 +27,10 @@ constexpr int kShutdownGraceMs = 3000;
 // Allow and Supported on every request and response of ours: what the edge really does.
 constexpr char kAllowedMethods[] = "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO";
 // 100rel: reliable provisionals and PRACK on each leg (docs/sip-edge.md "100rel and PRACK").
-// "timer" (RFC 4028) is nua's default claim, kept as it was.
-constexpr char kSupportedExtensions[] = "timer, 100rel";
+// "timer" (RFC 4028) is not the stack's: session timers are relayed end to end (each message
+// carries the other leg's "timer" tag, docs/sip-edge.md "Session timers"); claiming it here would
+// switch on nua's own refresh and BYE timers and its 422 handling on every leg.
+constexpr char kSupportedExtensions[] = "100rel";
 constexpr unsigned kUdpReceiveBuffer = 4u << 20;
 constexpr unsigned kUdpSendBuffer = 1u << 20;
 
@@ -549,6 +551,7 @@ CallerRequest EdgeCore::CallerRequestOf(sip_t const* sip, const InviteFacts& inv
       su_free(home_, t);
     }
   }
+  request.session_timer = SessionTimerOf(sip);
   request.supports_100rel =
       sip_has_feature(sip->sip_supported, "100rel") || sip_has_feature(sip->sip_require, "100rel");
   if (sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0) {

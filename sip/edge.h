@@ -86,6 +86,7 @@ struct EdgeCounters {
   std::atomic<uint64_t> late_answers_cleared{0};  // 2xx after abandonment, ACKed and BYEd
   std::atomic<uint64_t> offers_refused{0};        // SDP offers with no codec the trunk allows
                                                   // (488 to a re-INVITE/UPDATE, a 2xx offer BYEd)
+  std::atomic<uint64_t> session_timer_retries{0};  // INVITEs re-sent with a trunk's 422 Min-SE
   std::atomic<uint64_t> probes_sent{0};
   std::atomic<uint64_t> probes_answered{0};
   std::atomic<uint64_t> probes_timed_out{0};

@@ -50,6 +50,15 @@ std::string NewEarlyDialogTag() {
       TAG_IF((b).present && (b).sdp.empty(), SIPTAG_PAYLOAD((b).pl)),    \
       TAG_IF((b).present && !(b).sdp.empty(), SIPTAG_PAYLOAD_STR((b).sdp.c_str()))
 
+// The nua tags of SessionTimerHeaders (sip/session_timer.h). "timer" goes in a Supported header
+// of its own, untyped: a typed one would switch on nua's own RFC 4028 engine for the transaction
+// (its refresh and BYE timers, its 422 retry), which the end-to-end relay replaces.
+#define SESSION_TIMER_TAGS(h)                                                                    \
+  TAG_IF(!(h).session_expires.empty(), SIPTAG_SESSION_EXPIRES_STR((h).session_expires.c_str())), \
+      TAG_IF(!(h).min_se.empty(), SIPTAG_MIN_SE_STR((h).min_se.c_str())),                        \
+      TAG_IF((h).supported, SIPTAG_UNKNOWN_STR("Supported: timer")),                             \
+      TAG_IF((h).required, SIPTAG_REQUIRE_STR("timer"))
+
 }  // namespace
 
 EdgeCall::EdgeCall(EdgeCore* core, nua_handle_t* caller_handle, router::Decision decision,
@@ -186,6 +195,8 @@ void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char con
       if (connected) break;  // 2xx retransmissions of the answered INVITE
       if (status < 200) {
         Execute(fsm_.OnProvisional(attempt, status, now), sip);
+      } else if (status == 422 && !local && RetryWithTrunksMinSe(attempt, sip)) {
+        // The same attempt goes on with a new INVITE; `leg` is gone.
       } else if (status < 300 && RefuseUnusableLateOffer(attempt, leg, sip)) {
         FinalResponse r{.status = 488, .phrase = "Not Acceptable Here"};
         Execute(fsm_.OnFinal(attempt, r, now), nullptr);
@@ -388,14 +399,16 @@ void EdgeCall::SendInvite(int attempt, int candidate, int target) {
                        TAG_IF(!id.from.empty(), SIPTAG_FROM_STR(id.from.c_str())), TAG_END());
   core_->HandleCreated();
   core_->AddTrunkLoad(leg->trunk_id, 1);
-  core_->counters().attempts.fetch_add(1, std::memory_order_relaxed);
+  if (!resending_) core_->counters().attempts.fetch_add(1, std::memory_order_relaxed);
   const CallTarget* to_target =
       target >= 0
           ? &candidates_[static_cast<size_t>(candidate)].targets[static_cast<size_t>(target)]
           : nullptr;
   const int previous_target = attempt > 0 ? fsm_.target_of(attempt - 1) : -1;
-  if (attempt > 0 && fsm_.candidate_of(attempt - 1) == candidate && to_target != nullptr &&
-      previous_target >= 0 && previous_target != target) {
+  if (resending_) {
+    // The same attempt again (after a 422): not a move to anywhere.
+  } else if (attempt > 0 && fsm_.candidate_of(attempt - 1) == candidate && to_target != nullptr &&
+             previous_target >= 0 && previous_target != target) {
     // The same trunk's next target: a move within the trunk, not a trunk failover.
     core_->counters().target_failovers.fetch_add(1, std::memory_order_relaxed);
     const std::string& from = candidates_[static_cast<size_t>(candidate)]
@@ -430,7 +443,15 @@ void EdgeCall::SendInvite(int attempt, int candidate, int target) {
       to_target != nullptr
           ? NextHopUri(trunk.host, to_target->address, to_target->port, to_target->transport)
           : std::string();
+  // The caller's session timer (RFC 4028), raised to the trunk's Min-SE after its 422.
+  SessionTimer timer = request_.session_timer;
+  if (min_se_from_422_ > 0) {
+    timer.min_se = std::max(timer.min_se, min_se_from_422_);
+    timer.expires = std::max(timer.expires, min_se_from_422_);
+  }
+  const SessionTimerHeaders timer_headers(timer);
   nua_invite(leg->nh, NUTAG_URL(ruri.c_str()), SIPTAG_MAX_FORWARDS_STR(max_forwards.c_str()),
+             SESSION_TIMER_TAGS(timer_headers),
              TAG_IF(!next_hop.empty(), NTATAG_DEFAULT_PROXY(next_hop.c_str())),
              TAG_IF(!pai.empty(), SIPTAG_HEADER_STR(pai.c_str())),
              TAG_IF(!request_.privacy.empty(), SIPTAG_PRIVACY_STR(request_.privacy.c_str())),
@@ -566,6 +587,9 @@ void EdgeCall::RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip) {
   pending_.emplace();
   pending_->from = &from;
   pending_->had_offer = body.present && event != nua_i_info;
+  // A refresh (RFC 4028 §10) carries its Session-Expires, Min-SE and "timer" tags on.
+  pending_->request_timer = event != nua_i_info ? SessionTimerOf(sip) : SessionTimer();
+  const SessionTimerHeaders timer(pending_->request_timer);
   if (event != nua_i_invite) {
     // UPDATE and INFO are answered later: keep the request to answer it with NUTAG_WITH_SAVED.
     pending_->has_saved = nua_save_event(core_->nua(), pending_->saved) != 0;
@@ -573,11 +597,11 @@ void EdgeCall::RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip) {
   switch (event) {
     case nua_i_invite:
       pending_->answer_event = nua_r_invite;
-      nua_invite(to.nh, BODY_TAGS(body), TAG_END());
+      nua_invite(to.nh, SESSION_TIMER_TAGS(timer), BODY_TAGS(body), TAG_END());
       break;
     case nua_i_update:
       pending_->answer_event = nua_r_update;
-      nua_update(to.nh, BODY_TAGS(body), TAG_END());
+      nua_update(to.nh, SESSION_TIMER_TAGS(timer), BODY_TAGS(body), TAG_END());
       break;
     default:
       pending_->answer_event = nua_r_info;
@@ -605,8 +629,16 @@ void EdgeCall::RelayAnswer(Leg& to_answer_side, int status, sip_t const* sip) {
                    &to_answer_side == &caller_ ? SdpDirection::kFromTrunk : SdpDirection::kToTrunk,
                    p->had_offer ? SdpRole::kAnswer : SdpRole::kOffer, /*refusable=*/false);
   }
+  // Its RFC 4028 headers (the refresh's interval, or a 422's Min-SE) go on too; towards the
+  // caller never longer than the caller's request asked for.
+  const SessionTimer answer_timer = p->answer_event == nua_r_info ? SessionTimer()
+                                    : &to_answer_side == &caller_
+                                        ? ForCaller(SessionTimerOf(sip), p->request_timer)
+                                        : SessionTimerOf(sip);
+  const SessionTimerHeaders timer(answer_timer);
   nua_respond(to_answer_side.nh, status, StaticPhrase(status),
-              TAG_IF(p->has_saved, NUTAG_WITH_SAVED(p->saved)), BODY_TAGS(body), TAG_END());
+              TAG_IF(p->has_saved, NUTAG_WITH_SAVED(p->saved)), SESSION_TIMER_TAGS(timer),
+              BODY_TAGS(body), TAG_END());
   if (p->has_saved) nua_destroy_event(p->saved);
 }
 
@@ -658,7 +690,37 @@ void EdgeCall::RespondCallerFromTrunk(int status, int attempt, sip_t const* sip)
   const RelayBody body =
       BodyFor(sip, attempt, SdpDirection::kFromTrunk,
               request_.body.empty() ? SdpRole::kOffer : SdpRole::kAnswer, /*refusable=*/false);
-  nua_respond(caller_.nh, status, StaticPhrase(status), BODY_TAGS(body), TAG_END());
+  // The trunk's session timer (RFC 4028 §9), as the caller may see it.
+  const SessionTimerHeaders timer(ForCaller(SessionTimerOf(sip), request_.session_timer));
+  nua_respond(caller_.nh, status, StaticPhrase(status), SESSION_TIMER_TAGS(timer), BODY_TAGS(body),
+              TAG_END());
+}
+
+bool EdgeCall::RetryWithTrunksMinSe(int attempt, sip_t const* sip) {
+  if (retried_422_attempt_ == attempt) return false;  // once per attempt
+  // Only the live attempt of a call still in setup (not one abandoned or cancelled).
+  if (fsm_.phase() != CallFsm::Phase::kSetup || caller_final_sent_ ||
+      attempt != static_cast<int>(attempts_.size()) - 1 || attempt != fsm_.attempt_count() - 1) {
+    return false;
+  }
+  const uint32_t min_se = sip != nullptr && sip->sip_min_se != nullptr
+                              ? static_cast<uint32_t>(sip->sip_min_se->min_delta)
+                              : 0;
+  const uint32_t sent = std::max(request_.session_timer.expires, min_se_from_422_);
+  if (min_se == 0 || min_se <= sent) return false;  // nothing to retry with: the 422 is final
+  Leg& leg = *attempts_.back();
+  LogInfo(
+      "trunk asked for a longer session interval (422): same attempt, its Min-SE",
+      {{"call_id", request_.call_id}, {"trunk", leg.trunk_id}, {"min_se", std::to_string(min_se)}});
+  core_->counters().session_timer_retries.fetch_add(1, std::memory_order_relaxed);
+  retried_422_attempt_ = attempt;
+  min_se_from_422_ = min_se;
+  DestroyLeg(leg);
+  attempts_.pop_back();
+  resending_ = true;
+  SendInvite(attempt, fsm_.candidate_of(attempt), fsm_.target_of(attempt));
+  resending_ = false;
+  return true;
 }
 
 bool EdgeCall::RefuseUnusableLateOffer(int attempt, Leg& leg, sip_t const* sip) {

@@ -17,6 +17,7 @@
 #include "sip/edge_core.h"
 #include "sip/edge_util.h"
 #include "sip/sdp_policy.h"
+#include "sip/session_timer.h"
 #include "sip/sofia.h"
 
 namespace trunkroute::sip {
@@ -32,6 +33,7 @@ struct CallerRequest {
   unsigned max_forwards = 70;    // for the B legs (already decremented)
   std::string to;                // the INVITE's To (no tag): early dialogs of our own reuse it
   bool supports_100rel = false;  // Supported or Require: 100rel (RFC 3262)
+  SessionTimer session_timer;    // its Session-Expires, Min-SE, "timer" tags (RFC 4028)
 };
 
 class EdgeCall {
@@ -80,7 +82,8 @@ class EdgeCall {
     Leg* from = nullptr;              // the side that sent the request and gets the answer
     nua_saved_event_t saved[1] = {};  // for UPDATE/INFO: answered later with NUTAG_WITH_SAVED
     bool has_saved = false;
-    bool had_offer = false;  // the request carried SDP (its 2xx has the answer, else an offer)
+    bool had_offer = false;      // the request carried SDP (its 2xx has the answer, else an offer)
+    SessionTimer request_timer;  // the request's RFC 4028 headers (for the caller's view)
   };
 
   static void OnTimer(EdgeCore* core, su_timer_t* timer, void* arg);
@@ -111,6 +114,9 @@ class EdgeCall {
   // The caller's INVITE had no offer and the trunk's 2xx offers nothing its codec list allows:
   // ACK it with every stream declined and BYE it (RFC 3261 §13.2.2.4); the attempt ends 488.
   bool RefuseUnusableLateOffer(int attempt, Leg& leg, sip_t const* sip);
+  // RFC 4028 §7.4: the trunk answered our INVITE 422 with a Min-SE above our Session-Expires:
+  // the same attempt sends the INVITE again with it, once (no failover, nothing for health).
+  bool RetryWithTrunksMinSe(int attempt, sip_t const* sip);
   Leg* ConnectedLeg();
   Leg& OtherSide(Leg& leg);
   const router::CompiledTrunk& TrunkOf(int candidate) const;
@@ -128,6 +134,9 @@ class EdgeCall {
   bool dialog_ended_ = false;
   bool shutting_down_ = false;
   std::optional<PendingRelay> pending_;
+  uint32_t min_se_from_422_ = 0;  // a trunk's Min-SE from its 422, for the re-sent INVITE
+  int retried_422_attempt_ = -1;  // the attempt that re-sent its INVITE after a 422
+  bool resending_ = false;        // SendInvite re-sends the current attempt (not a new one)
   EarlyDialogs early_dialogs_;
   MonoTime started_{};
 };

@@ -192,5 +192,83 @@ TEST_F(EdgeSdpTimerTest, LateOfferWithNoAllowedCodecIsAckedDeclinedByedAndTheCal
   ExpectNoLeftovers();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Item 4: session timers (RFC 4028) relayed end to end
+
+// "timer" anywhere in a message's Supported headers (one header or several).
+bool SupportsTimer(const SipMessage& m) {
+  for (const std::string& v : m.all_headers("Supported")) {
+    if (v.find("timer") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A 90 s session refreshed by the caller (refresher=uac) through a trunk whose Min-SE is 120.
+// The test does not wait 45 s for the refresh: the dialer refreshes at once (an UPDATE without
+// SDP, then a re-INVITE), and the test checks what a refresh must carry on each leg and that it
+// reaches the other side and back. The edge keeps no timer of its own (nothing would BYE a leg).
+TEST_F(EdgeSdpTimerTest,
+       SessionTimersAreRelayedA422IsRetriedWithItsMinSeAndRefreshesReachBothLegs) {
+  UseSlot(81);
+  StartEdge(Config());
+  // Two "calls" for SIPp: the 422'd INVITE and the re-sent one (a new transaction and Call-ID).
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_session_timer.xml", 2);
+  Sipp* dialer = RunDialer("uac_session_timer.xml");
+  EXPECT_EQ(dialer_status_, 0) << dialer->Messages();
+  EXPECT_THAT(dialer->Log(), HasSubstr("REFRESH;200"));
+  EXPECT_THAT(dialer->Log(), HasSubstr("REINVITE;200"));
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK"));
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+
+  const std::vector<SipMessage> trunk = Trace(primary);
+  const std::vector<SipMessage> caller = Trace(dialer);
+
+  // Leg B: the caller's timer relayed; after the 422 the same trunk gets it again with its Min-SE.
+  std::vector<SipMessage> invites = Requests(trunk, true, "INVITE");
+  ASSERT_THAT(invites, SizeIs(3)) << Describe(trunk);  // 422'd, re-sent, re-INVITE refresh
+  EXPECT_EQ(invites[0].header("Session-Expires"), "90;refresher=uac");
+  EXPECT_EQ(invites[0].header("Min-SE"), "90");
+  EXPECT_TRUE(SupportsTimer(invites[0])) << invites[0].Summary();
+  EXPECT_THAT(Responses(trunk, false, "INVITE", 422), SizeIs(1));
+  EXPECT_EQ(invites[1].header("Session-Expires"), "120;refresher=uac");
+  EXPECT_EQ(invites[1].header("Min-SE"), "120");
+  EXPECT_TRUE(SupportsTimer(invites[1]));
+  EXPECT_EQ(Formats(invites[1].body), "0 101") << "the re-sent INVITE keeps the offer";
+
+  // Leg A: the trunk's answer, never longer than the caller asked for, with Require: timer
+  // (refresher=uac: the caller refreshes, RFC 4028 §9); one Session-Expires, none of nua's own.
+  const std::vector<SipMessage> answers = Responses(caller, true, "INVITE", 200);
+  ASSERT_THAT(answers, SizeIs(2)) << Describe(caller);
+  EXPECT_THAT(answers[0].all_headers("Session-Expires"),
+              ::testing::ElementsAre("90;refresher=uac"));
+  EXPECT_THAT(answers[0].header("Require"), HasSubstr("timer"));
+  EXPECT_TRUE(SupportsTimer(answers[0]));
+  EXPECT_THAT(Responses(caller, true, "INVITE", 422), IsEmpty()) << "the 422 stays on leg B";
+
+  // The refreshes: the caller's UPDATE and re-INVITE reach the trunk with the interval, and the
+  // trunk's answers come back.
+  const std::vector<SipMessage> updates = Requests(trunk, true, "UPDATE");
+  ASSERT_THAT(updates, SizeIs(1)) << Describe(trunk);
+  EXPECT_EQ(updates[0].header("Session-Expires"), "90;refresher=uac");
+  EXPECT_TRUE(SupportsTimer(updates[0]));
+  EXPECT_EQ(updates[0].body, "");
+  const std::vector<SipMessage> update_answers = Responses(caller, true, "UPDATE", 200);
+  ASSERT_THAT(update_answers, SizeIs(1)) << Describe(caller);
+  EXPECT_EQ(update_answers[0].header("Session-Expires"), "90;refresher=uac");
+  EXPECT_THAT(update_answers[0].header("Require"), HasSubstr("timer"));
+  EXPECT_EQ(invites[2].header("Session-Expires"), "90;refresher=uac");
+  EXPECT_EQ(answers[1].header("Session-Expires"), "90;refresher=uac");
+
+  // The 422 is part of the attempt: no failover, no failure against the trunk.
+  EXPECT_EQ(counters().attempts.load(), 1u);
+  EXPECT_EQ(counters().failovers.load(), 0u);
+  EXPECT_EQ(counters().session_timer_retries.load(), 1u);
+  v1::TrunkHealth h;
+  ASSERT_TRUE(harness_->health().Get("primary", &h));
+  EXPECT_EQ(h.consecutive_failures(), 0u);
+  EXPECT_THAT(Requests(trunk, true, "BYE"), SizeIs(1));
+  ExpectNoLeftovers();
+}
+
 }  // namespace
 }  // namespace trunkroute::sip::testing
