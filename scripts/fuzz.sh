@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets with clang (ASan + UBSan) in ./build-fuzz and runs each for a
 # bounded time, starting from the committed corpus (tests/fuzz/corpus/<name>). New inputs go to
 # build-fuzz/corpus/<name>, crashes to build-fuzz/crashes/. Exits non-zero if any target failed.
-#   FUZZ_SECONDS  per target (default 60)      FUZZ_TARGETS  default "sdp number config"
+#   FUZZ_SECONDS  per target (default 60)      FUZZ_TARGETS  default "sdp number config sip"
 # Not part of scripts/test.sh: CI replays the corpus instead (ctest -L fuzz).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -13,7 +13,7 @@ if [[ ! -f "$build/build.ninja" ]]; then
   CC=clang CXX=clang++ cmake -S "$REPO_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTRUNKROUTE_FUZZ=ON -DTRUNKROUTE_BUILD_BENCHMARKS=OFF
 fi
-targets=(${FUZZ_TARGETS:-sdp number config})
+targets=(${FUZZ_TARGETS:-sdp number config sip})
 cmake --build "$build" -j "$(build_jobs)" --target "${targets[@]/#/fuzz_}"
 
 seconds="${FUZZ_SECONDS:-60}"

@@ -18,6 +18,7 @@
 #include "sip/call_plan.h"
 #include "sip/edge_call.h"
 #include "sip/edge_core.h"
+#include "sip/incoming_invite.h"
 
 namespace trunkroute::sip {
 namespace {
@@ -518,101 +519,41 @@ void EdgeCore::WarnIfStackTimeoutTooShort(const router::RoutingTable& table) {
   }
 }
 
-InviteFacts EdgeCore::InviteFactsOf(sip_t const* sip) {
-  return {.source = SourceAddress(nua_current_request(nua_)),
-          .max_forwards = sip->sip_max_forwards != nullptr
-                              ? static_cast<unsigned>(sip->sip_max_forwards->mf_count)
-                              : 70u,
-          .via_names_us = ViaNamesUs(sip->sip_via, own_addresses_)};
-}
-
-CallerRequest EdgeCore::CallerRequestOf(sip_t const* sip, const InviteFacts& invite) {
-  CallerRequest request;
-  request.call_id = sip->sip_call_id ? sip->sip_call_id->i_id : "";
-  request.identity = CallerIdentityOf(sip);
-  // The caller's number: P-Asserted-Identity's user, else From's (router::Decide normalises it).
-  request.caller_number = UserOfNameAddr(request.identity.pai);
-  if (request.caller_number.empty() && sip->sip_from && sip->sip_from->a_url->url_user) {
-    request.caller_number = sip->sip_from->a_url->url_user;
-  }
-  if (sip->sip_privacy != nullptr) {
-    char* p = sip_header_as_string(home_, reinterpret_cast<sip_header_t const*>(sip->sip_privacy));
-    if (p != nullptr) request.privacy = p;
-    su_free(home_, p);
-  }
-  request.max_forwards = invite.max_forwards - 1;  // admission refused 0
-  if (sip->sip_to != nullptr) {
-    // Without its tag (an initial INVITE has none): early dialogs of our own add theirs.
-    sip_to_t to = *sip->sip_to;
-    to.a_params = nullptr;
-    to.a_tag = nullptr;
-    if (char* t = sip_header_as_string(home_, reinterpret_cast<sip_header_t const*>(&to))) {
-      request.to = t;
-      su_free(home_, t);
-    }
-  }
-  request.session_timer = SessionTimerOf(sip);
-  request.supports_100rel =
-      sip_has_feature(sip->sip_supported, "100rel") || sip_has_feature(sip->sip_require, "100rel");
-  if (sip->sip_payload != nullptr && sip->sip_payload->pl_len > 0) {
-    request.content_type = sip->sip_content_type && sip->sip_content_type->c_type
-                               ? sip->sip_content_type->c_type
-                               : "application/sdp";
-    request.body.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
-  }
-  return request;
-}
-
 void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   counters_.invites_received.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<const router::RoutingTable> table = config_->Current();
   if (table->version() != resolver_table_version_) SyncResolver();
-  const InviteFacts invite = InviteFactsOf(sip);
 
-  // 1. Admission: stopping, source, capacity, Max-Forwards, loop (sip/admission.h).
-  const Admission admission =
-      AdmitInvite(invite, *table, {.stopping = stopping_, .calls_in_progress = calls_.size()});
-  if (admission.rejection) {
-    RejectIncoming(nh, *admission.rejection, invite, sip);
-    return;
-  }
-  WarnIfStackTimeoutTooShort(*table);
-
-  // 2. Route decision, in-process, on this one snapshot.
-  CallerRequest request = CallerRequestOf(sip, invite);
-  const std::string dialed =
-      DialedNumberOf(sip->sip_request != nullptr ? sip->sip_request->rq_url : nullptr);
-  // Timed only for the metrics hook: no clock reads on the per-call path without one.
-  const MonoTime decide_start = options_.observer != nullptr ? clock_->Now() : MonoTime();
-  absl::StatusOr<router::Decision> decision = router::Decide(
-      table, *health_,
-      {dialed, request.caller_number, admission.ingress != nullptr ? admission.ingress->id : ""},
-      NextEntropy());
-  if (options_.observer != nullptr) {
-    options_.observer->OnDecision(router::DecisionRouteId(decision),
-                                  router::DecisionResult(decision), clock_->Now() - decide_start);
-  }
-  if (!decision.ok()) {
-    RejectIncoming(nh, RejectionForDecision(decision.status()), invite, sip);
-    return;
-  }
-  if (!decision->normalized_caller.empty()) request.caller_number = decision->normalized_caller;
-
-  // 3. Candidates: codec filter, concurrency and, for host names, the targets this call tries
-  // (sip/call_plan.h).
+  // Admission, route decision and call plan (sip/incoming_invite.h: the code the SIP fuzz
+  // target runs too).
   // A named lambda: a FunctionRef must not outlive what it refers to.
   auto targets_for_call = [this](const router::CompiledTrunk& t) { return TargetsForCall(t); };
   const TargetsOfTrunk targets_of = targets_for_call;
-  CallPlan plan = PlanCall(
-      *decision, {request.content_type, request.body},
-      [this](const std::string& trunk_id) { return TrunkLoad(trunk_id); }, &targets_of);
-  if (plan.rejection) {
-    RejectIncoming(nh, *plan.rejection, invite, sip);
+  auto trunk_load = [this](const std::string& trunk_id) { return TrunkLoad(trunk_id); };
+  IncomingInvite in = HandleIncomingInvite(
+      home_, sip,
+      {.source = SourceAddress(nua_current_request(nua_)),
+       .own_addresses = &own_addresses_,
+       .table = table,
+       .health = health_,
+       .edge = {.stopping = stopping_, .calls_in_progress = calls_.size()},
+       .entropy = NextEntropy(),
+       .trunk_load = trunk_load,
+       .targets_of = &targets_of,
+       .decide_clock = options_.observer != nullptr ? clock_ : nullptr});
+  if (in.admitted) WarnIfStackTimeoutTooShort(*table);
+  if (in.decision && options_.observer != nullptr) {
+    options_.observer->OnDecision(router::DecisionRouteId(*in.decision),
+                                  router::DecisionResult(*in.decision), in.decide_time);
+  }
+  if (in.rejection) {
+    RejectIncoming(nh, *in.rejection, in.facts, sip);
     return;
   }
 
-  auto call = std::make_unique<EdgeCall>(this, nh, *std::move(decision), std::move(request),
-                                         std::move(plan.candidates), std::move(plan.offers));
+  auto call = std::make_unique<EdgeCall>(this, nh, **std::move(in.decision),
+                                         std::move(in.request), std::move(in.plan.candidates),
+                                         std::move(in.plan.offers));
   EdgeCall* raw = call.get();
   calls_.emplace(raw, std::move(call));
   raw->Start();

@@ -16,25 +16,12 @@
 #include "sip/early_dialogs.h"
 #include "sip/edge_core.h"
 #include "sip/edge_util.h"
+#include "sip/incoming_invite.h"
 #include "sip/sdp_policy.h"
 #include "sip/session_timer.h"
 #include "sip/sofia.h"
 
 namespace trunkroute::sip {
-
-// What the call keeps from the caller's INVITE (the message itself is gone after the event).
-struct CallerRequest {
-  std::string call_id;        // the caller's Call-ID, for logs and outcomes
-  CallerIdentity identity;    // From (without tag) and P-Asserted-Identity
-  std::string caller_number;  // for caller-ID rewriting
-  std::string privacy;        // Privacy header value, passed on
-  std::string content_type;   // of the offer; empty when the INVITE had no body
-  std::string body;
-  unsigned max_forwards = 70;    // for the B legs (already decremented)
-  std::string to;                // the INVITE's To (no tag): early dialogs of our own reuse it
-  bool supports_100rel = false;  // Supported or Require: 100rel (RFC 3262)
-  SessionTimer session_timer;    // its Session-Expires, Min-SE, "timer" tags (RFC 4028)
-};
 
 class EdgeCall {
  public:

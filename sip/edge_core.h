@@ -111,10 +111,6 @@ class EdgeCore {
   // A new INVITE: admission (sip/admission.h), the route decision, the call plan
   // (sip/call_plan.h), then an EdgeCall — or one rejection from whichever step refused.
   void OnIncomingInvite(nua_handle_t* nh, sip_t const* sip);
-  // What admission needs from the request and its packet.
-  InviteFacts InviteFactsOf(sip_t const* sip);
-  // What the call keeps from the caller's INVITE (the message is gone after the event).
-  CallerRequest CallerRequestOf(sip_t const* sip, const InviteFacts& invite);
   // Answers an INVITE the edge will not forward: the response, the counters, the metrics hook,
   // the log line(s); then lets go of the handle.
   void RejectIncoming(nua_handle_t* nh, const EdgeRejection& rejection, const InviteFacts& invite,

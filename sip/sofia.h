@@ -24,6 +24,7 @@ struct PostedTask;
 #include <sofia-sip/su_log.h>
 #include <sofia-sip/su_string.h>
 #include <sofia-sip/su_uniqueid.h>
+#include <sofia-sip/msg.h>
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
@@ -32,6 +33,7 @@ struct PostedTask;
 #include <sofia-sip/sip.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_util.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/sresolv.h>
 // clang-format on
