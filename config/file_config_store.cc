@@ -24,29 +24,6 @@ constexpr char kLockName[] = ".trunkroute.lock";
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
-// One write(2) may be partial; loop until everything is on its way to the disk.
-absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat("writing ", path, ": ", ErrnoText(errno)));
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("opening ", dir, ": ", ErrnoText(errno)));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return absl::InternalError(absl::StrCat("fsync ", dir, ": ", ErrnoText(err)));
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 FileConfigStore::~FileConfigStore() {
@@ -54,7 +31,7 @@ FileConfigStore::~FileConfigStore() {
 }
 
 absl::StatusOr<std::unique_ptr<FileConfigStore>> FileConfigStore::Open(
-    const std::string& data_dir, const std::string& file_name) {
+    const std::string& data_dir, const std::string& file_name, FileOps& ops) {
   if (data_dir.empty()) return absl::InvalidArgumentError("data directory: empty path");
   if (file_name.empty() || file_name.find('/') != std::string::npos) {
     return absl::InvalidArgumentError(
@@ -104,9 +81,9 @@ absl::StatusOr<std::unique_ptr<FileConfigStore>> FileConfigStore::Open(
     return absl::FailedPreconditionError(absl::StrCat("locking ", lock_path, ": ", ErrnoText(err)));
   }
   auto store = std::unique_ptr<FileConfigStore>(
-      new FileConfigStore(data_dir, absl::StrCat(data_dir, "/", file_name), lock_fd));
+      new FileConfigStore(data_dir, absl::StrCat(data_dir, "/", file_name), lock_fd, ops));
   // Leftover from a crash between write and rename: the old file is still whole.
-  ::unlink(absl::StrCat(store->path_, kTempSuffix).c_str());
+  ops.Unlink(absl::StrCat(store->path_, kTempSuffix));
   return store;
 }
 
@@ -171,30 +148,22 @@ std::string FileConfigStore::Describe() const { return absl::StrCat("file ", pat
 absl::Status FileConfigStore::WriteFile(const v1::Config& config) {
   const std::string json = ConfigToJson(config);
   const std::string tmp = absl::StrCat(path_, kTempSuffix);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::InternalError(absl::StrCat("creating ", tmp, ": ", ErrnoText(errno)));
-  }
-  // A stray temp file from an older run may have another mode; O_CREAT's mode applies only to
-  // new files.
-  absl::Status st = ::fchmod(fd, 0600) == 0
-                        ? WriteAll(fd, json, tmp)
-                        : absl::InternalError(absl::StrCat("chmod ", tmp, ": ", ErrnoText(errno)));
-  if (st.ok() && ::fsync(fd) != 0) {
-    st = absl::InternalError(absl::StrCat("fsync ", tmp, ": ", ErrnoText(errno)));
-  }
-  if (::close(fd) != 0 && st.ok()) {
-    st = absl::InternalError(absl::StrCat("closing ", tmp, ": ", ErrnoText(errno)));
-  }
-  if (st.ok() && ::rename(tmp.c_str(), path_.c_str()) != 0) {
-    st = absl::InternalError(absl::StrCat("renaming ", tmp, " to ", path_, ": ", ErrnoText(errno)));
-  }
+  absl::StatusOr<int> fd = ops_.CreateTruncated(tmp);
+  if (!fd.ok()) return fd.status();
+  // The order is the crash-safety argument: the new bytes are on the disk (fsync) before the
+  // name points at them (rename), and the name is on the disk (directory fsync) before Save says
+  // OK. A crash before the rename leaves the old file; after it, the new one, whole.
+  absl::Status st = ops_.WriteAll(*fd, json, tmp);
+  if (st.ok()) st = ops_.Fsync(*fd, tmp);
+  if (absl::Status closed = ops_.Close(*fd, tmp); st.ok()) st = closed;
+  if (st.ok()) st = ops_.Rename(tmp, path_);
   if (!st.ok()) {
-    ::unlink(tmp.c_str());
+    ops_.Unlink(tmp);
     return st;
   }
-  // The rename is durable only once the directory entry is.
-  return FsyncDir(dir_);
+  // The rename is durable only once the directory entry is: until then a crash may bring back
+  // the old file, so the change is not acknowledged.
+  return ops_.FsyncDir(dir_);
 }
 
 }  // namespace trunkroute::config

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "config/config_store.h"
+#include "config/file_ops.h"
 #include "trunkroute/v1/config.pb.h"
 
 namespace trunkroute::config {
@@ -30,9 +31,11 @@ class FileConfigStore final : public ConfigStore {
   // Creates the directory (0700) if missing. FailedPrecondition (naming the path and errno text)
   // when it is not a writable directory, or when another process holds its lock (an exclusive
   // flock on <data_dir>/.trunkroute.lock, released when the store is destroyed). `file_name`
-  // other than the default: the etcd mode's local cache.
+  // other than the default: the etcd mode's local cache. `ops` does every step of a write (tests
+  // pass a recording or failing one); it must outlive the store.
   static absl::StatusOr<std::unique_ptr<FileConfigStore>> Open(
-      const std::string& data_dir, const std::string& file_name = kDefaultFileName);
+      const std::string& data_dir, const std::string& file_name = kDefaultFileName,
+      FileOps& ops = RealFileOps());
   ~FileConfigStore() override;
   FileConfigStore(const FileConfigStore&) = delete;
   FileConfigStore& operator=(const FileConfigStore&) = delete;
@@ -47,13 +50,15 @@ class FileConfigStore final : public ConfigStore {
   const std::string& path() const { return path_; }
 
  private:
-  FileConfigStore(std::string dir, std::string path, int lock_fd)
-      : dir_(std::move(dir)), path_(std::move(path)), lock_fd_(lock_fd) {}
-  absl::Status WriteFile(const v1::Config& config);
+  FileConfigStore(std::string dir, std::string path, int lock_fd, FileOps& ops)
+      : dir_(std::move(dir)), path_(std::move(path)), lock_fd_(lock_fd), ops_(ops) {}
+  // Temp file, fsync, rename over path_, fsync the directory: OK only once all four are done.
+  absl::Status WriteFile(const v1::Config& config) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   const std::string path_;
   const int lock_fd_ = -1;
+  FileOps& ops_;
   absl::Mutex mu_;
   // The revision this store last loaded or wrote; kNoRevision before either.
   uint64_t revision_ ABSL_GUARDED_BY(mu_) = kNoRevision;

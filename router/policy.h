@@ -71,6 +71,7 @@ struct EffectiveFailoverPolicy {
   }
   // Back to proto form with every field set (GetFailoverPolicy, RouteCallResponse).
   v1::FailoverPolicy ToProto() const;
+  bool operator==(const EffectiveFailoverPolicy&) const = default;
 };
 
 // HealthPolicy with every field resolved.

@@ -10,13 +10,16 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "router/config_validator.h"
+#include "tests/support/recording_file_ops.h"
 #include "tests/support/temp_dir.h"
 
 namespace trunkroute::config {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using trunkroute::testing::ReadFileBytes;
+using trunkroute::testing::RecordingFileOps;
 using trunkroute::testing::TempDir;
 using trunkroute::testing::WriteFileBytes;
 
@@ -171,6 +174,94 @@ TEST_F(ConfigStoreTest, FailedSaveLeavesThePreviousFileIntact) {
   EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(st.message(), HasSubstr("config.json.tmp"));
   EXPECT_EQ(ReadFileBytes((*store)->path()), bytes);
+}
+
+// The crash-safety argument, step by step (design.md §6): the new bytes reach the disk (fsync of
+// the temp file) before the name points at them (rename), and the renamed entry reaches the disk
+// (fsync of the directory) before Save answers OK.
+TEST_F(ConfigStoreTest, SaveWritesTheTempFileFsyncsItRenamesThenFsyncsTheDirectory) {
+  RecordingFileOps ops;
+  auto store = FileConfigStore::Open(dir_, FileConfigStore::kDefaultFileName, ops);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_THAT(ops.steps(), ElementsAre("unlink config.json.tmp")) << "a crash's leftover";
+  ops.ClearSteps();
+
+  ASSERT_TRUE((*store)->Save(SampleConfig(1), ConfigStore::kNoRevision).ok());
+  const std::vector<std::string> crash_safe_order = {
+      "create config.json.tmp", "write config.json.tmp", "fsync config.json.tmp",
+      "close config.json.tmp",  "rename config.json.tmp config.json", "fsync-dir data"};
+  EXPECT_EQ(ops.steps(), crash_safe_order);
+  ops.ClearSteps();
+  ASSERT_TRUE((*store)->Overwrite(SampleConfig(7)).ok());
+  EXPECT_EQ(ops.steps(), crash_safe_order) << "the etcd cache's writes are as durable";
+
+  auto loaded = (*store)->Load();
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_TRUE(Same((*loaded)->config, SampleConfig(7))) << "the steps really wrote the file";
+}
+
+// Until the directory is on the disk a crash may bring the old file back: the change is not
+// acknowledged, and the store still holds the revision it had (a retry is built on it).
+TEST_F(ConfigStoreTest, FailedDirectoryFsyncFailsSave) {
+  RecordingFileOps ops;
+  auto store = FileConfigStore::Open(dir_, FileConfigStore::kDefaultFileName, ops);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Save(SampleConfig(1), ConfigStore::kNoRevision).ok());
+  ops.Fail(RecordingFileOps::Step::kFsyncDir,
+           absl::InternalError("fsync " + dir_ + ": Input/output error"));
+  ops.ClearSteps();
+
+  absl::StatusOr<uint64_t> saved = (*store)->Save(SampleConfig(2), 1);
+  EXPECT_EQ(saved.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(saved.status().message(), HasSubstr("fsync " + dir_ + ": Input/output error"));
+  EXPECT_EQ(ops.steps().back(), "fsync-dir data FAILED");
+  EXPECT_EQ((*store)->Overwrite(SampleConfig(3)).code(), absl::StatusCode::kInternal);
+
+  ops.Fail(RecordingFileOps::Step::kFsyncDir, absl::OkStatus());  // the disk recovers
+  EXPECT_EQ((*store)->Save(SampleConfig(3), 2).status().code(), absl::StatusCode::kAborted)
+      << "the failed Save must not have moved the store to version 2";
+  absl::StatusOr<uint64_t> retried = (*store)->Save(SampleConfig(2), 1);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried, 2u);
+}
+
+// A failed fsync of the temp file: its bytes may not be on the disk, so the name must never point
+// at them. No rename; the temp file is removed; the old file is untouched.
+TEST_F(ConfigStoreTest, FailedFileFsyncNeverRenamesAndLeavesTheOldFile) {
+  RecordingFileOps ops;
+  auto store = FileConfigStore::Open(dir_, FileConfigStore::kDefaultFileName, ops);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Save(SampleConfig(1), ConfigStore::kNoRevision).ok());
+  const std::string bytes = ReadFileBytes((*store)->path());
+  ops.Fail(RecordingFileOps::Step::kFsync, absl::InternalError("fsync: No space left on device"));
+  ops.ClearSteps();
+
+  absl::Status st = (*store)->Save(SampleConfig(2), 1).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(st.message(), HasSubstr("No space left on device"));
+  EXPECT_THAT(ops.steps(), ElementsAre("create config.json.tmp", "write config.json.tmp",
+                                       "fsync config.json.tmp FAILED", "close config.json.tmp",
+                                       "unlink config.json.tmp"));
+  EXPECT_EQ(ReadFileBytes((*store)->path()), bytes);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/config.json.tmp"));
+}
+
+TEST_F(ConfigStoreTest, FailedRenameFailsSaveWithoutTheDirectoryFsync) {
+  RecordingFileOps ops;
+  auto store = FileConfigStore::Open(dir_, FileConfigStore::kDefaultFileName, ops);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ops.Fail(RecordingFileOps::Step::kRename, absl::InternalError("renaming: Read-only file system"));
+  ops.ClearSteps();
+
+  EXPECT_EQ((*store)->Save(SampleConfig(1), ConfigStore::kNoRevision).status().code(),
+            absl::StatusCode::kInternal);
+  EXPECT_THAT(ops.steps(),
+              ElementsAre("create config.json.tmp", "write config.json.tmp",
+                          "fsync config.json.tmp", "close config.json.tmp",
+                          "rename config.json.tmp config.json FAILED", "unlink config.json.tmp"));
+  auto loaded = (*store)->Load();
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_FALSE(loaded->has_value());
 }
 
 TEST_F(ConfigStoreTest, OpenRejectsAPathThatIsAFile) {

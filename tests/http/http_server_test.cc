@@ -1,8 +1,14 @@
 #include "http/http_server.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -578,15 +584,38 @@ TEST_F(HttpServerTest, WithoutABackendDataActionsAre503) {
   EXPECT_THAT(res->body, HasSubstr("\"code\":\"UNAVAILABLE\""));
 }
 
+// errno of a plain TCP connect to 127.0.0.1:`port`; 0 when it connected.
+int ConnectErrno(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int err = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
+}
+
 TEST_F(HttpServerTest, StopIsIdempotentAndClosesTheListener) {
   StartServer();
-  int port = server_->port();
+  const int port = server_->port();
+  auto up = Get("/healthz");
+  ASSERT_TRUE(up) << "the listener must answer before Stop: " << httplib::to_string(up.error());
+  EXPECT_EQ(up->status, 200);
+  client_.reset();
   server_->Stop();
   server_->Stop();
+  // Closed means nothing listens on the port: the connection is refused. Not a connection
+  // accepted and never answered (a read timeout), nor one reset after accept (a read error), nor
+  // a connect that hangs (a connect timeout): each of those is a different bug.
   httplib::Client client("127.0.0.1", port);
-  client.set_connection_timeout(1, 0);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(2, 0);
   auto res = client.Get("/healthz");
-  EXPECT_FALSE(res);
+  ASSERT_FALSE(res) << "answered after Stop with " << res->status;
+  EXPECT_EQ(res.error(), httplib::Error::Connection) << httplib::to_string(res.error());
+  EXPECT_EQ(ConnectErrno(port), ECONNREFUSED) << std::strerror(ConnectErrno(port));
 }
 
 TEST(ParseListenAddressTest, HostAndPort) {

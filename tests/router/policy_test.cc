@@ -1,6 +1,7 @@
 #include "router/policy.h"
 
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace trunkroute::router {
@@ -101,8 +102,39 @@ TEST(PolicyTest, HealthToProtoSetsEveryFieldAndRoundTrips) {
   EXPECT_TRUE(MergeHealthPolicy(other, p) == original);
 }
 
-TEST(PolicyTest, FailoverToProtoRoundTripsEveryField) {
-  const v1::FailoverPolicy p = DefaultFailoverPolicy().ToProto();
+// Every field different from the default, so that a value lost on the way (a field ToProto
+// forgets, sets to a constant, or Merge does not read) shows.
+EffectiveFailoverPolicy UnusualFailoverPolicy() {
+  EffectiveFailoverPolicy p;
+  p.setup_timeout_ms = 750;
+  p.failover_codes.set(480);
+  p.failover_codes.set(503);
+  p.failover_on_timeout = false;
+  p.failover_on_transport_error = false;
+  p.max_attempts = 3;
+  p.retries_per_trunk = 2;
+  p.call_setup_budget_ms = 2500;
+  p.adaptive_timeout = false;
+  p.panic_when_all_down = false;
+  return p;
+}
+
+TEST(PolicyTest, FailoverToProtoRoundTripsEveryFieldsValue) {
+  const EffectiveFailoverPolicy original = UnusualFailoverPolicy();
+  const v1::FailoverPolicy p = original.ToProto();
+  EXPECT_EQ(p.setup_timeout_ms(), 750u);
+  EXPECT_THAT(p.failover_codes(), ElementsAre(480, 503));
+  EXPECT_FALSE(p.failover_on_timeout());
+  EXPECT_FALSE(p.failover_on_transport_error());
+  EXPECT_EQ(p.max_attempts(), 3u);
+  EXPECT_EQ(p.retries_per_trunk(), 2u);
+  EXPECT_EQ(p.call_setup_budget_ms(), 2500u);
+  EXPECT_FALSE(p.adaptive_timeout());
+  EXPECT_FALSE(p.panic_when_all_down());
+
+  // Each field, the explicit checks above included (a field added to the proto later too), is
+  // set and carries this policy's value: moved alone into the default's proto it changes it.
+  const v1::FailoverPolicy defaults = DefaultFailoverPolicy().ToProto();
   const google::protobuf::Descriptor* descriptor = p.GetDescriptor();
   const google::protobuf::Reflection* reflection = p.GetReflection();
   for (int i = 0; i < descriptor->field_count(); ++i) {
@@ -112,7 +144,17 @@ TEST(PolicyTest, FailoverToProtoRoundTripsEveryField) {
     } else {
       EXPECT_TRUE(reflection->HasField(p, field)) << field->name();
     }
+    v1::FailoverPolicy with_field = defaults;
+    v1::FailoverPolicy donor = p;
+    reflection->SwapFields(&with_field, &donor, {field});
+    EXPECT_FALSE(google::protobuf::util::MessageDifferencer::Equals(with_field, defaults))
+        << field->name() << ": same value as the default's (extend UnusualFailoverPolicy)";
   }
+
+  // And back: the proto merged over the default is the original, field for field; the default's
+  // proto merged over the original is the default.
+  EXPECT_TRUE(MergeFailoverPolicy(DefaultFailoverPolicy(), p) == original);
+  EXPECT_TRUE(MergeFailoverPolicy(original, defaults) == DefaultFailoverPolicy());
 }
 
 }  // namespace

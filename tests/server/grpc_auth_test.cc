@@ -259,7 +259,26 @@ TEST(GrpcAuthOpenTest, NoTokensConfiguredMeansOpen) {
   v1::RouteCallRequest req;
   req.set_dialed_number("+15551234567");
   v1::RouteCallResponse resp;
-  EXPECT_TRUE(server.routing().RouteCall(Ctx().get(), req, &resp).ok());
+  grpc::Status st = server.routing().RouteCall(Ctx().get(), req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  // The real answer, not an empty OK: the route and its trunks in order, from the served config.
+  EXPECT_EQ(resp.route_id(), "nanp");
+  ASSERT_EQ(resp.candidates_size(), 2);
+  EXPECT_EQ(resp.candidates(0).trunk_id(), "primary");
+  EXPECT_EQ(resp.candidates(1).trunk_id(), "backup");
+  EXPECT_EQ(resp.config_version(), 1u);
+
+  // A write (scope "write" when tokens exist) is open too, and really changes the config.
+  v1::UpdateFailoverPolicyRequest update;
+  update.mutable_failover_policy()->set_setup_timeout_ms(750);
+  v1::UpdateFailoverPolicyResponse updated;
+  st = server.config().UpdateFailoverPolicy(Ctx().get(), update, &updated);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(server.manager().Current()->version(), 2u);
+  v1::RouteCallResponse after;
+  ASSERT_TRUE(server.routing().RouteCall(Ctx().get(), req, &after).ok());
+  EXPECT_EQ(after.failover_policy().setup_timeout_ms(), 750u);
+  EXPECT_EQ(after.config_version(), 2u);
 }
 
 }  // namespace

@@ -302,6 +302,45 @@ TEST_F(CallFsmTest, RingNoAnswer408IsRelayedNotFailedOver) {
   EXPECT_EQ(fsm.attempt_count(), 1);
 }
 
+// Sofia's own transaction timer (not the trunk) ends a ringing INVITE with a 408 it makes up
+// itself (FinalResponse::local). After a 180 that is the callee not answering, exactly like the
+// trunk's own 408: relayed to the caller, never failed over, neutral for the trunk's health.
+TEST_F(CallFsmTest, StacksOwn408AfterRingingIsRingNoAnswerRelayedNotFailedOver) {
+  CallFsm fsm({Trunk("primary"), Trunk("backup")}, policy_, "c1");
+  fsm.Start(Now());
+  EXPECT_THAT(Describe(fsm.OnProvisional(0, 180, Now())), ElementsAre("RelayProvisional a0 180"));
+  Advance(32000);  // the stack's Timer C/B, long after our setup timer would have fired
+  CallActions a =
+      fsm.OnFinal(0, {.status = 408, .phrase = "Request Timeout", .local = true}, Now());
+  EXPECT_THAT(Describe(a), ElementsAre("ReportOutcome primary 408 timeout rang",
+                                       "RelayFinal a0 408", "Release a0 c0"));
+  ASSERT_EQ(a[1].kind, Kind::kRelayFinal);
+  EXPECT_EQ(a[1].phrase, "Request Timeout");
+  ASSERT_EQ(a[0].kind, Kind::kReportOutcome);
+  EXPECT_FALSE(a[0].outcome.transport_error) << "the trunk was reached: it rang";
+  const health::OutcomeVerdict verdict = health::Classify(a[0].outcome, policy_);
+  EXPECT_EQ(verdict.outcome_class, health::OutcomeClass::kRingNoAnswer);
+  EXPECT_EQ(verdict.health, health::HealthEffect::kNeutral) << "not counted against the trunk";
+  EXPECT_EQ(fsm.phase(), CallFsm::Phase::kFailed);
+  EXPECT_EQ(fsm.attempt_count(), 1) << "the backup never sees an INVITE";
+  EXPECT_TRUE(fsm.AttemptsSettled());
+  EXPECT_EQ(fsm.NextDeadline(), MonoTime::max());
+  EXPECT_EQ(fsm.LastFailureReason(), "") << "ring-no-answer is not a failed attempt";
+}
+
+// The same stack-made 408 before any 1xx is silence: the trunk's failure, the call moves on.
+TEST_F(CallFsmTest, StacksOwn408BeforeAny1xxIsATimeoutAndFailsOver) {
+  CallFsm fsm({Trunk("primary"), Trunk("backup")}, policy_, "c1");
+  fsm.Start(Now());
+  fsm.OnProvisional(0, 100, Now());  // 100 Trying is hop-by-hop: nothing rang
+  CallActions a =
+      fsm.OnFinal(0, {.status = 408, .phrase = "Request Timeout", .local = true}, Now());
+  EXPECT_THAT(Describe(a),
+              ElementsAre("ReportOutcome primary 0 timeout", "Release a0 c0", "SendInvite a1 c1"));
+  EXPECT_EQ(health::Classify(a[0].outcome, policy_).health, health::HealthEffect::kFailure);
+  EXPECT_EQ(fsm.LastFailureReason(), "timeout");
+}
+
 TEST_F(CallFsmTest, FailoverCodeAfterRingingStillFailsOver) {
   CallFsm fsm({Trunk("primary"), Trunk("backup")}, policy_, "c1");
   fsm.Start(Now());
