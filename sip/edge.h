@@ -92,6 +92,11 @@ struct EdgeCounters {
   std::atomic<uint64_t> probes_timed_out{0};
   std::atomic<int64_t> active_calls{0};  // calls with any leg or attempt still open
   std::atomic<int64_t> open_handles{0};  // Sofia nua handles held by calls and probes
+  // The transaction timers the stack runs with, read back from it at start-up: T1×64 (Timers
+  // B, F, H, J) and T4 (Timers I, K). Timer D (client INVITE after its final) is Sofia's fixed
+  // 32 s, not settable.
+  std::atomic<uint32_t> stack_t1x64_ms{0};
+  std::atomic<uint32_t> stack_t4_ms{0};
 };
 
 class EdgeCore;

@@ -66,6 +66,19 @@ std::string FinalLine(Sipp* dialer) {
   return log.substr(p, log.find('\n', p) - p);
 }
 
+// The transaction timers reach Sofia's transaction layer (read back from it, not from our
+// constants): T4 shortened to 1 s (Timers I and K: how long a finished server INVITE and a
+// finished client BYE are kept, with their messages), T1×64 4 s (the floor above this config's
+// 500 ms setup timeout).
+TEST_F(EdgeE2eTest, StackRunsWithTheShortenedTransactionTimers) {
+  UseSlot(120);
+  StartEdge(Config());
+  ASSERT_TRUE(Eventually([&] { return counters().stack_t4_ms.load() != 0; }))
+      << "the stack never reported its parameters";
+  EXPECT_EQ(counters().stack_t4_ms.load(), 1000u);
+  EXPECT_EQ(counters().stack_t1x64_ms.load(), 4000u);
+}
+
 TEST_F(EdgeE2eTest, NormalCallIsRelayedWithIdentityPreservedAndG729Stripped) {
   UseSlot(1);
   StartEdge(Config());
