@@ -141,10 +141,10 @@ class EdgeChaosTest : public EdgeE2eTest {
 };
 
 // Up 2 s, silent 2 s, for 30 s (the minute, halved: the property is reached within the
-// first 20 s). The hold-down base is 2 s, as long as one up phase, so the trunk can never stay UP
-// as long as its last hold-down and the doubling must never start over; with the default 5 s the
-// same holds and only takes longer. No call may be lost, the trunk must not change state with
-// every call, and each ejection must hold it down longer than the one before.
+// first 20 s). The hold-down base is 2 s, as long as one up phase. No call may be lost, the trunk
+// must not change state with every call, and each ejection must follow the hold-down rule: twice
+// the previous one, unless the trunk stayed UP as long as it was last held down (the edge may
+// see it UP a little longer than the 2 s it answers, until the probes notice the freeze).
 TEST_F(EdgeChaosTest, FlappingTrunkIsHeldDownLongerEachTimeAndNoCallIsLost) {
   UseSlot(102);
   ConfigVars v;
@@ -177,12 +177,37 @@ TEST_F(EdgeChaosTest, FlappingTrunkIsHeldDownLongerEachTimeAndNoCallIsLost) {
   const std::vector<v1::TrunkHealth> downs = states->downs();
   ASSERT_GE(downs.size(), 3u) << "the flapping trunk must be ejected again and again";
   EXPECT_LE(downs.size(), 8u) << "it must not change state with every call";
+  // docs/health.md: each ejection doubles the previous hold-down, unless the trunk stayed UP at
+  // least as long as it was last held down (then it starts over from the base). How long the
+  // edge sees the trunk UP depends on when the probes notice the freeze (up to ~1.5 s after it),
+  // so the test reads the UP time before each ejection from the transitions themselves.
+  const std::vector<v1::TrunkHealth> events = states->events();
+  int64_t longest_hold = 0;
+  int doublings = 0;
   for (size_t i = 1; i < downs.size(); ++i) {
-    EXPECT_GE(HoldMs(downs[i]), 2 * HoldMs(downs[i - 1]) - 10)
-        << "ejection " << i << ": hold-down " << HoldMs(downs[i]) << " ms after "
-        << HoldMs(downs[i - 1]) << " ms (reason " << v1::HealthReason_Name(downs[i].reason())
-        << ")";
+    // The last UP transition before this ejection; none after the previous ejection means the
+    // trunk was ejected again from PROBING, without recovering in between.
+    int64_t up_since = -1;
+    for (const auto& e : events) {
+      if (e.since_unix_ms() > downs[i].since_unix_ms()) break;
+      if (e.state() == v1::HEALTH_STATE_UP) up_since = e.since_unix_ms();
+    }
+    const bool was_up = up_since > downs[i - 1].since_unix_ms();
+    const int64_t up_ms = was_up ? downs[i].since_unix_ms() - up_since : 0;
+    const std::string what = absl::StrCat(
+        "ejection ", i, ": hold-down ", HoldMs(downs[i]), " ms after ", HoldMs(downs[i - 1]),
+        " ms, UP for ", up_ms, " ms before it (reason ",
+        v1::HealthReason_Name(downs[i].reason()), ")");
+    if (up_ms >= HoldMs(downs[i - 1])) {
+      EXPECT_EQ(HoldMs(downs[i]), 2000) << what << ": it stayed UP long enough to start over";
+    } else {
+      EXPECT_GE(HoldMs(downs[i]), 2 * HoldMs(downs[i - 1]) - 10) << what;
+      ++doublings;
+    }
+    longest_hold = std::max(longest_hold, HoldMs(downs[i]));
   }
+  EXPECT_GE(doublings, 1) << "a trunk flapping faster than its hold-down must be held longer";
+  EXPECT_GE(longest_hold, 4000) << "the hold-down must grow while the trunk keeps flapping";
   EXPECT_EQ(downs.back().ejection_count(), downs.size());
   EXPECT_LT(Count(primary->Log(), "INV"), kCalls / 3)
       << "held down, the flapping trunk gets only a small share of the calls";
