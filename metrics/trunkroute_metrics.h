@@ -25,7 +25,8 @@
 //   code              gRPC: status code name ("OK", "NOT_FOUND"); HTTP: status number ("200")
 //   path              HTTP: the served path, or "other" for anything unknown
 //   reason (edge)     edge rejections (sip/edge_rejections.h): source_not_allowed | max_calls |
-//                     max_forwards | loop | no_route | unavailable | no_candidate | shutting_down
+//                     max_forwards | loop | no_route | unavailable | no_candidate | shutting_down |
+//                     overload | rate_limit
 //   api               grpc | http
 //   reason (api)      API refusals: missing_token | wrong_scheme | unknown_token | missing_scope |
 //                     not_in_table | backoff

@@ -27,6 +27,8 @@ constexpr size_t kMaxPatternLength = 4096;
 constexpr size_t kMaxCodecNameLength = 32;
 constexpr int kMaxTrunksPerRoute = 16;
 constexpr uint32_t kMaxEdgeCalls = 1000000;
+constexpr uint32_t kMaxEdgeCps = 100000;
+constexpr uint32_t kMaxRetryAfterS = 3600;
 constexpr uint32_t kMaxStripDigits = 15;
 constexpr size_t kMaxPrependLength = 16;
 
@@ -391,6 +393,25 @@ void CheckEdge(const v1::EdgeSettings& edge, Problems* problems) {
   if (edge.max_calls() > kMaxEdgeCalls) {
     problems->Add("edge.max_calls", absl::StrCat(edge.max_calls(), " is above the maximum ",
                                                  kMaxEdgeCalls, " (0 means no limit)"));
+  }
+  if (edge.max_cps() > kMaxEdgeCps) {
+    problems->Add("edge.max_cps", absl::StrCat(edge.max_cps(), " is above the maximum ",
+                                               kMaxEdgeCps, " calls per second (0 means no cap)"));
+  }
+  if (edge.max_cps_per_source() > kMaxEdgeCps) {
+    problems->Add("edge.max_cps_per_source",
+                  absl::StrCat(edge.max_cps_per_source(), " is above the maximum ", kMaxEdgeCps,
+                               " calls per second (0 means no cap)"));
+  }
+  if (edge.max_cps() > 0 && edge.max_cps_per_source() > edge.max_cps()) {
+    problems->Add("edge.max_cps_per_source",
+                  absl::StrCat(edge.max_cps_per_source(), " is above edge.max_cps (",
+                               edge.max_cps(), "): one source can never get more than all"));
+  }
+  if (edge.retry_after_s() > kMaxRetryAfterS) {
+    problems->Add("edge.retry_after_s",
+                  absl::StrCat(edge.retry_after_s(), " is above the maximum ", kMaxRetryAfterS,
+                               " seconds (0 means the default, 1)"));
   }
   std::string_view addr = edge.advertised_address();
   if (addr.empty()) return;

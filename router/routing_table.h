@@ -92,6 +92,13 @@ class RoutingTable {
   const std::vector<Cidr>& edge_allowed_sources() const { return edge_allowed_sources_; }
   // edge.max_calls: calls the edge carries at once; 0 = no limit.
   uint32_t edge_max_calls() const { return edge_max_calls_; }
+  // edge.max_cps, edge.max_cps_per_source: new calls per second; 0 = no cap.
+  uint32_t edge_max_cps() const { return config_.edge().max_cps(); }
+  uint32_t edge_max_cps_per_source() const { return config_.edge().max_cps_per_source(); }
+  // edge.retry_after_s with its default (1) applied.
+  uint32_t edge_retry_after_s() const {
+    return config_.edge().retry_after_s() > 0 ? config_.edge().retry_after_s() : 1;
+  }
 
   // nullptr when unknown.
   const CompiledTrunk* FindTrunk(std::string_view id) const;

@@ -59,6 +59,30 @@ Admission AdmitInvite(const InviteFacts& invite, const router::RoutingTable& tab
         .status = 482, .log_reason = "our own Via in the request", .metric_reason = kRejectLoop};
     return out;
   }
+  if (edge.overloaded) {
+    out.rejection = EdgeRejection{.status = 503,
+                                  .reason_header = "SIP;cause=503;text=\"edge overloaded\"",
+                                  .log_reason = "edge overloaded",
+                                  .metric_reason = kRejectOverload,
+                                  .retry_after_s = table.edge_retry_after_s()};
+    return out;
+  }
+  if (edge.rate_limiter != nullptr &&
+      (table.edge_max_cps() > 0 || table.edge_max_cps_per_source() > 0)) {
+    const CallRateLimiter::Verdict v = edge.rate_limiter->Admit(
+        invite.source, table.edge_max_cps(), table.edge_max_cps_per_source(), edge.now);
+    if (v != CallRateLimiter::Verdict::kAdmit) {
+      const bool per_source = v == CallRateLimiter::Verdict::kPerSource;
+      out.rejection = EdgeRejection{
+          .status = 503,
+          .reason_header = per_source ? "SIP;cause=503;text=\"source at max_cps_per_source\""
+                                      : "SIP;cause=503;text=\"edge at max_cps\"",
+          .log_reason = per_source ? "source at max_cps_per_source" : "edge at max_cps",
+          .metric_reason = kRejectRateLimit,
+          .retry_after_s = table.edge_retry_after_s()};
+      return out;
+    }
+  }
   return out;
 }
 

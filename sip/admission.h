@@ -10,8 +10,10 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "common/clock.h"
 #include "router/routing_table.h"
 #include "sip/edge_rejections.h"
+#include "sip/overload.h"
 
 namespace trunkroute::sip {
 
@@ -25,6 +27,9 @@ struct EdgeRejection {
   std::string_view metric_reason;
   // Worth a warning line naming the source too: a peer we do not know is calling us.
   bool warn_with_source = false;
+  // Seconds for a Retry-After header (RFC 3261 §20.33); 0: none. Set on load shedding, so that
+  // the caller takes its calls to another edge for that long.
+  uint32_t retry_after_s = 0;
 };
 
 // What admission needs from the INVITE and the packet that carried it.
@@ -38,6 +43,11 @@ struct InviteFacts {
 struct EdgeState {
   bool stopping = false;         // SipEdge::Stop() has begun
   size_t calls_in_progress = 0;  // calls the edge holds (any leg or attempt open)
+  bool overloaded = false;       // OverloadDetector::overloaded(): the SIP thread is behind
+  // The edge.max_cps / max_cps_per_source buckets (taken from when the call is admitted); null:
+  // the caps are not checked.
+  CallRateLimiter* rate_limiter = nullptr;
+  MonoTime now{};  // for the buckets
 };
 
 struct Admission {
@@ -56,7 +66,12 @@ struct Admission {
 //     caller's own failover moves on rather than queueing behind calls we cannot carry);
 //  4. Max-Forwards 0 → 483 Too Many Hops (RFC 3261 §16.3);
 //  5. our own Via in the request → 482 Loop Detected (never the folklore 485, which is
-//     Ambiguous).
+//     Ambiguous);
+//  6. overload: the SIP thread is behind (sip/overload.h) → 503 "edge overloaded" with
+//     Retry-After (edge.retry_after_s), at once: the caller moves to another edge;
+//  7. call rate: edge.max_cps_per_source for this source, then edge.max_cps → 503 "source at
+//     max_cps_per_source" / "edge at max_cps" with Retry-After. Only a call admitted here takes
+//     a token (from both buckets): refused calls, overloaded ones included, do not use the rate.
 Admission AdmitInvite(const InviteFacts& invite, const router::RoutingTable& table,
                       const EdgeState& edge);
 

@@ -43,6 +43,9 @@ constexpr unsigned kUdpSendBuffer = 1u << 20;
 // "Memory and tail latency": PSS 147 → 115 MB at 400 calls/s).
 constexpr unsigned kSipT4Ms = 1000;
 
+// How often the overload detector samples the SIP thread (its loop lag, its UDP queue).
+constexpr int kOverloadSampleMs = 10;
+
 std::once_flag su_init_once;
 
 // Sofia's own diagnostics (e.g. "tport_udp_error: Connection refused") go to our structured log
@@ -270,6 +273,13 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
   if (ok) {
     resolver_timer_ = su_timer_create(su_root_task(root_), 0);
     SyncResolver();
+    udp_fd_ = FindUdpSocket(own_addresses_[0]);
+    if (udp_fd_ < 0) {
+      LogWarn("sip edge: UDP socket not found; overload detection uses the loop lag only",
+              {{"listen", options_.listen}});
+    }
+    overload_timer_ = su_timer_create(su_root_task(root_), 0);
+    ArmOverloadTimer(clock_->Now());
   }
   started->set_value(std::move(status));  // `started` must not be touched after this
   if (ok) {
@@ -286,6 +296,7 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
     probes_.clear();
     if (shutdown_timer_ != nullptr) su_timer_destroy(shutdown_timer_);
     if (resolver_timer_ != nullptr) su_timer_destroy(resolver_timer_);
+    if (overload_timer_ != nullptr) su_timer_destroy(overload_timer_);
     if (saved_event_[0] != nullptr) nua_destroy_event(saved_event_);
     if (shutdown_done_) nua_destroy(nua_);  // else leaked on purpose: nua refuses mid-shutdown
     nua_ = nullptr;
@@ -506,16 +517,29 @@ void EdgeCore::ReapIfFinished(EdgeCall* call) {
 void EdgeCore::RejectIncoming(nua_handle_t* nh, const EdgeRejection& rejection,
                               const InviteFacts& invite, sip_t const* sip) {
   counters_.calls_rejected.fetch_add(1, std::memory_order_relaxed);
+  const bool shed = rejection.retry_after_s > 0;
+  if (shed) counters_.calls_shed.fetch_add(1, std::memory_order_relaxed);
   if (options_.observer != nullptr) {
     options_.observer->OnRejected(rejection.status, rejection.metric_reason);
   }
   // nua_respond() keeps the phrase pointer until the stack runs the request: a static one.
   char const* phrase = sip_status_phrase(rejection.status);
   const std::string& reason = rejection.reason_header;
+  char retry_after[16] = "";
+  if (shed) std::snprintf(retry_after, sizeof(retry_after), "%u", rejection.retry_after_s);
   nua_respond(nh, rejection.status, phrase != nullptr ? phrase : "Rejected",
-              TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())), TAG_END());
+              TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())),
+              TAG_IF(shed, SIPTAG_RETRY_AFTER_STR(retry_after)), TAG_END());
   nua_handle_destroy(nh);
   const char* call_id = sip != nullptr && sip->sip_call_id ? sip->sip_call_id->i_id : "";
+  // Shed calls are logged at debug only: an info line per refused call would add to the load
+  // being shed. An overload episode has its own warning and summary (SampleOverload).
+  if (shed) {
+    LogDebug("call shed", {{"call_id", call_id},
+                           {"status", std::to_string(rejection.status)},
+                           {"reason", rejection.log_reason}});
+    return;
+  }
   LogInfo("call rejected", {{"call_id", call_id},
                             {"status", std::to_string(rejection.status)},
                             {"reason", rejection.log_reason}});
@@ -549,13 +573,20 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   auto targets_for_call = [this](const router::CompiledTrunk& t) { return TargetsForCall(t); };
   const TargetsOfTrunk targets_of = targets_for_call;
   auto trunk_load = [this](const std::string& trunk_id) { return TrunkLoad(trunk_id); };
+  const bool rate_capped = table->edge_max_cps() > 0 || table->edge_max_cps_per_source() > 0;
   IncomingInvite in = HandleIncomingInvite(
       home_, sip,
       {.source = SourceAddress(nua_current_request(nua_)),
        .own_addresses = &own_addresses_,
        .table = table,
        .health = health_,
-       .edge = {.stopping = stopping_, .calls_in_progress = calls_.size()},
+       // The overload detector always runs (its metrics and log lines); it refuses calls only
+       // with edge.shed_on_overload (docs/sip-edge.md "Overload").
+       .edge = {.stopping = stopping_,
+                .calls_in_progress = calls_.size(),
+                .overloaded = table->config().edge().shed_on_overload() && overload_.overloaded(),
+                .rate_limiter = &rate_limiter_,
+                .now = rate_capped ? clock_->Now() : MonoTime()},
        .entropy = NextEntropy(),
        .trunk_load = trunk_load,
        .targets_of = &targets_of,
@@ -670,6 +701,54 @@ void EdgeCore::OnResolverTimer(EdgeCore* core, su_timer_t*, void*) {
   ++core->activity_;
   if (core->stopping_) return;
   core->SyncResolver();
+}
+
+void EdgeCore::ArmOverloadTimer(MonoTime now) {
+  overload_due_ = now + milliseconds(kOverloadSampleMs);
+  su_timer_set_interval(overload_timer_, &EdgeCore::OnOverloadTimer, nullptr, kOverloadSampleMs);
+}
+
+void EdgeCore::OnOverloadTimer(EdgeCore* core, su_timer_t*, void*) {
+  ++core->activity_;
+  core->SampleOverload();
+}
+
+void EdgeCore::SampleOverload() {
+  const MonoTime now = clock_->Now();
+  OverloadDetector::Sample sample;
+  sample.lag = now - overload_due_;
+  if (udp_fd_ >= 0 && !ReadReceiveQueue(udp_fd_, &sample.rx_queued_bytes,
+                                        &sample.rx_buffer_bytes)) {
+    sample.rx_buffer_bytes = 0;
+  }
+  const bool changed = overload_.Observe(sample);
+  counters_.overloaded.store(overload_.overloaded(), std::memory_order_relaxed);
+  counters_.loop_lag_us.store(
+      std::chrono::duration_cast<microseconds>(overload_.smoothed_lag()).count(),
+      std::memory_order_relaxed);
+  counters_.udp_queue_permille.store(static_cast<uint32_t>(overload_.queue_fill() * 1000.0),
+                                     std::memory_order_relaxed);
+  if (changed) {
+    const std::string lag_ms = std::to_string(
+        std::chrono::duration_cast<milliseconds>(overload_.smoothed_lag()).count());
+    const std::string queue_pct = std::to_string(static_cast<int>(overload_.queue_fill() * 100));
+    const uint64_t shed = counters_.calls_shed.load(std::memory_order_relaxed);
+    if (overload_.overloaded()) {
+      counters_.overload_onsets.fetch_add(1, std::memory_order_relaxed);
+      shed_at_onset_ = shed;
+      LogWarn("sip edge overloaded: new calls get 503 with Retry-After",
+              {{"cause", std::string(overload_.cause())},
+               {"loop_lag_ms", lag_ms},
+               {"udp_queue_pct", queue_pct},
+               {"calls", std::to_string(calls_.size())}});
+    } else {
+      LogInfo("sip edge no longer overloaded",
+              {{"calls_shed", std::to_string(shed - shed_at_onset_)},
+               {"loop_lag_ms", lag_ms},
+               {"udp_queue_pct", queue_pct}});
+    }
+  }
+  if (!stopping_) ArmOverloadTimer(now);
 }
 
 int EdgeCore::TrunkLoad(const std::string& trunk_id) const {

@@ -77,6 +77,11 @@ struct EdgeCounters {
   std::atomic<uint64_t> invites_received{0};      // initial INVITEs from callers
   std::atomic<uint64_t> calls_rejected{0};        // answered by the edge itself before any attempt
                                                   // (403, 482, 483, 404, 488, 503 …)
+  std::atomic<uint64_t> calls_shed{0};            // of which: 503 overload or rate_limit
+  std::atomic<uint64_t> overload_onsets{0};       // times the detector found the edge overloaded
+  std::atomic<bool> overloaded{false};            // the detector's verdict now
+  std::atomic<int64_t> loop_lag_us{0};            // the SIP thread's smoothed loop lag
+  std::atomic<uint32_t> udp_queue_permille{0};    // UDP receive queue, ‰ of its buffer
   std::atomic<uint64_t> calls_answered{0};        // a trunk's 2xx relayed to the caller
   std::atomic<uint64_t> calls_failed{0};          // attempts made, caller got a final ≥ 300
   std::atomic<uint64_t> attempts{0};              // INVITEs sent to trunks (auth re-sends excluded)

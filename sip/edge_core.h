@@ -21,6 +21,7 @@
 #include "sip/admission.h"
 #include "sip/edge.h"
 #include "sip/edge_util.h"
+#include "sip/overload.h"
 #include "sip/sofia.h"
 #include "sip/sofia_dns_client.h"
 #include "sip/target_resolver.h"
@@ -102,6 +103,7 @@ class EdgeCore {
   static void OnProbeTimer(EdgeCore* core, su_timer_t* timer, void* arg);
   static void OnShutdownTimer(EdgeCore* core, su_timer_t* timer, void* arg);
   static void OnResolverTimer(EdgeCore* core, su_timer_t* timer, void* arg);
+  static void OnOverloadTimer(EdgeCore* core, su_timer_t* timer, void* arg);
 
   void ThreadMain(std::promise<absl::Status>* started);
   void RunLoop();
@@ -128,6 +130,10 @@ class EdgeCore {
   void SyncResolver();
   void RunResolver();
   void OnTargetsChanged(const std::shared_ptr<const TrunkTargets>& targets);
+  // Load shedding: every kOverloadSampleMs the loop's lag and the UDP receive queue go to the
+  // detector (sip/overload.h); admission reads its verdict.
+  void ArmOverloadTimer(MonoTime now);
+  void SampleOverload();
 
   // Per-call draws for OrderForCall, from NextEntropy().
   class CallRandom final : public RandomSource {
@@ -175,6 +181,12 @@ class EdgeCore {
   std::unique_ptr<TargetResolver> resolver_;
   su_timer_t* resolver_timer_ = nullptr;
   uint64_t resolver_table_version_ = 0;
+  OverloadDetector overload_;
+  CallRateLimiter rate_limiter_;
+  su_timer_t* overload_timer_ = nullptr;
+  MonoTime overload_due_{};
+  int udp_fd_ = -1;  // the UDP listen socket (owned by Sofia), for its receive queue
+  uint64_t shed_at_onset_ = 0;  // counters_.calls_shed when the current overload began
 };
 
 }  // namespace trunkroute::sip

@@ -21,6 +21,10 @@ inline constexpr std::string_view kRejectUnavailable = "unavailable";           
 // max_concurrent_calls).
 inline constexpr std::string_view kRejectNoCandidate = "no_candidate";
 inline constexpr std::string_view kRejectShuttingDown = "shutting_down";  // 503
+// Load shedding (503 + Retry-After): the SIP thread cannot keep up (its UDP receive queue or its
+// loop lag, sip/overload.h), or a configured call-rate cap (edge.max_cps, max_cps_per_source).
+inline constexpr std::string_view kRejectOverload = "overload";      // 503
+inline constexpr std::string_view kRejectRateLimit = "rate_limit";  // 503
 
 // One series of trunkroute_edge_rejections_total{code,reason}.
 struct RejectionSeries {
@@ -35,7 +39,8 @@ inline constexpr RejectionSeries kEdgeRejectionSeries[] = {
     {483, "483", kRejectMaxForwards},      {482, "482", kRejectLoop},
     {404, "404", kRejectNoRoute},          {503, "503", kRejectUnavailable},
     {488, "488", kRejectNoCandidate},      {503, "503", kRejectNoCandidate},
-    {503, "503", kRejectShuttingDown},
+    {503, "503", kRejectShuttingDown},     {503, "503", kRejectOverload},
+    {503, "503", kRejectRateLimit},
 };
 
 }  // namespace trunkroute::sip

@@ -1,8 +1,12 @@
 #include "sip/edge_util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -244,6 +248,60 @@ std::string TargetUri(std::string_view host, uint32_t port, v1::Transport transp
                    : transport == v1::TRANSPORT_TCP ? "tcp"
                                                     : "tls";
   return absl::StrCat("sip:", h, ":", port, ";transport=", tp);
+}
+
+int FindUdpSocket(const HostPort& hp) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  int found = -1;
+  const int dir_fd = dirfd(dir);
+  while (dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd == dir_fd) continue;
+    struct stat st;
+    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    int type = 0;
+    socklen_t type_len = sizeof(type);
+    if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 ||
+        type != SOCK_DGRAM) {
+      continue;
+    }
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
+    char host[INET6_ADDRSTRLEN] = {};
+    uint32_t port = 0;
+    if (ss.ss_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+      inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+      port = ntohs(sin->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+      inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+      port = ntohs(sin6->sin6_port);
+    } else {
+      continue;
+    }
+    if (port == hp.port && hp.host == host) {
+      found = static_cast<int>(fd);
+      break;
+    }
+  }
+  closedir(dir);
+  return found;
+}
+
+bool ReadReceiveQueue(int fd, uint64_t* queued_bytes, uint64_t* capacity_bytes) {
+  uint32_t info[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof(info);
+  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len) != 0 ||
+      len < sizeof(uint32_t) * (SK_MEMINFO_RCVBUF + 1)) {
+    return false;
+  }
+  *queued_bytes = info[SK_MEMINFO_RMEM_ALLOC];
+  *capacity_bytes = info[SK_MEMINFO_RCVBUF];
+  return true;
 }
 
 }  // namespace trunkroute::sip

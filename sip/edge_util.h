@@ -26,6 +26,15 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text, uint32_t default_p
 // The packet source of a received message ("192.0.2.1", "::1"); empty if unknown.
 std::string SourceAddress(msg_t* msg);
 
+// The UDP socket of this process bound to `hp` (Sofia's tport does not export its descriptor:
+// found by scanning /proc/self/fd once at start-up), or -1.
+int FindUdpSocket(const HostPort& hp);
+
+// Bytes waiting in a socket's receive queue and the queue's capacity (SO_MEMINFO: the kernel's
+// own accounting, the same as /proc/net/udp's rx_queue; FIONREAD on UDP gives only the next
+// datagram). False if the kernel cannot say.
+bool ReadReceiveQueue(int fd, uint64_t* queued_bytes, uint64_t* capacity_bytes);
+
 // RFC 3261 §16.3 loop check for a B2BUA: a Via naming one of our own addresses means the request
 // left us and came back.
 bool ViaNamesUs(const sip_via_t* via, const std::vector<HostPort>& own);

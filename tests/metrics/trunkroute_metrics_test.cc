@@ -164,11 +164,17 @@ TEST_F(TrunkrouteMetricsTest, EveryEdgeRejectionExistsAtZeroFromTheStart) {
     EXPECT_EQ(r.code_label, std::to_string(r.status));
     ++pairs;
   }
-  EXPECT_EQ(pairs, 9u);
+  EXPECT_EQ(pairs, 11u);
   EXPECT_EQ(SeriesValue(text,
                         "trunkroute_edge_rejections_total{code=\"403\","
                         "reason=\"source_not_allowed\"}"),
             "0");
+  // Load shedding (sip/overload.h, edge.max_cps): there before the first overload.
+  EXPECT_EQ(SeriesValue(text, "trunkroute_edge_rejections_total{code=\"503\",reason=\"overload\"}"),
+            "0");
+  EXPECT_EQ(
+      SeriesValue(text, "trunkroute_edge_rejections_total{code=\"503\",reason=\"rate_limit\"}"),
+      "0");
 }
 
 // Probe RTT and post-dial delay to a peer on the same host or LAN are 0.2-2 ms: the lowest

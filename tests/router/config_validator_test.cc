@@ -198,6 +198,34 @@ TEST(ValidateConfigTest, EdgeMaxCallsIsBounded) {
   EXPECT_TRUE(ValidateConfig(config).ok());
 }
 
+TEST(ValidateConfigTest, EdgeCallRateCapsAreBoundedAndNamed) {
+  v1::Config config = ValidConfig();
+  config.mutable_edge()->set_max_cps(100001);
+  config.mutable_edge()->set_retry_after_s(3601);
+  absl::Status status = ValidateConfig(config);
+  EXPECT_THAT(status, StatusIs(kInvalid, HasSubstr("edge.max_cps: 100001 is above the maximum "
+                                                   "100000 calls per second (0 means no cap)")));
+  EXPECT_THAT(status, StatusIs(kInvalid, HasSubstr("edge.retry_after_s: 3601 is above the "
+                                                   "maximum 3600 seconds")));
+  config.mutable_edge()->set_max_cps(0);
+  config.mutable_edge()->set_retry_after_s(0);
+  config.mutable_edge()->set_max_cps_per_source(100001);
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(kInvalid, HasSubstr("edge.max_cps_per_source: 100001 is above the maximum "
+                                           "100000")));
+  // One source cannot be allowed more than every source together.
+  config.mutable_edge()->set_max_cps(50);
+  config.mutable_edge()->set_max_cps_per_source(60);
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(kInvalid, HasSubstr("edge.max_cps_per_source: 60 is above edge.max_cps "
+                                           "(50)")));
+  config.mutable_edge()->set_max_cps_per_source(50);
+  config.mutable_edge()->set_retry_after_s(3600);
+  EXPECT_TRUE(ValidateConfig(config).ok());
+  config.mutable_edge()->set_max_cps(0);  // per-source cap alone
+  EXPECT_TRUE(ValidateConfig(config).ok());
+}
+
 TEST(ValidateConfigTest, RejectsSetupTimeoutOutOfBounds) {
   v1::Config config = ValidConfig();
   config.mutable_failover_policy()->set_setup_timeout_ms(99);

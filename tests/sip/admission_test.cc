@@ -124,6 +124,83 @@ TEST_F(AdmissionTest, ChecksComeInTheDocumentedOrder) {
       483);
 }
 
+TEST_F(AdmissionTest, OverloadedEdgeSheds503WithRetryAfter) {
+  const Admission a = Admit({.source = "127.0.0.1"}, {.overloaded = true});
+  ASSERT_TRUE(a.rejection.has_value());
+  EXPECT_EQ(a.rejection->status, 503);
+  EXPECT_EQ(a.rejection->reason_header, "SIP;cause=503;text=\"edge overloaded\"");
+  EXPECT_EQ(a.rejection->metric_reason, "overload");
+  EXPECT_EQ(a.rejection->retry_after_s, 1u) << "edge.retry_after_s defaults to 1";
+  // Refusals that are not load shedding carry no Retry-After.
+  EXPECT_EQ(Admit({.source = "127.0.0.1"}, {.calls_in_progress = 2}).rejection->retry_after_s,
+            0u);
+  EXPECT_EQ(Admit({.source = "203.0.113.9"}).rejection->retry_after_s, 0u);
+}
+
+TEST_F(AdmissionTest, OverloadComesAfterTheChecksThatSayWhatIsWrongWithTheCall) {
+  EXPECT_EQ(Admit({.source = "203.0.113.9"}, {.overloaded = true}).rejection->status, 403);
+  EXPECT_EQ(
+      Admit({.source = "127.0.0.1", .max_forwards = 0}, {.overloaded = true}).rejection->status,
+      483);
+  EXPECT_EQ(Admit({.source = "127.0.0.1"}, {.stopping = true, .overloaded = true})
+                .rejection->metric_reason,
+            "shutting_down");
+}
+
+constexpr char kCappedConfig[] = R"pb(
+  trunks { id: "t" host: "192.0.2.10" }
+  routes { id: "all" priority: 1 pattern: "\\+\\d+" trunk_ids: "t" }
+  edge { allowed_sources: "127.0.0.0/8" max_cps: 20 max_cps_per_source: 10 retry_after_s: 5 }
+)pb";
+
+TEST_F(AdmissionTest, CallRateCapsShed503WithTheConfiguredRetryAfter) {
+  table_ = Table(kCappedConfig);
+  CallRateLimiter limiter;
+  const MonoTime t0 = MonoTime() + seconds(100);
+  // max_cps_per_source 10 and max_cps 20: buckets two calls deep. A third call at once from the
+  // same source is refused for its source.
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_FALSE(
+        Admit({.source = "127.0.0.1"}, {.rate_limiter = &limiter, .now = t0}).rejection);
+  }
+  const Admission per_source =
+      Admit({.source = "127.0.0.1"}, {.rate_limiter = &limiter, .now = t0});
+  ASSERT_TRUE(per_source.rejection.has_value());
+  EXPECT_EQ(per_source.rejection->status, 503);
+  EXPECT_EQ(per_source.rejection->metric_reason, "rate_limit");
+  EXPECT_EQ(per_source.rejection->reason_header,
+            "SIP;cause=503;text=\"source at max_cps_per_source\"");
+  EXPECT_EQ(per_source.rejection->retry_after_s, 5u);
+  // Another source finds the edge's own bucket empty.
+  const Admission overall = Admit({.source = "127.0.0.2"}, {.rate_limiter = &limiter, .now = t0});
+  ASSERT_TRUE(overall.rejection.has_value());
+  EXPECT_EQ(overall.rejection->reason_header, "SIP;cause=503;text=\"edge at max_cps\"");
+  EXPECT_EQ(overall.rejection->metric_reason, "rate_limit");
+  // 100 ms later the edge has room for two calls again.
+  EXPECT_FALSE(Admit({.source = "127.0.0.2"},
+                     {.rate_limiter = &limiter, .now = t0 + milliseconds(100)})
+                   .rejection);
+}
+
+TEST_F(AdmissionTest, RefusedCallsTakeNoRateToken) {
+  table_ = Table(kCappedConfig);
+  CallRateLimiter limiter;
+  const MonoTime t0 = MonoTime() + seconds(100);
+  // Refused for another reason first (overloaded, Max-Forwards 0): the buckets stay full.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(Admit({.source = "127.0.0.1"}, {.overloaded = true, .rate_limiter = &limiter,
+                                              .now = t0})
+                  .rejection->metric_reason,
+              "overload");
+    ASSERT_EQ(Admit({.source = "127.0.0.1", .max_forwards = 0},
+                    {.rate_limiter = &limiter, .now = t0})
+                  .rejection->status,
+              483);
+  }
+  EXPECT_FALSE(
+      Admit({.source = "127.0.0.1"}, {.rate_limiter = &limiter, .now = t0}).rejection);
+}
+
 TEST(RejectionForDecisionTest, UnavailableIs503WithTheRoutersWords) {
   const EdgeRejection r =
       RejectionForDecision(absl::UnavailableError("every trunk of route \"all\" is down"));

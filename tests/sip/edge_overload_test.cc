@@ -1,0 +1,136 @@
+// Load shedding on the wire (docs/sip-edge.md, "Overload"): with edge.max_cps set low, SIPp
+// dialing faster than the cap gets 503 with Retry-After at once for the excess, while the calls
+// the edge admitted complete; and a retransmitted INVITE of an admitted call is absorbed by the
+// stack's transaction layer, not taken for a new call.
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/sip/edge_test_fixture.h"
+
+namespace trunkroute::sip::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+// Slots 95–99 (see EdgeE2eTest::UseSlot).
+class EdgeOverloadTest : public EdgeE2eTest {};
+
+class RejectionCounter : public EdgeObserver {
+ public:
+  void OnRejected(int status, std::string_view reason) override {
+    std::lock_guard<std::mutex> l(mu_);
+    seen_.push_back(std::to_string(status) + " " + std::string(reason));
+  }
+  int Count(const std::string& what) {
+    std::lock_guard<std::mutex> l(mu_);
+    int n = 0;
+    for (const std::string& s : seen_) n += s == what ? 1 : 0;
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+};
+
+TEST_F(EdgeOverloadTest, AboveMaxCpsTheExcessGets503WithRetryAfterAndAdmittedCallsComplete) {
+  UseSlot(95);
+  ConfigVars v;
+  // 2 calls/s (bucket 2 deep) against a dialer at 40 calls/s: most of its 20 calls are excess,
+  // however slowly a loaded machine runs SIPp.
+  v.edge = R"("max_cps": 2, "retry_after_s": 7)";
+  RejectionCounter observer;
+  EdgeOptions options;
+  options.observer = &observer;
+  StartEdge(Config(v), options);
+  constexpr int kCalls = 20;
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml", kCalls);
+  Sipp* dialer = StartDialer("uac_call.xml", kCalls, /*rate=*/40, /*hold_ms=*/200);
+  // uac_call.xml takes a final failure as a finished call: its exit code says nothing here.
+  dialer->Wait(std::chrono::seconds(14));
+
+  const std::string log = dialer->Log();
+  const int completed = Count(log, "BYE;OK");
+  const int shed = Count(log, "FINAL;503;SIP;cause=503;text=\"edge at max_cps\"");
+  EXPECT_EQ(completed + shed, kCalls) << "every call either completes or is shed:\n" << log;
+  EXPECT_GE(completed, 2) << "the bucket's depth at least gets through";
+  EXPECT_GE(shed, 1) << log;
+  // The trunk saw the admitted calls only: the shed ones were answered by the edge at once.
+  EXPECT_EQ(Count(primary->Log(), "INV"), completed);
+  EXPECT_EQ(counters().attempts.load(), static_cast<uint64_t>(completed));
+  EXPECT_EQ(counters().calls_rejected.load(), static_cast<uint64_t>(shed));
+  EXPECT_EQ(counters().calls_shed.load(), static_cast<uint64_t>(shed));
+  EXPECT_EQ(observer.Count("503 rate_limit"), shed);
+  EXPECT_EQ(observer.Count("503 overload"), 0) << "20 calls do not overload the edge";
+
+  // Each 503 carries Retry-After (edge.retry_after_s) and nothing else was refused.
+  const std::vector<SipMessage> seen = Trace(dialer);
+  const std::vector<SipMessage> refusals = Responses(seen, /*received=*/true, "INVITE", 503);
+  ASSERT_THAT(refusals, SizeIs(shed)) << Describe(seen);
+  for (const SipMessage& r : refusals) {
+    EXPECT_EQ(r.header("Retry-After"), "7") << r.Summary();
+  }
+  ExpectNoLeftovers();
+}
+
+TEST_F(EdgeOverloadTest, PerSourceCapShedsTheBusySource) {
+  UseSlot(96);
+  ConfigVars v;
+  v.edge = R"("max_cps_per_source": 1)";
+  StartEdge(Config(v));
+  constexpr int kCalls = 10;
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml", kCalls);
+  Sipp* dialer = StartDialer("uac_call.xml", kCalls, /*rate=*/40, /*hold_ms=*/100);
+  dialer->Wait(std::chrono::seconds(14));
+  const std::string log = dialer->Log();
+  const int completed = Count(log, "BYE;OK");
+  const int shed =
+      Count(log, "FINAL;503;SIP;cause=503;text=\"source at max_cps_per_source\"");
+  EXPECT_EQ(completed + shed, kCalls) << log;
+  EXPECT_GE(shed, 1) << log;
+  EXPECT_EQ(Count(primary->Log(), "INV"), completed);
+  EXPECT_THAT(dialer->Messages(), HasSubstr("Retry-After: 1")) << "the default retry_after_s";
+  ExpectNoLeftovers();
+}
+
+// RFC 3261 §17.2.1: a retransmitted INVITE matches the server transaction the first one made;
+// Sofia's transaction layer answers it (with the last provisional) and the edge never sees it.
+// With max_cps 1 a second "new call" would also be refused: it must not exist at all.
+TEST_F(EdgeOverloadTest, RetransmittedInviteOfAnAdmittedCallIsNotANewCall) {
+  UseSlot(97);
+  ConfigVars v;
+  v.edge = R"("max_cps": 1)";
+  RejectionCounter observer;
+  EdgeOptions options;
+  options.observer = &observer;
+  StartEdge(Config(v), options);
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_slow_answer.xml");
+  Sipp* dialer = RunDialer("uac_retransmit_invite.xml");
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK")) << dialer->Messages();
+
+  // SIPp takes each 100 the edge re-sends for a retransmission as a retransmitted 100 and sends
+  // its INVITE again, until the 180: many retransmissions, all of one transaction.
+  const std::vector<SipMessage> sent = Requests(Trace(dialer), /*received=*/false, "INVITE");
+  ASSERT_GE(sent.size(), 2u) << "the dialer must really have sent its INVITE again:\n"
+                             << Describe(Trace(dialer));
+  for (const SipMessage& again : sent) {
+    EXPECT_EQ(again.header("Via"), sent[0].header("Via")) << "same branch: a retransmission";
+    EXPECT_EQ(again.header("Call-ID"), sent[0].header("Call-ID"));
+    EXPECT_EQ(again.cseq(), sent[0].cseq());
+  }
+  EXPECT_EQ(counters().invites_received.load(), 1u);
+  EXPECT_EQ(counters().calls_rejected.load(), 0u);
+  EXPECT_EQ(observer.Count("503 rate_limit"), 0);
+  EXPECT_EQ(Count(primary->Log(), "INV"), 1);
+  EXPECT_EQ(counters().attempts.load(), 1u);
+  ExpectNoLeftovers();
+}
+
+}  // namespace
+}  // namespace trunkroute::sip::testing
