@@ -56,6 +56,9 @@ struct StepContext {
   std::vector<TargetTransition> target_transitions;
   std::vector<ProbeResult> expired_probes;  // probes Tick declared timed out (for observers)
   bool view_changed = false;                // the published view of this trunk must be rebuilt
+  // What a saved state (HealthTracker::Export) holds changed without a transition (a hold-down
+  // extended); transitions count as changes anyway.
+  bool state_changed = false;
 };
 
 }  // namespace trunkroute::health

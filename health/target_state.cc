@@ -14,6 +14,19 @@ void SaturatingIncrement(uint32_t* v) {
   if (*v < std::numeric_limits<uint32_t>::max()) ++*v;
 }
 
+// Restored exponents beyond this mean nothing more (the hold-down is capped long before: 2^31
+// times the base) and only come from a damaged file.
+constexpr uint32_t kMaxRestoredExponent = 32;
+// An UP target restored as UP since longer than this is treated as UP since this long.
+constexpr int64_t kMaxRestoredUpMs = int64_t{30} * 24 * 3600 * 1000;
+
+// The longest hold-down `p` can give: the cap plus its jitter, or a Retry-After hold.
+int64_t MaxHoldMs(const router::EffectiveHealthPolicy& p) {
+  const int64_t capped = int64_t{p.hold_down_max_ms} +
+                         int64_t{p.hold_down_max_ms} * p.hold_down_jitter_pct / 100;
+  return std::max<int64_t>(capped, p.retry_after_max_ms);
+}
+
 }  // namespace
 
 TargetState::TargetState(TargetSpec spec, std::string detail, StepContext& ctx)
@@ -26,6 +39,85 @@ TargetState::TargetState(TargetSpec spec, std::string detail, StepContext& ctx)
   next_probe_at_ = ctx.now;  // a new target is probed at once
   ctx.target_transitions.push_back(
       {spec_.key, v1::HEALTH_STATE_UNSPECIFIED, measured_, reason_, detail_});
+}
+
+std::unique_ptr<TargetState> TargetState::Restore(TargetSpec spec,
+                                                  const state::TargetRecord& saved,
+                                                  const router::EffectiveHealthPolicy& p,
+                                                  StepContext& ctx) {
+  if (saved.state() != v1::HEALTH_STATE_UP && saved.state() != v1::HEALTH_STATE_DOWN &&
+      saved.state() != v1::HEALTH_STATE_PROBING) {
+    return nullptr;
+  }
+  std::unique_ptr<TargetState> t(new TargetState(std::move(spec)));
+  const int64_t wall_now = ctx.WallMs();
+  const int64_t max_hold_ms = MaxHoldMs(p);
+  t->ejection_count_ = saved.ejection_count();
+  t->consecutive_ejections_ = std::min(saved.consecutive_ejections(), kMaxRestoredExponent);
+  t->last_hold_down_ms_ = static_cast<uint32_t>(
+      std::min<int64_t>(saved.last_hold_down_ms(), max_hold_ms));
+  t->measured_ = saved.state();
+  t->reason_ = saved.reason();
+  t->detail_ = saved.detail();
+  // A time from the future (a wall clock set back meanwhile, a damaged file) reads as now.
+  t->since_wall_ms_ = saved.since_unix_ms() > 0 ? std::min(saved.since_unix_ms(), wall_now)
+                                                : wall_now;
+  t->up_since_ = ctx.now;
+  t->next_probe_at_ = ctx.now;  // UP and PROBING targets are probed at once
+  switch (saved.state()) {
+    case v1::HEALTH_STATE_DOWN: {
+      const int64_t until = saved.down_until_unix_ms();
+      const int64_t left_ms = until > wall_now ? std::min(until - wall_now, max_hold_ms) : 0;
+      if (left_ms <= 0) {
+        // The hold-down ran out while we were stopped: the prober checks it first.
+        t->measured_ = v1::HEALTH_STATE_PROBING;
+        t->reason_ = v1::HEALTH_REASON_HOLD_DOWN_EXPIRED;
+        t->detail_ = "hold-down over while stopped, probing";
+        t->since_wall_ms_ = wall_now;
+        break;
+      }
+      t->down_until_ = ctx.now + milliseconds(left_ms);
+      t->down_until_wall_ms_ = wall_now + left_ms;
+      t->next_probe_at_ = MonoTime::max();
+      break;
+    }
+    case v1::HEALTH_STATE_UP: {
+      const int64_t since = saved.up_since_unix_ms();
+      const int64_t up_ms =
+          since > 0 && since < wall_now ? std::min(wall_now - since, kMaxRestoredUpMs) : 0;
+      t->up_since_ = ctx.now - milliseconds(up_ms);
+      break;
+    }
+    default:
+      break;
+  }
+  ctx.target_transitions.push_back(
+      {t->spec_.key, v1::HEALTH_STATE_UNSPECIFIED, t->measured_, t->reason_, t->detail_});
+  return t;
+}
+
+void TargetState::Export(MonoTime now, int64_t wall_now_ms, state::TargetRecord* out) const {
+  out->set_key(spec_.key);
+  out->set_address(spec_.address);
+  out->set_port(spec_.port);
+  out->set_transport(spec_.transport);
+  out->set_priority(spec_.priority);
+  out->set_weight(spec_.weight);
+  out->set_state(measured_);
+  out->set_reason(reason_);
+  out->set_detail(detail_);
+  out->set_since_unix_ms(since_wall_ms_);
+  if (measured_ == v1::HEALTH_STATE_DOWN) {
+    // From the monotonic deadline, not down_until_wall_ms_: a wall clock stepped since the
+    // ejection must not shorten or stretch the hold.
+    out->set_down_until_unix_ms(wall_now_ms + MillisBetween(now, down_until_));
+  }
+  out->set_ejection_count(ejection_count_);
+  out->set_consecutive_ejections(consecutive_ejections_);
+  out->set_last_hold_down_ms(last_hold_down_ms_);
+  if (measured_ == v1::HEALTH_STATE_UP) {
+    out->set_up_since_unix_ms(wall_now_ms - MillisBetween(up_since_, now));
+  }
 }
 
 void TargetState::Reconfigure(const router::EffectiveHealthPolicy& old_policy,
@@ -130,6 +222,7 @@ void TargetState::OnFailure(const Failure& f, const router::EffectiveHealthPolic
         if (until > down_until_) {
           down_until_ = until;
           down_until_wall_ms_ = ctx.WallMs() + f.retry_after_ms;
+          ctx.state_changed = true;  // not a transition, but the saved deadline moves
         }
       }
       return;

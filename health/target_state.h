@@ -2,12 +2,15 @@
 #define TRUNKROUTE_HEALTH_TARGET_STATE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "health/prober.h"
 #include "health/step_context.h"
 #include "router/policy.h"
+#include "trunkroute/state/health_state.pb.h"
 #include "trunkroute/v1/health.pb.h"
 
 namespace trunkroute::health {
@@ -53,6 +56,16 @@ class TargetState {
  public:
   // UP, reason CONFIGURED with `detail`, probed at the next Tick.
   TargetState(TargetSpec spec, std::string detail, StepContext& ctx);
+  // The state an earlier run saved (Export), under today's time: a hold-down still running stays
+  // DOWN for the time it had left (capped at the longest hold `p` allows); one that ran out
+  // meanwhile is PROBING, probed at the next Tick, like UP and PROBING targets. The ejection
+  // history comes back too, so hold-downs keep doubling. Null when `saved` holds no measured
+  // state (UP, DOWN or PROBING): the caller starts the target fresh.
+  static std::unique_ptr<TargetState> Restore(TargetSpec spec, const state::TargetRecord& saved,
+                                              const router::EffectiveHealthPolicy& p,
+                                              StepContext& ctx);
+  // What Restore needs, its times converted from `now` to the wall clock `wall_now_ms`.
+  void Export(MonoTime now, int64_t wall_now_ms, state::TargetRecord* out) const;
 
   const TargetSpec& spec() const { return spec_; }
   void set_spec(TargetSpec spec) { spec_ = std::move(spec); }
@@ -93,6 +106,7 @@ class TargetState {
   void FillProto(v1::TargetHealth* out) const;
 
  private:
+  explicit TargetState(TargetSpec spec) : spec_(std::move(spec)) {}
   void Eject(v1::HealthReason reason, std::string detail, uint32_t fixed_hold_ms,
              const router::EffectiveHealthPolicy& p, StepContext& ctx);
   void EnterProbing(StepContext& ctx);

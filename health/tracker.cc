@@ -157,6 +157,9 @@ class HealthTracker::Impl {
   std::shared_ptr<const TargetAvailabilityList> TargetStates(std::string_view trunk_id) const;
   std::vector<v1::TrunkHealth> List() const;
   bool Get(std::string_view trunk_id, v1::TrunkHealth* out) const;
+  state::HealthStateFile Export(uint64_t* version) const;
+  uint64_t StateVersion() const { return state_version_.load(std::memory_order_acquire); }
+  void SetRestoreState(state::HealthStateFile saved);
   uint64_t AddObserver(std::shared_ptr<HealthObserver> observer,
                        std::vector<v1::TrunkHealth>* snapshot);
   void RemoveObserver(uint64_t id);
@@ -193,6 +196,10 @@ class HealthTracker::Impl {
   std::vector<const TrunkState*> dirty_ ABSL_GUARDED_BY(mu_);
   absl::node_hash_set<std::string> interned_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const Snapshot> current_ ABSL_GUARDED_BY(mu_);
+  // SetRestoreState's records by trunk id, until the next ApplyTable.
+  absl::flat_hash_map<std::string, state::TrunkRecord> restore_ ABSL_GUARDED_BY(mu_);
+  // Written under mu_, read lock-free by StateVersion().
+  std::atomic<uint64_t> state_version_{0};
 
   std::vector<std::shared_ptr<ObserverEntry>> observers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_observer_id_ ABSL_GUARDED_BY(mu_) = 1;
@@ -246,6 +253,7 @@ void HealthTracker::Impl::AbsorbLocked(TrunkState& t, StepContext& ctx,
     e.detail = tr.detail;
     EnqueueLocked(Pending{0, std::move(e)});
   }
+  if (!ctx.target_transitions.empty()) ctx.state_changed = true;
   ctx.target_transitions.clear();
   for (const Transition& tr : ctx.transitions) {
     LogTransition(t, tr);
@@ -261,6 +269,10 @@ void HealthTracker::Impl::AbsorbLocked(TrunkState& t, StepContext& ctx,
     EnqueueLocked(Pending{0, std::move(event)});
   }
   if (ctx.view_changed) dirty_.push_back(&t);
+  if (!ctx.transitions.empty() || ctx.state_changed) {
+    state_version_.fetch_add(1, std::memory_order_release);
+  }
+  ctx.state_changed = false;
   ctx.transitions.clear();
   ctx.expired_probes.clear();
   ctx.view_changed = false;
@@ -285,7 +297,17 @@ void HealthTracker::Impl::ApplyTable(const router::RoutingTable& table) {
           state->Reconfigure(ct, ctx);
         }
       } else if (!next.contains(ct.id)) {
-        state = TrunkState::Create(ct, "new trunk", v1::HEALTH_STATE_UNSPECIFIED, ctx);
+        auto saved = restore_.find(ct.id);
+        state = TrunkState::Create(ct, "new trunk", v1::HEALTH_STATE_UNSPECIFIED, ctx,
+                                   saved != restore_.end() ? &saved->second : nullptr);
+        if (saved != restore_.end()) restore_.erase(saved);
+        if (state->restored()) {
+          LogInfo("trunk health restored from the saved state",
+                  {{"trunk", ct.id},
+                   {"state", HealthStateShortName(state->measured_state())},
+                   {"reason", HealthReasonShortName(state->ReportedReason())},
+                   {"detail", state->ReportedDetail()}});
+        }
       } else {
         continue;  // duplicate id: validation rejects these; keep the first
       }
@@ -295,7 +317,12 @@ void HealthTracker::Impl::ApplyTable(const router::RoutingTable& table) {
     for (const auto& [id, state] : trunks_) {
       if (state != nullptr) LogInfo("trunk removed from health tracking", {{"trunk", id}});
     }
+    for (const auto& [id, record] : restore_) {
+      LogInfo("saved health state ignored: no such trunk in the config", {{"trunk", id}});
+    }
+    restore_.clear();
     trunks_ = std::move(next);
+    state_version_.fetch_add(1, std::memory_order_release);
     dirty_.clear();
     // New trunks are probed at once, without waiting for the timer thread.
     for (auto& [id, state] : trunks_) {
@@ -542,6 +569,31 @@ bool HealthTracker::Impl::Get(std::string_view trunk_id, v1::TrunkHealth* out) c
   return true;
 }
 
+state::HealthStateFile HealthTracker::Impl::Export(uint64_t* version) const {
+  absl::ReaderMutexLock l(&mu_);
+  state::HealthStateFile out;
+  out.set_format(1);
+  const MonoTime now = clock_->Now();
+  const int64_t wall_now = clock_->WallUnixMs();
+  out.set_written_at_unix_ms(wall_now);
+  for (const auto& [id, state] : trunks_) state->Export(now, wall_now, out.add_trunks());
+  std::sort(out.mutable_trunks()->begin(), out.mutable_trunks()->end(),
+            [](const state::TrunkRecord& a, const state::TrunkRecord& b) {
+              return a.trunk_id() < b.trunk_id();
+            });
+  if (version != nullptr) *version = state_version_.load(std::memory_order_acquire);
+  return out;
+}
+
+void HealthTracker::Impl::SetRestoreState(state::HealthStateFile saved) {
+  absl::MutexLock l(&mu_);
+  restore_.clear();
+  for (state::TrunkRecord& r : *saved.mutable_trunks()) {
+    std::string id = r.trunk_id();
+    restore_.insert_or_assign(std::move(id), std::move(r));
+  }
+}
+
 // ---- observers -------------------------------------------------------------------------------
 
 uint64_t HealthTracker::Impl::AddObserver(std::shared_ptr<HealthObserver> observer,
@@ -629,6 +681,13 @@ router::TrunkAvailability HealthTracker::Availability(std::string_view trunk_id)
 std::vector<v1::TrunkHealth> HealthTracker::List() const { return impl_->List(); }
 bool HealthTracker::Get(std::string_view trunk_id, v1::TrunkHealth* out) const {
   return impl_->Get(trunk_id, out);
+}
+state::HealthStateFile HealthTracker::Export(uint64_t* version) const {
+  return impl_->Export(version);
+}
+uint64_t HealthTracker::StateVersion() const { return impl_->StateVersion(); }
+void HealthTracker::SetRestoreState(state::HealthStateFile saved) {
+  impl_->SetRestoreState(std::move(saved));
 }
 uint64_t HealthTracker::AddObserver(std::shared_ptr<HealthObserver> observer) {
   return impl_->AddObserver(std::move(observer), nullptr);

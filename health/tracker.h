@@ -15,6 +15,7 @@
 #include "health/trunk_state.h"
 #include "router/health_view.h"
 #include "router/routing_table.h"
+#include "trunkroute/state/health_state.pb.h"
 #include "trunkroute/v1/health.pb.h"
 
 namespace trunkroute::health {
@@ -111,6 +112,20 @@ class HealthTracker : public router::HealthView {
   std::vector<v1::TrunkHealth> List() const;
   // NotFound-style empty optional when unknown.
   bool Get(std::string_view trunk_id, v1::TrunkHealth* out) const;
+
+  // Warm restart (docs/health.md). Export: every trunk's measured health with what restoring it
+  // needs (ejection history, hold-down deadlines converted to the wall clock), sorted by id; a
+  // copy taken under the lock, so the caller writes it out wherever it likes. `version`, when
+  // given, is the StateVersion() the copy reflects.
+  state::HealthStateFile Export(uint64_t* version = nullptr) const;
+  // Bumped by every change that Export would show differently (state changes, hold-downs
+  // extended, trunks added or removed): a writer compares it with what it last wrote. Lock-free.
+  uint64_t StateVersion() const;
+  // What an earlier run exported, for the next ApplyTable (call it before the first): each trunk
+  // that table creates takes its saved state (TrunkState::Create) instead of starting UP, so the
+  // first decision already skips a trunk that was ejected. Saved trunks the table does not have
+  // are logged and dropped; the records are used once.
+  void SetRestoreState(state::HealthStateFile saved);
 
   // Observers (metrics, WatchTrunkHealth streams). The returned id unregisters.
   // Callbacks arrive in the order the events happened (one delivery at a time across threads).

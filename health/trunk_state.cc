@@ -90,7 +90,8 @@ TargetSpec TrunkState::ImplicitTarget() const {
 std::unique_ptr<TrunkState> TrunkState::Create(const router::CompiledTrunk& trunk,
                                                std::string detail,
                                                v1::HealthState previous_reported,
-                                               StepContext& ctx) {
+                                               StepContext& ctx,
+                                               const state::TrunkRecord* saved) {
   std::unique_ptr<TrunkState> t(new TrunkState(trunk));
   t->admin_ = trunk.admin_state == v1::ADMIN_STATE_UNSPECIFIED ? v1::ADMIN_STATE_ENABLED
                                                                : trunk.admin_state;
@@ -99,11 +100,38 @@ std::unique_ptr<TrunkState> TrunkState::Create(const router::CompiledTrunk& trun
   t->detail_ = std::move(detail);
   t->since_wall_ms_ = ctx.WallMs();
   t->admin_since_wall_ms_ = ctx.WallMs();
+  if (saved != nullptr && (saved->host() != trunk.host || saved->port() != trunk.port ||
+                           saved->transport() != trunk.transport)) {
+    LogInfo("saved health state ignored: the trunk's address changed", {{"trunk", trunk.id}});
+    saved = nullptr;
+  }
+  if (saved != nullptr) t->ejection_count_ = saved->ejection_count();
   if (!trunk.host_is_ip && ctx.resolves_names) {
     // Its addresses come from the resolver (SetTargets); UP meanwhile, with nothing to probe.
     t->dns_managed_ = true;
+    if (saved != nullptr) {
+      t->restored_targets_.assign(saved->targets().begin(), saved->targets().end());
+      t->restored_ = !t->restored_targets_.empty();
+    }
   } else {
-    t->targets_.push_back(std::make_unique<TargetState>(t->ImplicitTarget(), t->detail_, ctx));
+    TargetSpec spec = t->ImplicitTarget();
+    std::unique_ptr<TargetState> target;
+    for (int i = 0; saved != nullptr && i < saved->targets_size() && target == nullptr; ++i) {
+      if (saved->targets(i).key() == spec.key) {
+        target = TargetState::Restore(spec, saved->targets(i), t->policy_, ctx);
+      }
+    }
+    if (target != nullptr) {
+      // One target: the trunk reads exactly as it.
+      t->restored_ = true;
+      t->measured_ = target->state();
+      t->reason_ = target->reason();
+      t->detail_ = target->detail();
+      t->since_wall_ms_ = target->since_wall_ms();
+    } else {
+      target = std::make_unique<TargetState>(std::move(spec), t->detail_, ctx);
+    }
+    t->targets_.push_back(std::move(target));
   }
   t->PublishTimeout();
 
@@ -162,6 +190,7 @@ bool TrunkState::SetTargets(const TargetUpdate& update, StepContext& ctx) {
   }
   const size_t mark = ctx.target_transitions.size();
   const bool was_dns_managed = dns_managed_;
+  bool restored_any = false;
   dns_managed_ = true;
   dns_answered_ = true;
   dns_error_ = update.error;
@@ -176,10 +205,21 @@ bool TrunkState::SetTargets(const TargetUpdate& update, StepContext& ctx) {
     if (it != targets_.end()) {
       (*it)->set_spec(spec);
       next.push_back(std::move(*it));
-    } else {
-      next.push_back(std::make_unique<TargetState>(spec, "new target from DNS", ctx));
+      continue;
     }
+    std::unique_ptr<TargetState> target;
+    for (const state::TargetRecord& r : restored_targets_) {
+      if (r.key() == spec.key) target = TargetState::Restore(spec, r, policy_, ctx);
+      if (target != nullptr) break;
+    }
+    if (target != nullptr) {
+      restored_any = true;
+    } else {
+      target = std::make_unique<TargetState>(spec, "new target from DNS", ctx);
+    }
+    next.push_back(std::move(target));
   }
+  restored_targets_.clear();  // addresses the first answer no longer has are forgotten
   for (const auto& old : targets_) {
     if (old != nullptr && was_dns_managed) {
       ctx.target_transitions.push_back({old->key(), old->state(), v1::HEALTH_STATE_UNSPECIFIED,
@@ -188,7 +228,7 @@ bool TrunkState::SetTargets(const TargetUpdate& update, StepContext& ctx) {
   }
   targets_ = std::move(next);
   ctx.view_changed = true;
-  Settle(mark, ctx);
+  Settle(mark, ctx, /*count_ejection=*/!restored_any);
   return true;
 }
 
@@ -295,7 +335,7 @@ std::string TrunkState::DescribeTarget(const TargetTransition& t) const {
   return absl::StrCat(t.key, ": ", t.detail);
 }
 
-void TrunkState::Settle(size_t mark, StepContext& ctx) {
+void TrunkState::Settle(size_t mark, StepContext& ctx, bool count_ejection) {
   const v1::HealthState to = Combined();
   if (to == measured_) return;
   // The change of this step that made the difference: the latest target move into `to`.
@@ -323,7 +363,9 @@ void TrunkState::Settle(size_t mark, StepContext& ctx) {
     ramp_end_ = ctx.now + milliseconds(policy_.ramp_up_ms);
   }
   if (to != v1::HEALTH_STATE_UP) ramp_start_ = ramp_end_ = MonoTime{};
-  if (to == v1::HEALTH_STATE_DOWN && !targets_.empty()) SaturatingIncrement(&ejection_count_);
+  if (to == v1::HEALTH_STATE_DOWN && !targets_.empty() && count_ejection) {
+    SaturatingIncrement(&ejection_count_);
+  }
   SetMeasured(to, reason, std::move(detail), ctx);
 }
 
@@ -408,6 +450,21 @@ std::string TrunkState::ReportedDetail() const {
   if (admin_ == v1::ADMIN_STATE_ENABLED) return detail_;
   return absl::StrCat("admin: ", Av(AdminText(admin_)), "; measured ",
                       Av(HealthStateShortName(measured_)), ": ", detail_);
+}
+
+void TrunkState::Export(MonoTime now, int64_t wall_now_ms, state::TrunkRecord* out) const {
+  out->set_trunk_id(id_);
+  out->set_host(host_);
+  out->set_port(port_);
+  out->set_transport(transport_);
+  out->set_state(measured_);
+  out->set_reason(reason_);
+  out->set_detail(detail_);
+  out->set_since_unix_ms(since_wall_ms_);
+  out->set_ejection_count(ejection_count_);
+  for (const auto& t : targets_) t->Export(now, wall_now_ms, out->add_targets());
+  // Restarted again before DNS answered: what the earlier run saved still holds.
+  for (const state::TargetRecord& r : restored_targets_) *out->add_targets() = r;
 }
 
 void TrunkState::FillProto(MonoTime now, v1::TrunkHealth* out) const {

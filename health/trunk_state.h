@@ -20,6 +20,7 @@
 #include "health/target_state.h"
 #include "router/policy.h"
 #include "router/routing_table.h"
+#include "trunkroute/state/health_state.pb.h"
 #include "trunkroute/v1/health.pb.h"
 
 namespace trunkroute::health {
@@ -76,8 +77,18 @@ class TrunkState {
   // A trunk the tracker has not seen (or whose address changed): UP, reason CONFIGURED (ADMIN if
   // its admin state overrides), probed at the next Tick. Appends the transition from
   // `previous_reported` (UNSPECIFIED for a new trunk).
+  //
+  // With `saved` (what an earlier run exported for this trunk id): its measured state instead,
+  // see TargetState::Restore, if it was measured for the same address (else ignored, logged).
+  // A trunk whose targets come from DNS keeps the saved targets until the first answer: those
+  // still in it get their saved state, the others are forgotten.
   static std::unique_ptr<TrunkState> Create(const router::CompiledTrunk& trunk, std::string detail,
-                                            v1::HealthState previous_reported, StepContext& ctx);
+                                            v1::HealthState previous_reported, StepContext& ctx,
+                                            const state::TrunkRecord* saved = nullptr);
+  // What Create needs to restore this state in a later run; times on the wall clock.
+  void Export(MonoTime now, int64_t wall_now_ms, state::TrunkRecord* out) const;
+  // Whether Create restored a saved state (for the start-up log).
+  bool restored() const { return restored_; }
 
   // Whether `trunk` is still the same peer; if not, the tracker replaces this state with a fresh
   // one (a new address is a new peer; new credentials after an AUTH_FAILED ejection deserve a
@@ -129,7 +140,8 @@ class TrunkState {
   void ForTargets(std::string_view key, const std::function<void(TargetState&)>& f);
   // After a step: recomputes the trunk's measured state from its targets; `mark` is where the
   // step's target transitions begin in the context.
-  void Settle(size_t mark, StepContext& ctx);
+  // `count_ejection` false: a DOWN that is a restored state, not a new ejection.
+  void Settle(size_t mark, StepContext& ctx, bool count_ejection = true);
   v1::HealthState Combined() const;
   std::string DescribeTarget(const TargetTransition& t) const;
   void SetMeasured(v1::HealthState to, v1::HealthReason reason, std::string detail,
@@ -156,6 +168,9 @@ class TrunkState {
   bool dns_managed_ = false;
   bool dns_answered_ = false;  // a resolver has reported at least once
   std::string dns_error_;
+  // Saved targets of a DNS-managed trunk, waiting for the resolver's first answer.
+  std::vector<state::TargetRecord> restored_targets_;
+  bool restored_ = false;
 
   v1::HealthState measured_ = v1::HEALTH_STATE_UP;
   v1::HealthReason reason_ = v1::HEALTH_REASON_CONFIGURED;

@@ -210,6 +210,35 @@ inline constexpr char kOneTrunk[] = R"pb(
   trunks { id: "a" host: "a.example.com" }
 )pb";
 
+// One trunk whose host is a name: with a prober that resolves names, its targets come from
+// SetTargets (CarrierTargets).
+inline constexpr char kCarrier[] = R"pb(
+  health_policy { hold_down_jitter_pct: 0 ramp_up_ms: 0 }
+  trunks { id: "c" host: "carrier.test" transport: TRANSPORT_UDP }
+)pb";
+
+inline TargetSpec Spec(const std::string& address, uint32_t port) {
+  TargetSpec s;
+  s.key = absl::StrCat(address, ":", port);
+  s.address = address;
+  s.port = port;
+  s.transport = v1::TRANSPORT_UDP;
+  return s;
+}
+
+// What the resolver reports for kCarrier's host name.
+inline TargetUpdate CarrierTargets(std::vector<TargetSpec> targets,
+                                   const std::string& error = "") {
+  TargetUpdate u;
+  u.trunk_id = "c";
+  u.host = "carrier.test";
+  u.port = 5060;
+  u.transport = v1::TRANSPORT_UDP;
+  u.targets = std::move(targets);
+  u.error = error;
+  return u;
+}
+
 inline constexpr char kTwoTrunks[] = R"pb(
   trunks { id: "a" host: "a.example.com" }
   trunks { id: "b" host: "b.example.com" }

@@ -15,20 +15,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr char kCarrier[] = R"pb(
-  health_policy { hold_down_jitter_pct: 0 ramp_up_ms: 0 }
-  trunks { id: "c" host: "carrier.test" transport: TRANSPORT_UDP }
-)pb";
-
-TargetSpec Spec(const std::string& address, uint32_t port) {
-  TargetSpec s;
-  s.key = absl::StrCat(address, ":", port);
-  s.address = address;
-  s.port = port;
-  s.transport = v1::TRANSPORT_UDP;
-  return s;
-}
-
 class TrackerTargetsTest : public HealthTrackerTest {
  protected:
   void StartResolved(std::vector<TargetSpec> targets = {Spec("192.0.2.1", 5070),
@@ -38,14 +24,7 @@ class TrackerTargetsTest : public HealthTrackerTest {
     Resolve(std::move(targets));
   }
   void Resolve(std::vector<TargetSpec> targets, const std::string& error = "") {
-    TargetUpdate u;
-    u.trunk_id = "c";
-    u.host = "carrier.test";
-    u.port = 5060;
-    u.transport = v1::TRANSPORT_UDP;
-    u.targets = std::move(targets);
-    u.error = error;
-    tracker_->SetTargets(u);
+    tracker_->SetTargets(CarrierTargets(std::move(targets), error));
   }
   AttemptOutcome To(AttemptOutcome o, const std::string& target) {
     o.target = target;

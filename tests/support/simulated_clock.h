@@ -19,9 +19,12 @@ class SimulatedClock final : public Clock {
   int64_t WallUnixMs() const override { return wall_start_ms_ + offset_ns_.load() / 1'000'000; }
   void Advance(Duration d) { offset_ns_.fetch_add(d.count()); }
   void AdvanceMs(int64_t ms) { Advance(std::chrono::milliseconds(ms)); }
+  // Moves the wall clock alone (an NTP step; or, after Advance, a restart whose monotonic clock
+  // has nothing to do with the last run's).
+  void StepWallMs(int64_t ms) { wall_start_ms_.fetch_add(ms); }
 
  private:
-  const int64_t wall_start_ms_;
+  std::atomic<int64_t> wall_start_ms_;
   // Starts well after the epoch so "time zero" never looks like an unset deadline.
   std::atomic<int64_t> offset_ns_{int64_t{1'000'000} * 1'000'000'000};
 };
