@@ -5,15 +5,18 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <mutex>
 #include <thread>
 #include <utility>
+
+#include "absl/synchronization/mutex.h"
 
 namespace trunkroute::cli {
 namespace {
 
-std::mutex g_mu;
-std::function<void()>* g_cancel = nullptr;  // guarded by g_mu
+// Locked by the signal thread (a plain thread in sigwait, not a signal handler) and by
+// ScopedCancelOnSignal.
+ABSL_CONST_INIT absl::Mutex g_mu(absl::kConstInit);
+std::function<void()>* g_cancel ABSL_GUARDED_BY(g_mu) = nullptr;
 std::atomic<bool> g_interrupted{false};
 
 sigset_t StopSignals() {
@@ -28,7 +31,7 @@ void SignalLoop(sigset_t set) {
   for (;;) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
-    std::lock_guard<std::mutex> lock(g_mu);
+    absl::MutexLock lock(&g_mu);
     if (g_cancel == nullptr) _exit(128 + sig);
     g_interrupted.store(true);
     (*g_cancel)();
@@ -45,12 +48,12 @@ void StartSignalThread() {
 }
 
 ScopedCancelOnSignal::ScopedCancelOnSignal(std::function<void()> cancel) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  absl::MutexLock lock(&g_mu);
   g_cancel = new std::function<void()>(std::move(cancel));
 }
 
 ScopedCancelOnSignal::~ScopedCancelOnSignal() {
-  std::lock_guard<std::mutex> lock(g_mu);
+  absl::MutexLock lock(&g_mu);
   delete g_cancel;
   g_cancel = nullptr;
 }

@@ -2,8 +2,9 @@
 #define TRUNKROUTE_COMMON_RANDOM_H_
 
 #include <cstdint>
-#include <mutex>
 #include <random>
+
+#include "absl/synchronization/mutex.h"
 
 namespace trunkroute {
 
@@ -21,13 +22,13 @@ class DefaultRandomSource final : public RandomSource {
  public:
   DefaultRandomSource() : engine_(std::random_device{}()) {}
   double NextUnit() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return std::uniform_real_distribution<double>(0.0, 1.0)(engine_);
   }
 
  private:
-  std::mutex mu_;
-  std::mt19937_64 engine_;
+  absl::Mutex mu_;
+  std::mt19937_64 engine_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace trunkroute

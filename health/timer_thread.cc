@@ -1,9 +1,9 @@
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "health/tracker.h"
 
 namespace trunkroute::health {
@@ -24,48 +24,49 @@ class HealthTimerThread::Impl {
  public:
   explicit Impl(HealthTracker* tracker) : tracker_(tracker), thread_([this] { Run(); }) {}
 
-  ~Impl() {
+  ~Impl() ABSL_LOCKS_EXCLUDED(mu_) {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      absl::MutexLock l(&mu_);
       stop_ = true;
     }
-    cv_.notify_all();
     thread_.join();
   }
 
-  void Wake() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      woken_ = true;
-    }
-    cv_.notify_all();
+  void Wake() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock l(&mu_);
+    woken_ = true;
   }
 
  private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      lock.unlock();
+  // Tick() runs without mu_; the sleep is an Await on stop_ or woken_ with a timeout (the Mutex
+  // re-evaluates the condition whenever Wake() or the destructor releases it).
+  void Run() ABSL_LOCKS_EXCLUDED(mu_) {
+    for (;;) {
+      {
+        absl::MutexLock l(&mu_);
+        if (stop_) return;
+      }
       tracker_->Tick();
       const MonoTime deadline = tracker_->NextDeadline();
-      lock.lock();
-      if (stop_) break;
+      absl::MutexLock l(&mu_);
+      if (stop_) return;
       if (woken_) {
         woken_ = false;
         continue;
       }
       const auto now = std::chrono::steady_clock::now();
       const auto until = std::max(std::min(deadline, now + kMaxSleep), now + kMinSleep);
-      cv_.wait_until(lock, until, [this] { return stop_ || woken_; });
+      mu_.AwaitWithTimeout(absl::Condition(this, &Impl::StopOrWoken),
+                           absl::FromChrono(until - now));
       woken_ = false;
     }
   }
+  bool StopOrWoken() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || woken_; }
 
   HealthTracker* const tracker_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool woken_ = false;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts after every other member is ready
 };
 

@@ -3,10 +3,14 @@
 # under ctest. Exits non-zero when anything fails.
 # Environment:
 #   SANITIZE=1   ASan+UBSan build in ./build-asan (-DTRUNKROUTE_SANITIZE=ON)
+#   TSA=1        the clang thread-safety check instead (scripts/tsa.sh): no test is run
 #   BUILD_DIR    build directory (default ./build, or ./build-asan with SANITIZE=1)
 #   CTEST_ARGS   extra ctest arguments, e.g. CTEST_ARGS="-R config" or "-L integration"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+if [[ "${TSA:-0}" == 1 ]]; then
+  exec "$REPO_ROOT/scripts/tsa.sh"
+fi
 ensure_packages "${TRUNKROUTE_PACKAGES[@]}" "${TRUNKROUTE_TEST_PACKAGES[@]}"
 cmake_args=()
 if [[ "${SANITIZE:-0}" == 1 ]]; then

@@ -210,7 +210,7 @@ void EdgeCore::Stop() {
 }
 
 bool EdgeCore::Post(std::function<void()> fn) {
-  std::lock_guard<std::mutex> lock(post_mu_);
+  absl::MutexLock lock(&post_mu_);
   if (!accepting_posts_ || root_ == nullptr) return false;
   su_msg_r msg = SU_MSG_R_INIT;
   if (su_msg_create(msg, su_root_task(root_), su_task_null, &EdgeCore::OnPosted,
@@ -266,7 +266,7 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
     status = dns.status();
   }
   {
-    std::lock_guard<std::mutex> lock(post_mu_);
+    absl::MutexLock lock(&post_mu_);
     accepting_posts_ = status.ok();
   }
   const bool ok = status.ok();
@@ -285,7 +285,7 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
   if (ok) {
     RunLoop();
     {
-      std::lock_guard<std::mutex> lock(post_mu_);
+      absl::MutexLock lock(&post_mu_);
       accepting_posts_ = false;
     }
     calls_.clear();
@@ -304,7 +304,7 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
   resolver_.reset();
   dns_.reset();
   {
-    std::lock_guard<std::mutex> lock(post_mu_);
+    absl::MutexLock lock(&post_mu_);
     su_root_destroy(root_);
     root_ = nullptr;
   }

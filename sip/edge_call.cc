@@ -584,7 +584,7 @@ void EdgeCall::RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip) {
                 SIPTAG_REASON_STR("SIP;cause=488;text=\"no codec the trunk allows\""), TAG_END());
     return;
   }
-  pending_.emplace();
+  pending_ = PendingRelay{};  // not emplace(): clang 14 rejects it for this nested aggregate
   pending_->from = &from;
   pending_->had_offer = body.present && event != nua_i_info;
   // A refresh (RFC 4028 §10) carries its Session-Expires, Min-SE and "timer" tags on.

@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "config/config_manager.h"
 #include "health/prober.h"
@@ -153,8 +154,8 @@ class EdgeCore {
 
   // Guards root_ for Post() from other threads (the root is created and destroyed on the SIP
   // thread; posting to a destroyed root must be impossible).
-  std::mutex post_mu_;
-  bool accepting_posts_ = false;  // guarded by post_mu_
+  absl::Mutex post_mu_;
+  bool accepting_posts_ ABSL_GUARDED_BY(post_mu_) = false;
 
   std::thread thread_;
   std::once_flag stop_once_;

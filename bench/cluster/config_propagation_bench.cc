@@ -52,8 +52,9 @@ void Report(const char* what, const std::vector<double>& ms) {
 
 // Per instance: when each config version started serving there.
 struct Arrivals {
+  explicit Arrivals(size_t versions) : at(versions) {}
   absl::Mutex mu;
-  std::vector<Clock::time_point> at;  // index: version
+  std::vector<Clock::time_point> at ABSL_GUARDED_BY(mu);  // index: version
 };
 
 int Run() {
@@ -84,8 +85,7 @@ int Run() {
       std::fprintf(stderr, "instance %d: %s\n", i, std::string(d.status().message()).c_str());
       return 1;
     }
-    auto a = std::make_unique<Arrivals>();
-    a->at.resize(static_cast<size_t>(changes) + 16);
+    auto a = std::make_unique<Arrivals>(static_cast<size_t>(changes) + 16);
     Arrivals* raw = a.get();
     (*d)->config()->AddListener([raw](const std::shared_ptr<const router::RoutingTable>& t) {
       const auto now = Clock::now();

@@ -13,12 +13,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -147,10 +145,9 @@ bool ParseOptions(int argc, char** argv, Options* o) {
 struct Run {
   std::atomic<bool> measuring{false};
   std::atomic<bool> stop{false};
-  std::atomic<int> active_slots{0};
   std::atomic<uint64_t> errors{0};
-  std::mutex done_mu;
-  std::condition_variable done_cv;
+  absl::Mutex done_mu;
+  int active_slots ABSL_GUARDED_BY(done_mu) = 0;  // slots started and not stopped yet
 };
 
 // One closed-loop caller on the async API: at most one call in flight; the completion-queue
@@ -166,7 +163,10 @@ class Slot {
   }
 
   void Start() {
-    run_->active_slots.fetch_add(1);
+    {
+      absl::MutexLock l(&run_->done_mu);
+      ++run_->active_slots;
+    }
     Issue();
   }
   const std::vector<uint32_t>& latencies_us() const { return latencies_us_; }
@@ -183,10 +183,8 @@ class Slot {
       }
     }
     if (run_->stop.load(std::memory_order_relaxed)) {
-      if (run_->active_slots.fetch_sub(1) == 1) {
-        std::lock_guard<std::mutex> l(run_->done_mu);
-        run_->done_cv.notify_all();
-      }
+      absl::MutexLock l(&run_->done_mu);
+      --run_->active_slots;
       return;
     }
     Issue();
@@ -392,8 +390,10 @@ int main(int argc, char** argv) {
   const double elapsed_s = std::chrono::duration<double>(SteadyClock::now() - begin).count();
   run.stop = true;
   {
-    std::unique_lock<std::mutex> l(run.done_mu);
-    run.done_cv.wait_for(l, std::chrono::seconds(10), [&] { return run.active_slots.load() == 0; });
+    absl::MutexLock l(&run.done_mu);
+    run.done_mu.AwaitWithTimeout(
+        absl::Condition(+[](int* active) { return *active == 0; }, &run.active_slots),
+        absl::Seconds(10));
   }
 
   for (auto& cq : cqs) cq->Shutdown();

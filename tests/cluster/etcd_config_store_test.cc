@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "cluster/etcd_client.h"
 #include "config/config_manager.h"
 #include "gmock/gmock.h"
@@ -161,7 +162,7 @@ TEST_F(EtcdStoreTest, StaleWriterIsAbortedAndExpectedVersionKeepsItsMeaning) {
 TEST_F(EtcdStoreTest, ConcurrentWritersNeverLoseAnAcknowledgedUpdate) {
   Instance a(etcd_, "/trunkroute/t4", &clock_);
   Instance b(etcd_, "/trunkroute/t4", &clock_);
-  std::mutex mu;
+  absl::Mutex mu;
   std::set<std::string> acknowledged;
   std::atomic<int> aborted{0};
   auto writer = [&](Instance* self, const std::string& name) {
@@ -177,7 +178,7 @@ TEST_F(EtcdStoreTest, ConcurrentWritersNeverLoseAnAcknowledgedUpdate) {
           return absl::OkStatus();
         });
         if (result.ok()) {
-          std::lock_guard<std::mutex> lock(mu);
+          absl::MutexLock lock(&mu);
           acknowledged.insert(id);
           break;
         }

@@ -3,11 +3,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -36,22 +36,22 @@ class FakeProbeSender final : public ProbeSender {
   bool resolves_names = false;  // act as the SIP edge: host names' targets come by SetTargets
   bool ResolvesNames() const override { return resolves_names; }
   void SendProbe(const ProbeTarget& target) override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     sent_.push_back(target);
   }
   std::vector<ProbeTarget> Sent() const {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     return sent_;
   }
   size_t Count(const std::string& trunk_id) const {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     size_t n = 0;
     for (const ProbeTarget& t : sent_) n += t.trunk_id == trunk_id;
     return n;
   }
   // The most recent probe to `trunk_id`; probe_id 0 if none.
   ProbeTarget Last(const std::string& trunk_id) const {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     for (auto it = sent_.rbegin(); it != sent_.rend(); ++it) {
       if (it->trunk_id == trunk_id) return *it;
     }
@@ -59,15 +59,15 @@ class FakeProbeSender final : public ProbeSender {
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<ProbeTarget> sent_;
+  mutable absl::Mutex mu_;
+  std::vector<ProbeTarget> sent_ ABSL_GUARDED_BY(mu_);
 };
 
 // Records observer calls as text lines, in the order received.
 class RecordingObserver final : public HealthObserver {
  public:
   void OnStateChange(const HealthEvent& e) override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     events_.push_back(e);
     lines_.push_back(absl::StrCat("state ", e.health.trunk_id(), " ",
                                   v1::HealthState_Name(e.previous_state), "->",
@@ -75,33 +75,33 @@ class RecordingObserver final : public HealthObserver {
                                   v1::HealthReason_Name(e.health.reason())));
   }
   void OnOutcome(const AttemptOutcome& o, OutcomeClass c) override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     lines_.push_back(absl::StrCat("outcome ", o.trunk_id, " ", o.sip_status, " ",
                                   std::string(OutcomeClassName(c))));
   }
   void OnProbe(const ProbeResult& r, bool alive) override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     lines_.push_back(absl::StrCat("probe ", r.trunk_id, " ", alive ? "alive" : "dead"));
   }
   void OnTargetStateChange(const TargetEvent& e) override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     lines_.push_back(absl::StrCat("target ", e.trunk_id, " ", e.target, " ",
                                   v1::HealthState_Name(e.previous_state), "->",
                                   v1::HealthState_Name(e.state)));
   }
   std::vector<std::string> Lines() const {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     return lines_;
   }
   std::vector<HealthEvent> Events() const {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     return events_;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-  std::vector<HealthEvent> events_;
+  mutable absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+  std::vector<HealthEvent> events_ ABSL_GUARDED_BY(mu_);
 };
 
 // Outcome builders, named as the edge would describe them.

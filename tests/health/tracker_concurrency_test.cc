@@ -4,13 +4,13 @@
 #include <atomic>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "gtest/gtest.h"
 #include "health/tracker.h"
@@ -26,11 +26,11 @@ using testing::MustTable;
 class QueueProbeSender final : public ProbeSender {
  public:
   void SendProbe(const ProbeTarget& target) override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     queue_.push_back(target);
   }
   bool Pop(ProbeTarget* out) {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     if (queue_.empty()) return false;
     *out = queue_.front();
     queue_.pop_front();
@@ -38,19 +38,19 @@ class QueueProbeSender final : public ProbeSender {
   }
 
  private:
-  std::mutex mu_;
-  std::deque<ProbeTarget> queue_;
+  absl::Mutex mu_;
+  std::deque<ProbeTarget> queue_ ABSL_GUARDED_BY(mu_);
 };
 
 // Checks that each trunk's events form a chain: every event starts where the previous ended.
 class ChainObserver final : public HealthObserver {
  public:
   void Seed(const std::vector<v1::TrunkHealth>& snapshot) {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     for (const v1::TrunkHealth& h : snapshot) last_[h.trunk_id()] = h.state();
   }
   void OnStateChange(const HealthEvent& e) override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     ++events_;
     auto it = last_.find(e.health.trunk_id());
     if (e.previous_state != v1::HEALTH_STATE_UNSPECIFIED &&
@@ -61,24 +61,24 @@ class ChainObserver final : public HealthObserver {
   }
   void OnOutcome(const AttemptOutcome&, OutcomeClass) override { outcomes_.fetch_add(1); }
   std::map<std::string, v1::HealthState> Last() const {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     return last_;
   }
   int broken_links() const {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     return broken_links_;
   }
   int events() const {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     return events_;
   }
   std::atomic<int64_t> outcomes_{0};
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, v1::HealthState> last_;
-  int broken_links_ = 0;
-  int events_ = 0;
+  mutable absl::Mutex mu_;
+  std::map<std::string, v1::HealthState> last_ ABSL_GUARDED_BY(mu_);
+  int broken_links_ ABSL_GUARDED_BY(mu_) = 0;
+  int events_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 std::string Config(bool variant) {

@@ -104,10 +104,10 @@ class FakeBackend final : public RoutingBackend {
 
  private:
   absl::Mutex mu_;
-  std::map<std::string, v1::HealthState> health_ = {{"carrier-a", v1::HEALTH_STATE_UP},
-                                                    {"carrier-b", v1::HEALTH_STATE_UP}};
-  std::vector<v1::RouteCallRequest> route_requests_;
-  std::vector<v1::ReportCallOutcomeRequest> outcome_requests_;
+  std::map<std::string, v1::HealthState> health_ ABSL_GUARDED_BY(mu_) = {
+      {"carrier-a", v1::HEALTH_STATE_UP}, {"carrier-b", v1::HEALTH_STATE_UP}};
+  std::vector<v1::RouteCallRequest> route_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::ReportCallOutcomeRequest> outcome_requests_ ABSL_GUARDED_BY(mu_);
 };
 
 // A `route` token (what a data action holds) and a `read` token.

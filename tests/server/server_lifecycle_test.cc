@@ -1,9 +1,9 @@
 // Concurrency, restart and the standard services, against a real gRPC server on 127.0.0.1.
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -29,7 +29,7 @@ TEST(ServerConcurrencyTest, RacingWritersOneWinnerPerVersionAndReadersSeeWholeSn
   constexpr int kWriters = 4;
   constexpr int kAttemptsPerWriter = 25;
   std::atomic<bool> writers_done{false};
-  std::mutex mu;
+  absl::Mutex mu;
   std::map<uint64_t, int> winners_by_version;
   std::atomic<int> aborted{0}, other_errors{0}, reads{0}, inconsistent{0};
 
@@ -53,7 +53,7 @@ TEST(ServerConcurrencyTest, RacingWritersOneWinnerPerVersionAndReadersSeeWholeSn
       v1::UpsertRouteResponse r;
       grpc::Status st = server.config().UpsertRoute(Ctx().get(), req, &r);
       if (st.ok()) {
-        std::lock_guard<std::mutex> l(mu);
+        absl::MutexLock l(&mu);
         ++winners_by_version[r.version()];
       } else if (st.error_code() == grpc::StatusCode::ABORTED &&
                  st.error_message().find("expected version") != std::string::npos) {

@@ -3,10 +3,10 @@
 // the edge's own rejections (403, 483, 482, 404, 488), digest auth, late answers.
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sip/edge_test_fixture.h"
@@ -36,26 +36,26 @@ class RecordingObserver : public EdgeObserver {
     Add("rejected " + std::to_string(status) + " " + std::string(reason));
   }
   void OnActiveCalls(std::string_view trunk, int delta) override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     active_[std::string(trunk)] += delta;
   }
   std::vector<std::string> lines() {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     return lines_;
   }
   int active(const std::string& trunk) {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     return active_[trunk];
   }
 
  private:
   void Add(std::string line) {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     lines_.push_back(std::move(line));
   }
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-  std::map<std::string, int> active_;
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> active_ ABSL_GUARDED_BY(mu_);
 };
 
 // The dialer's "FINAL;<code>;<reason>" line.

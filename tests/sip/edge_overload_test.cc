@@ -3,11 +3,11 @@
 // the edge admitted complete; and a retransmitted INVITE of an admitted call is absorbed by the
 // stack's transaction layer, not taken for a new call.
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sip/edge_test_fixture.h"
@@ -24,19 +24,19 @@ class EdgeOverloadTest : public EdgeE2eTest {};
 class RejectionCounter : public EdgeObserver {
  public:
   void OnRejected(int status, std::string_view reason) override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     seen_.push_back(std::to_string(status) + " " + std::string(reason));
   }
   int Count(const std::string& what) {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     int n = 0;
     for (const std::string& s : seen_) n += s == what ? 1 : 0;
     return n;
   }
 
  private:
-  std::mutex mu_;
-  std::vector<std::string> seen_;
+  absl::Mutex mu_;
+  std::vector<std::string> seen_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST_F(EdgeOverloadTest, AboveMaxCpsTheExcessGets503WithRetryAfterAndAdmittedCallsComplete) {

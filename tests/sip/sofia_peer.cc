@@ -5,9 +5,10 @@
 #include <cstdlib>
 #include <deque>
 #include <future>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 namespace trunkroute::sip::testing {
 struct PeerCall;
@@ -47,8 +48,8 @@ struct SofiaPeer::Impl {
   su_root_t* root = nullptr;
   nua_t* nua = nullptr;
   bool shutdown_done = false;
-  std::mutex mu;
-  std::deque<std::pair<std::string, PeerCall*>> calls;  // guarded by mu
+  absl::Mutex mu;
+  std::deque<std::pair<std::string, PeerCall*>> calls ABSL_GUARDED_BY(mu);
 
   static void Callback(nua_event_t event, int status, char const*, nua_t*, Impl* self,
                        nua_handle_t* nh, PeerCall* call, sip_t const*, tagi_t tags[]) {
@@ -119,7 +120,7 @@ struct SofiaPeer::Impl {
     }
     while (!stop.load()) {
       su_root_step(root, 10);
-      std::lock_guard<std::mutex> lock(mu);
+      absl::MutexLock lock(&mu);
       while (!calls.empty()) {
         auto [target, call] = calls.front();
         calls.pop_front();
@@ -162,7 +163,7 @@ int SofiaPeer::Call(const std::string& target, std::chrono::milliseconds timeout
   auto call = std::make_unique<PeerCall>();
   std::future<int> result = call->result.get_future();
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
+    absl::MutexLock lock(&impl_->mu);
     impl_->calls.emplace_back(target, call.get());
   }
   if (result.wait_for(timeout) != std::future_status::ready) {

@@ -3,8 +3,8 @@
 
 #include <atomic>
 #include <deque>
-#include <mutex>
 
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/random.h"
 
@@ -34,11 +34,11 @@ class FakeRandom final : public RandomSource {
  public:
   explicit FakeRandom(double fallback = 0.0) : fallback_(fallback) {}
   void Push(double v) {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     values_.push_back(v);
   }
   double NextUnit() override {
-    std::lock_guard<std::mutex> l(mu_);
+    absl::MutexLock l(&mu_);
     if (values_.empty()) return fallback_;
     double v = values_.front();
     values_.pop_front();
@@ -46,8 +46,8 @@ class FakeRandom final : public RandomSource {
   }
 
  private:
-  std::mutex mu_;
-  std::deque<double> values_;
+  absl::Mutex mu_;
+  std::deque<double> values_ ABSL_GUARDED_BY(mu_);
   double fallback_;
 };
 
