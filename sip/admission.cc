@@ -94,6 +94,15 @@ EdgeRejection RejectionForDecision(const absl::Status& status) {
             .log_reason = "no trunk available",
             .metric_reason = kRejectUnavailable};
   }
+  if (absl::IsInvalidArgument(status)) {
+    // router::Decide's "dialed_number: ..." (the Request-URI's user part is not a phone number,
+    // or the matched route's transform cannot use it): the caller's request is at fault.
+    return {.status = 400,
+            .phrase = kBadRequestUriNumber,
+            .reason_header = absl::StrCat("SIP;cause=400;text=\"", text, "\""),
+            .log_reason = "bad Request-URI number",
+            .metric_reason = kRejectBadRequest};
+  }
   return {.status = 404,
           .reason_header = absl::StrCat("SIP;cause=404;text=\"", text, "\""),
           .log_reason = "no route",

@@ -19,7 +19,10 @@ namespace trunkroute::sip {
 
 // An INVITE the edge answers itself, before or instead of any trunk attempt.
 struct EdgeRejection {
-  int status = 0;             // sent with its standard reason phrase
+  int status = 0;
+  // The status line's reason phrase; null: the standard one. A static string (nua_respond keeps
+  // the pointer until the stack sends the response).
+  char const* phrase = nullptr;
   std::string reason_header;  // RFC 3326 Reason value; empty: no Reason header
   // The "call rejected" log line's reason ("source not allowed", "Max-Forwards 0" …).
   std::string_view log_reason;
@@ -75,9 +78,13 @@ struct Admission {
 Admission AdmitInvite(const InviteFacts& invite, const router::RoutingTable& table,
                       const EdgeState& edge);
 
+// The reason phrase of a 400 for a Request-URI without a usable number.
+inline constexpr char kBadRequestUriNumber[] = "Bad Request-URI Number";
+
 // The answer to an INVITE that router::Decide could not route, with the router's message in the
 // Reason header: 503 (unavailable) when every trunk is unavailable and the route fails fast,
-// 404 (no_route) otherwise — no route matches, or the number cannot be routed at all.
+// 400 "Bad Request-URI Number" (bad_request) when the dialed number is not a number (or the
+// route's transform cannot use it), 404 (no_route) when no route matches.
 EdgeRejection RejectionForDecision(const absl::Status& status);
 
 }  // namespace trunkroute::sip

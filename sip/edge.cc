@@ -523,7 +523,8 @@ void EdgeCore::RejectIncoming(nua_handle_t* nh, const EdgeRejection& rejection,
     options_.observer->OnRejected(rejection.status, rejection.metric_reason);
   }
   // nua_respond() keeps the phrase pointer until the stack runs the request: a static one.
-  char const* phrase = sip_status_phrase(rejection.status);
+  char const* phrase =
+      rejection.phrase != nullptr ? rejection.phrase : sip_status_phrase(rejection.status);
   const std::string& reason = rejection.reason_header;
   char retry_after[16] = "";
   if (shed) std::snprintf(retry_after, sizeof(retry_after), "%u", rejection.retry_after_s);

@@ -16,6 +16,9 @@ inline constexpr std::string_view kRejectMaxCalls = "max_calls";                
 inline constexpr std::string_view kRejectMaxForwards = "max_forwards";             // 483
 inline constexpr std::string_view kRejectLoop = "loop";                            // 482
 inline constexpr std::string_view kRejectNoRoute = "no_route";                     // 404
+// The Request-URI has no number the router can read (or the route's transform cannot use it):
+// 400 with a reason phrase naming the field ("Bad Request-URI Number").
+inline constexpr std::string_view kRejectBadRequest = "bad_request";  // 400
 inline constexpr std::string_view kRejectUnavailable = "unavailable";              // 503
 // No candidate could take the call: 488 when no trunk shares a codec, else 503 (all at
 // max_concurrent_calls).
@@ -37,7 +40,8 @@ struct RejectionSeries {
 inline constexpr RejectionSeries kEdgeRejectionSeries[] = {
     {403, "403", kRejectSourceNotAllowed}, {503, "503", kRejectMaxCalls},
     {483, "483", kRejectMaxForwards},      {482, "482", kRejectLoop},
-    {404, "404", kRejectNoRoute},          {503, "503", kRejectUnavailable},
+    {404, "404", kRejectNoRoute},          {400, "400", kRejectBadRequest},
+    {503, "503", kRejectUnavailable},
     {488, "488", kRejectNoCandidate},      {503, "503", kRejectNoCandidate},
     {503, "503", kRejectShuttingDown},     {503, "503", kRejectOverload},
     {503, "503", kRejectRateLimit},

@@ -43,6 +43,14 @@ struct CallerRequest {
 // The admission facts of a parsed request; `source` is the packet's source address.
 InviteFacts InviteFactsOf(sip_t const* sip, std::string source, const std::vector<HostPort>& own);
 
+// A 400 naming the header ("Bad Max-Forwards Header") when one the edge reads did not parse.
+// nta answers requests with a bad essential header itself ("400 Bad From Header"; its default
+// NTATAG_BAD_REQ_MASK: request line, From, To, CSeq, Call-ID, Content-Length, Via, Content-Type,
+// Supported, Require, Contact, Session-Expires, Min-SE …) but lets through the others: of those
+// the edge reads Max-Forwards (a proxy header) and Privacy, which it would otherwise take as
+// absent (Max-Forwards as 70, no privacy asked for).
+std::optional<EdgeRejection> BadHeaderRejection(sip_t const* sip);
+
 // What the call keeps of the request. `home` holds temporary strings (freed before returning).
 CallerRequest CallerRequestOf(su_home_t* home, sip_t const* sip, const InviteFacts& invite);
 
@@ -72,8 +80,9 @@ struct IncomingInvite {
   CallPlan plan;  // candidates and filtered offers when the call goes ahead
 };
 
-// The steps, in the edge's order: 1. admission (sip/admission.h); 2. the caller request and the
-// route decision; 3. the call plan. The first step that refuses sets `rejection`.
+// The steps, in the edge's order: 1. admission (sip/admission.h); 2. BadHeaderRejection; 3. the
+// caller request and the route decision (a Request-URI without a number: 400 "Bad Request-URI
+// Number"); 4. the call plan. The first step that refuses sets `rejection`.
 IncomingInvite HandleIncomingInvite(su_home_t* home, sip_t const* sip,
                                     const IncomingInviteContext& context);
 

@@ -2,14 +2,20 @@
 // request: Sofia's message parser (msg_make with sip_default_mclass, as nta parses a datagram),
 // then sip::HandleIncomingInvite — the function the edge's nua_i_invite handler runs: header
 // extraction (Via loop check, Max-Forwards, From/P-Asserted-Identity, Privacy, To, 100rel, body),
-// admission, the dialed and caller numbers through router::Decide (number parsing), the call
+// admission, the headers nta lets through unparsed (BadHeaderRejection: 400 "Bad … Header"),
+// the dialed and caller numbers through router::Decide (number parsing; 400 "Bad Request-URI
+// Number" when there is none), the call
 // plan (SDP codec filter per trunk) — then, per candidate, the caller-ID policy the edge applies
 // to each attempt (IdentityForTrunk) and the tagless From it sends.
 //
 // The packet source is the top Via's host when it is an IP literal (else 127.0.0.1), so inputs
 // reach every admission branch: loopback, a trunk's allow_cidrs (an ingress trunk), unknown.
 //
-// Properties: nothing crashes or leaks (ASan); a rejection is a 4xx-6xx with a metric word; an
+// Seeds: tests/fuzz/corpus/sip, among them every message of the UDP torture test
+// (tests/sip/edge_torture_test.cc, torture-*), which sends the same bytes to the real daemon.
+//
+// Properties: nothing crashes or leaks (ASan); a rejection is a 4xx-6xx with a metric word, a 400
+// names the field in its phrase; an
 // admitted call has one filtered offer per candidate and at least one candidate not skipped; a
 // rewritten identity is never a bare number (IdentityForTrunk's contract).
 #include <cstddef>
@@ -112,10 +118,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (msg == nullptr) return 0;
   sip_t* sip = sip_object(msg);
   // nta answers 400 (or, without a Via, drops) a request that fails these before nua sees it
-  // (agent_recv_request: a fatal parse error or sip_sanity_check: request line, From, To,
-  // Call-ID, CSeq, Via); the edge runs only on requests that pass them.
+  // (agent_recv_request: a fatal parse error; a bad header under its default NTATAG_BAD_REQ_MASK
+  // — "400 Bad From Header"; sip_sanity_check: request line, From, To, Call-ID, CSeq, Via); the
+  // edge runs only on requests that pass them. What nta lets through with a bad header
+  // (Max-Forwards, Privacy) reaches the edge: BadHeaderRejection. tests/sip/edge_torture_test.cc
+  // checks both sides on the wire.
+  constexpr unsigned kNtaBadRequestMask = sip_mask_response | sip_mask_ua | sip_mask_100rel |
+                                          sip_mask_events | sip_mask_timer | sip_mask_publish;
   if (sip == nullptr || sip->sip_request == nullptr || (sip->sip_flags & MSG_FLG_ERROR) != 0 ||
-      sip_sanity_check(sip) < 0) {
+      (msg_extract_errors(msg) & kNtaBadRequestMask) != 0 || sip_sanity_check(sip) < 0) {
     msg_destroy(msg);
     return 0;
   }
@@ -137,6 +148,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (in.rejection) {
     FUZZ_CHECK(in.rejection->status >= 400 && in.rejection->status <= 699);
     FUZZ_CHECK(!in.rejection->metric_reason.empty());
+    // A 400 names the field in its reason phrase ("Bad Request-URI Number", "Bad … Header").
+    if (in.rejection->status == 400) {
+      FUZZ_CHECK(in.rejection->phrase != nullptr &&
+                 std::string_view(in.rejection->phrase).substr(0, 4) == "Bad ");
+    }
   } else {
     FUZZ_CHECK(in.admitted);
     FUZZ_CHECK(in.decision.has_value() && in.decision->ok());

@@ -164,7 +164,7 @@ TEST_F(TrunkrouteMetricsTest, EveryEdgeRejectionExistsAtZeroFromTheStart) {
     EXPECT_EQ(r.code_label, std::to_string(r.status));
     ++pairs;
   }
-  EXPECT_EQ(pairs, 11u);
+  EXPECT_EQ(pairs, 12u);
   EXPECT_EQ(SeriesValue(text,
                         "trunkroute_edge_rejections_total{code=\"403\","
                         "reason=\"source_not_allowed\"}"),

@@ -210,12 +210,24 @@ TEST(RejectionForDecisionTest, UnavailableIs503WithTheRoutersWords) {
   EXPECT_EQ(r.metric_reason, "unavailable");
 }
 
-TEST(RejectionForDecisionTest, NoRouteAndBadNumbersAre404) {
-  EXPECT_EQ(RejectionForDecision(absl::NotFoundError("no route matches +12")).reason_header,
-            "SIP;cause=404;text=\"no route matches +12\"");
-  const EdgeRejection bad = RejectionForDecision(absl::InvalidArgumentError("number: empty"));
-  EXPECT_EQ(bad.status, 404);
-  EXPECT_EQ(bad.metric_reason, "no_route");
+TEST(RejectionForDecisionTest, NoRouteIs404) {
+  const EdgeRejection none = RejectionForDecision(absl::NotFoundError("no route matches +12"));
+  EXPECT_EQ(none.status, 404);
+  EXPECT_EQ(none.phrase, nullptr) << "the standard phrase";
+  EXPECT_EQ(none.reason_header, "SIP;cause=404;text=\"no route matches +12\"");
+  EXPECT_EQ(none.metric_reason, "no_route");
+}
+
+TEST(RejectionForDecisionTest, BadNumberIs400NamingTheRequestUri) {
+  const EdgeRejection bad = RejectionForDecision(absl::InvalidArgumentError(
+      "dialed_number: number 'vivek\\x00g': not a phone number (unexpected 'v')"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_STREQ(bad.phrase, "Bad Request-URI Number");
+  // No quote or backslash inside the Reason header's quoted text.
+  EXPECT_EQ(bad.reason_header,
+            "SIP;cause=400;text=\"dialed_number: number 'vivekx00g': not a phone number "
+            "(unexpected 'v')\"");
+  EXPECT_EQ(bad.metric_reason, "bad_request");
 }
 
 }  // namespace
