@@ -561,9 +561,7 @@ void EdgeCall::RelayInDialog(Leg& from, nua_event_t event, sip_t const* sip) {
   // whichever side sent it; INFO bodies are not session descriptions and go as received.
   RelayBody body;
   if (event == nua_i_info) {
-    body.present = HasBody(sip);
-    body.ct = body.present ? sip->sip_content_type : nullptr;
-    body.pl = body.present ? sip->sip_payload : nullptr;
+    body = AsReceived(sip);
   } else {
     body = BodyFor(sip, fsm_.connected_attempt(),
                    &from == &caller_ ? SdpDirection::kToTrunk : SdpDirection::kFromTrunk,
@@ -621,9 +619,7 @@ void EdgeCall::RelayAnswer(Leg& to_answer_side, int status, sip_t const* sip) {
   // filtered by the connected trunk's codecs the way it travels; INFO answers go as received.
   RelayBody body;
   if (p->answer_event == nua_r_info) {
-    body.present = HasBody(sip);
-    body.ct = body.present ? sip->sip_content_type : nullptr;
-    body.pl = body.present ? sip->sip_payload : nullptr;
+    body = AsReceived(sip);
   } else {
     body = BodyFor(sip, fsm_.connected_attempt(),
                    &to_answer_side == &caller_ ? SdpDirection::kFromTrunk : SdpDirection::kToTrunk,
@@ -645,13 +641,19 @@ void EdgeCall::RelayAnswer(Leg& to_answer_side, int status, sip_t const* sip) {
 // ---------------------------------------------------------------------------------------------
 // SDP on the call (sip/sdp_policy.h)
 
-EdgeCall::RelayBody EdgeCall::BodyFor(sip_t const* sip, int attempt, SdpDirection direction,
-                                      SdpRole role, bool refusable) {
+EdgeCall::RelayBody EdgeCall::AsReceived(sip_t const* sip) {
   RelayBody out;
   if (!HasBody(sip)) return out;
   out.present = true;
   out.ct = sip->sip_content_type;
   out.pl = sip->sip_payload;
+  return out;
+}
+
+EdgeCall::RelayBody EdgeCall::BodyFor(sip_t const* sip, int attempt, SdpDirection direction,
+                                      SdpRole role, bool refusable) {
+  RelayBody out = AsReceived(sip);
+  if (!out.present) return out;
   if (attempt < 0 || attempt >= fsm_.attempt_count()) return out;
   const router::CompiledTrunk& trunk = TrunkOf(fsm_.candidate_of(attempt));
   const std::string_view type = out.ct != nullptr && out.ct->c_type != nullptr

@@ -95,6 +95,8 @@ class EdgeCall {
   // refused (in a 18x/2xx), is never not_acceptable: streams left without a codec are declined.
   RelayBody BodyFor(sip_t const* sip, int attempt, SdpDirection direction, SdpRole role,
                     bool refusable);
+  // `sip`'s body exactly as received (INFO bodies, which are not session descriptions).
+  static RelayBody AsReceived(sip_t const* sip);
   // The trunk's 2xx to our INVITE, relayed to the caller with its body filtered (18x bodies:
   // RelayProvisional).
   void RespondCallerFromTrunk(int status, int attempt, sip_t const* sip);
