@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cluster/cluster_node.h"
+#include "common/heap_trim.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "config/config_store.h"
@@ -91,6 +92,7 @@ class Parts {
   std::unique_ptr<health::HealthTracker> tracker;
   std::shared_ptr<metrics::HealthMetricsObserver> health_observer;
   std::unique_ptr<sip::SipEdge> edge;
+  std::unique_ptr<HeapTrimmer> heap_trimmer;  // with the edge: reads its calls in flight
   std::unique_ptr<health::HealthTimerThread> timer;
   std::unique_ptr<ApiSecurity> api_security;
   std::unique_ptr<server::AdminServiceImpl> admin_service;
@@ -250,6 +252,12 @@ absl::Status Parts::StartHealthAndEdge() {
     if (!started.ok()) return started.status();
     edge = *std::move(started);
     probe_forwarder.SetTarget(edge.get());
+    // Idle again after load: the heap's free memory goes back to the system (common/heap_trim.h).
+    heap_trimmer = std::make_unique<HeapTrimmer>(
+        HeapTrimOptions{},
+        [e = edge.get()] { return e->counters().active_calls.load(std::memory_order_relaxed) > 0; },
+        clock);
+    heap_trimmer->Start();
   }
   OnTable(manager->Current());
   // The timer thread is the only caller of Tick, hence of probes: it starts once the edge can
@@ -397,6 +405,7 @@ void Parts::Stop() {
   stopped = true;
   // The edge first: it ends calls in setup cleanly and stops probing; then the API faces.
   probe_forwarder.SetTarget(nullptr);
+  heap_trimmer.reset();
   if (edge) edge->Stop();
   if (http_server) http_server->Stop();
   if (grpc_server) grpc_server->Shutdown(std::chrono::milliseconds(5000));
