@@ -16,10 +16,8 @@
 namespace trunkroute::config {
 namespace {
 
-// The temp file is <name>.tmp in the same directory (rename is atomic only within one file
-// system). A crash between write and rename leaves it behind; the next Save truncates and reuses
-// it, and Open removes it, so a stray temp file never accumulates or gets loaded.
-constexpr char kTempSuffix[] = ".tmp";
+// WriteFileDurably's temp file (<name>.tmp) left behind by a crash between write and rename: the
+// next Save truncates and reuses it, and Open removes it, so it never accumulates or gets loaded.
 constexpr char kLockName[] = ".trunkroute.lock";
 
 std::string ErrnoText(int err) { return std::strerror(err); }
@@ -83,7 +81,7 @@ absl::StatusOr<std::unique_ptr<FileConfigStore>> FileConfigStore::Open(
   auto store = std::unique_ptr<FileConfigStore>(
       new FileConfigStore(data_dir, absl::StrCat(data_dir, "/", file_name), lock_fd, ops));
   // Leftover from a crash between write and rename: the old file is still whole.
-  ops.Unlink(absl::StrCat(store->path_, kTempSuffix));
+  ops.Unlink(absl::StrCat(store->path_, kDurableTempSuffix));
   return store;
 }
 
@@ -146,24 +144,8 @@ absl::Status FileConfigStore::Overwrite(const v1::Config& config) {
 std::string FileConfigStore::Describe() const { return absl::StrCat("file ", path_); }
 
 absl::Status FileConfigStore::WriteFile(const v1::Config& config) {
-  const std::string json = ConfigToJson(config);
-  const std::string tmp = absl::StrCat(path_, kTempSuffix);
-  absl::StatusOr<int> fd = ops_.CreateTruncated(tmp);
-  if (!fd.ok()) return fd.status();
-  // The order is the crash-safety argument: the new bytes are on the disk (fsync) before the
-  // name points at them (rename), and the name is on the disk (directory fsync) before Save says
-  // OK. A crash before the rename leaves the old file; after it, the new one, whole.
-  absl::Status st = ops_.WriteAll(*fd, json, tmp);
-  if (st.ok()) st = ops_.Fsync(*fd, tmp);
-  if (absl::Status closed = ops_.Close(*fd, tmp); st.ok()) st = closed;
-  if (st.ok()) st = ops_.Rename(tmp, path_);
-  if (!st.ok()) {
-    ops_.Unlink(tmp);
-    return st;
-  }
-  // The rename is durable only once the directory entry is: until then a crash may bring back
-  // the old file, so the change is not acknowledged.
-  return ops_.FsyncDir(dir_);
+  // OK only once the change survives a crash: Save acknowledges nothing before that.
+  return WriteFileDurably(ops_, dir_, path_, ConfigToJson(config));
 }
 
 }  // namespace trunkroute::config

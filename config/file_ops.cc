@@ -80,4 +80,27 @@ FileOps& RealFileOps() {
   return *ops;
 }
 
+absl::Status WriteFileDurably(FileOps& ops, const std::string& dir, const std::string& path,
+                              std::string_view data) {
+  // The temp file is in the same directory: rename is atomic only within one file system. A
+  // crash between write and rename leaves it behind; the next write truncates and reuses it.
+  const std::string tmp = absl::StrCat(path, kDurableTempSuffix);
+  absl::StatusOr<int> fd = ops.CreateTruncated(tmp);
+  if (!fd.ok()) return fd.status();
+  // The order is the crash-safety argument: the new bytes are on the disk (fsync) before the
+  // name points at them (rename), and the name is on the disk (directory fsync) before the
+  // caller hears OK. A crash before the rename leaves the old file; after it, the new one, whole.
+  absl::Status st = ops.WriteAll(*fd, data, tmp);
+  if (st.ok()) st = ops.Fsync(*fd, tmp);
+  if (absl::Status closed = ops.Close(*fd, tmp); st.ok()) st = closed;
+  if (st.ok()) st = ops.Rename(tmp, path);
+  if (!st.ok()) {
+    ops.Unlink(tmp);
+    return st;
+  }
+  // The rename is durable only once the directory entry is: until then a crash may bring back
+  // the old file.
+  return ops.FsyncDir(dir);
+}
+
 }  // namespace trunkroute::config

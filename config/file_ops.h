@@ -36,6 +36,14 @@ class FileOps {
 // The POSIX implementation; stateless, lives as long as the process.
 FileOps& RealFileOps();
 
+// Replaces `path` (in directory `dir`) with `data`, crash-safe: `path`.tmp written and fsynced,
+// renamed over `path`, then `dir` fsynced. A crash at any point leaves the old file or the new
+// one, whole. OK only once all of it is done; on an error before the rename the temp file is
+// removed. Every step goes through `ops`.
+inline constexpr char kDurableTempSuffix[] = ".tmp";  // WriteFileDurably's temp file: path + this
+absl::Status WriteFileDurably(FileOps& ops, const std::string& dir, const std::string& path,
+                              std::string_view data);
+
 }  // namespace trunkroute::config
 
 #endif  // TRUNKROUTE_CONFIG_FILE_OPS_H_

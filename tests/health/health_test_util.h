@@ -239,6 +239,13 @@ inline TargetUpdate CarrierTargets(std::vector<TargetSpec> targets,
   return u;
 }
 
+// Two IP-literal trunks (one target each), no jitter and no ramp: exact hold-downs.
+inline constexpr char kPrimaryBackup[] = R"pb(
+  health_policy { hold_down_jitter_pct: 0 ramp_up_ms: 0 }
+  trunks { id: "a" host: "192.0.2.1" transport: TRANSPORT_UDP }
+  trunks { id: "b" host: "192.0.2.2" transport: TRANSPORT_UDP }
+)pb";
+
 inline constexpr char kTwoTrunks[] = R"pb(
   trunks { id: "a" host: "a.example.com" }
   trunks { id: "b" host: "b.example.com" }

@@ -14,12 +14,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kPrimaryBackup[] = R"pb(
-  health_policy { hold_down_jitter_pct: 0 ramp_up_ms: 0 }
-  trunks { id: "a" host: "192.0.2.1" transport: TRANSPORT_UDP }
-  trunks { id: "b" host: "192.0.2.2" transport: TRANSPORT_UDP }
-)pb";
-
 class RestoreTest : public HealthTrackerTest {
  protected:
   void SetUp() override { Start(kPrimaryBackup); }
