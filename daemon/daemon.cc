@@ -21,6 +21,7 @@
 #include "config/file_config_store.h"
 #include "daemon/api_security.h"
 #include "daemon/metrics_bridge.h"
+#include "health/state_file.h"
 #include "http/http_server.h"
 #include "http/routing_core_backend.h"
 #include "metrics/health_metrics_observer.h"
@@ -94,6 +95,7 @@ class Parts {
   std::unique_ptr<sip::SipEdge> edge;
   std::unique_ptr<HeapTrimmer> heap_trimmer;  // with the edge: reads its calls in flight
   std::unique_ptr<health::HealthTimerThread> timer;
+  std::unique_ptr<health::HealthStateWriterThread> health_writer;
   std::unique_ptr<ApiSecurity> api_security;
   std::unique_ptr<server::AdminServiceImpl> admin_service;
   std::unique_ptr<server::ClusterStatusSource> local_cluster_status;  // file mode
@@ -110,6 +112,8 @@ class Parts {
   absl::Status StartFileConfig(const std::string& seed_source);
   absl::Status StartClusterConfig(const std::string& seed_source);
   absl::Status StartHealthAndEdge();
+  // --health-state-file, its default, or "" with --no-health-state.
+  std::string HealthStatePath() const;
   absl::Status StartApiSecurity();
   absl::Status StartApis();
   void StartCluster();
@@ -230,9 +234,22 @@ absl::Status Parts::StartClusterConfig(const std::string& seed_source) {
   return absl::OkStatus();
 }
 
+std::string Parts::HealthStatePath() const {
+  if (!options.health_state) return std::string();
+  if (!options.health_state_file.empty()) return options.health_state_file;
+  return absl::StrCat(options.data_dir, "/", health::kHealthStateFileName);
+}
+
 absl::Status Parts::StartHealthAndEdge() {
   tracker = std::make_unique<health::HealthTracker>(
       clock, &random, options.sip_enabled ? &probe_forwarder : nullptr);
+  const std::string health_state_path = HealthStatePath();
+  if (!health_state_path.empty()) {
+    // Used by the first ApplyTable below: no decision sees the trunks before they are restored.
+    if (auto saved = health::LoadHealthState(health_state_path)) {
+      tracker->SetRestoreState(*std::move(saved));
+    }
+  }
   health_observer = std::make_shared<metrics::HealthMetricsObserver>(metrics.get());
   {
     std::vector<v1::TrunkHealth> snapshot;
@@ -263,6 +280,16 @@ absl::Status Parts::StartHealthAndEdge() {
   // The timer thread is the only caller of Tick, hence of probes: it starts once the edge can
   // carry them.
   timer = std::make_unique<health::HealthTimerThread>(tracker.get());
+  if (!health_state_path.empty()) {
+    health::HealthStateWriterOptions writer_options;
+    writer_options.path = health_state_path;
+    metrics::TrunkrouteMetrics* m = metrics.get();
+    writer_options.on_write_failure = [m] {
+      m->health_state_write_failures->WithLabels({})->Inc();
+    };
+    health_writer =
+        std::make_unique<health::HealthStateWriterThread>(tracker.get(), std::move(writer_options));
+  }
   manager->AddListener([this](const std::shared_ptr<const router::RoutingTable>& table) {
     OnTable(table);
     timer->Wake();
@@ -395,6 +422,7 @@ absl::Status Parts::Start() {
        {"api_tokens", absl::StrCat(api_security->token_count())},
        {"api_tls", api_security->tls_mode()},
        {"data_dir", options.data_dir},
+       {"health_state", HealthStatePath().empty() ? std::string("off") : HealthStatePath()},
        {"config_version", absl::StrCat(manager->Current()->version())},
        {"config_source", config_source}});
   return absl::OkStatus();
@@ -403,6 +431,9 @@ absl::Status Parts::Start() {
 void Parts::Stop() {
   if (stopped) return;
   stopped = true;
+  // The health state as the shutdown found it, before the probes stop being answered (unanswered
+  // probes would eject every trunk in the saved state).
+  if (health_writer) health_writer->Stop();
   // The edge first: it ends calls in setup cleanly and stops probing; then the API faces.
   probe_forwarder.SetTarget(nullptr);
   heap_trimmer.reset();

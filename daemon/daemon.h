@@ -23,6 +23,10 @@ struct DaemonOptions {
   std::string data_dir = "./data";
   // Config to seed an empty store with; empty: the embedded default.
   std::string bootstrap_config;
+  // Warm restart (docs/health.md): where this instance keeps its health view across restarts;
+  // empty: <data_dir>/health-state.json. `health_state` false: nothing saved or restored.
+  std::string health_state_file;
+  bool health_state = true;
 
   // API listeners.
   std::string grpc_listen = "127.0.0.1:50051";
@@ -69,9 +73,12 @@ class Parts;
 // interfaces they are given here.
 //
 // Start order: metrics → config store (the file, or etcd with the local cache) → config → health
-// tracker → SIP edge (whose prober the tracker uses) → health timer (the only caller of probes,
-// so no probe precedes the edge) → gRPC → HTTP → cluster membership and watch (etcd mode).
-// Stop order: the SIP edge first (calls in setup end cleanly with 503, connected calls are BYEd,
+// tracker (given the saved health state) → SIP edge (whose prober the tracker uses) → the first
+// table, which restores the saved state → health timer (the only caller of probes, so no probe
+// precedes the edge) and the health state writer → gRPC → HTTP → cluster membership and watch
+// (etcd mode).
+// Stop order: the health state writer flushes the state as the shutdown found it, then the SIP
+// edge (calls in setup end cleanly with 503, connected calls are BYEd,
 // probes stop), then HTTP, then gRPC (in-flight RPCs get a grace period), then the cluster node
 // (the instance record is removed), then the rest.
 class Daemon {

@@ -34,6 +34,11 @@ ABSL_FLAG(std::string, data_dir, "./data",
 ABSL_FLAG(std::string, bootstrap_config, "",
           "config to start from when the data dir holds none yet (default: the embedded "
           "deploy/trunkroute.example.json); ignored once a config is stored");
+ABSL_FLAG(std::string, health_state_file, "",
+          "where this instance keeps its trunk health across restarts (warm restart: ejected "
+          "trunks stay ejected) (default: <data-dir>/health-state.json)");
+ABSL_FLAG(bool, no_health_state, false,
+          "neither save nor restore trunk health: every start begins with every trunk UP");
 // API.
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
           "gRPC API, host:port or [v6]:port; port 0 picks a free port");
@@ -107,6 +112,8 @@ const std::vector<FlagDoc>& Flags() {
   static const auto* const kFlags = new std::vector<FlagDoc>{
       {absl::GetFlagReflectionHandle(FLAGS_data_dir), "DIR", "Storage"},
       {absl::GetFlagReflectionHandle(FLAGS_bootstrap_config), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_health_state_file), "FILE", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_no_health_state), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_grpc_listen), "ADDR", "APIs"},
       {absl::GetFlagReflectionHandle(FLAGS_http_listen), "ADDR", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_api_token_file), "FILE", nullptr},
@@ -251,6 +258,11 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
   DaemonOptions& o = result.options;
   o.data_dir = absl::GetFlag(FLAGS_data_dir);
   o.bootstrap_config = absl::GetFlag(FLAGS_bootstrap_config);
+  o.health_state_file = absl::GetFlag(FLAGS_health_state_file);
+  o.health_state = !absl::GetFlag(FLAGS_no_health_state);
+  if (!o.health_state && !o.health_state_file.empty()) {
+    return absl::InvalidArgumentError("--no-health-state and --health-state-file: choose one");
+  }
   o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   o.http_listen = absl::GetFlag(FLAGS_http_listen);
   o.api_token_file = absl::GetFlag(FLAGS_api_token_file);

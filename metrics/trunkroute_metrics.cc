@@ -175,6 +175,11 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
                   "seconds.",
                   {}),
        &api_tls_certificate_expiry);
+  take(r.AddCounter("trunkroute_health_state_write_failures_total",
+                    "Failed writes of the saved health state (health-state.json); health goes "
+                    "on, the write is retried.",
+                    {}),
+       &health_state_write_failures);
   take(
       r.AddGauge("trunkroute_build_info", "Build information; the value is always 1.", {"version"}),
       &build_info);
@@ -184,6 +189,7 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
   etcd_up->WithLabels({})->Set(0);
   config_cas_conflicts->WithLabels({});
   config_rejected->WithLabels({});
+  health_state_write_failures->WithLabels({});
   // Every answer the edge can give itself exists from the start, at 0: a panel shows 0 rather
   // than "No data", and increase() sees the first rejection of each kind.
   for (const sip::RejectionSeries& rejection : sip::kEdgeRejectionSeries) {

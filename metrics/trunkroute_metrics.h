@@ -138,6 +138,9 @@ class TrunkrouteMetrics {
   // trunkroute_api_tls_certificate_expiry_timestamp_seconds: notAfter of the serving API
   // certificate (absent without TLS).
   GaugeFamily* api_tls_certificate_expiry = nullptr;
+  // trunkroute_health_state_write_failures_total: failed writes of health-state.json (warm
+  // restart, docs/health.md); never fatal, retried.
+  CounterFamily* health_state_write_failures = nullptr;
   // trunkroute_build_info{version}: always 1.
   GaugeFamily* build_info = nullptr;
 

@@ -36,6 +36,8 @@ TEST(DaemonFlagsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_TRUE(o.sip_enabled);
   EXPECT_TRUE(o.sip_tls_verify_peer);
   EXPECT_EQ(o.api_token, "");
+  EXPECT_TRUE(o.health_state);
+  EXPECT_EQ(o.health_state_file, "") << "empty: <data-dir>/health-state.json";
   EXPECT_EQ(cl->log_level, LogLevel::kInfo);
   EXPECT_FALSE(cl->log_json);
   EXPECT_FALSE(cl->help);
@@ -109,13 +111,30 @@ TEST(DaemonFlagsTest, HelpAndVersionAreRecognised) {
   EXPECT_TRUE(Parse({"-h"})->help);
 }
 
+TEST(DaemonFlagsTest, HealthStateFileCanBeMovedOrTurnedOff) {
+  auto moved = Parse({"--health-state-file", "/var/lib/trunkroute/health.json"});
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->options.health_state_file, "/var/lib/trunkroute/health.json");
+  EXPECT_TRUE(moved->options.health_state);
+  auto off = Parse({"--no-health-state"});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->options.health_state);
+  auto both = Parse({"--no-health-state", "--health-state-file", "/tmp/h.json"});
+  ASSERT_FALSE(both.ok());
+  EXPECT_THAT(both.status().message(), HasSubstr("--no-health-state and --health-state-file"));
+  auto empty = Parse({"--health-state-file="});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.status().message(), HasSubstr("--health-state-file: empty value"));
+}
+
 TEST(DaemonFlagsTest, UsageListsEveryFlagWithItsDefault) {
   const std::string usage = Usage();
   for (const char* flag :
        {"--data-dir DIR", "--bootstrap-config FILE", "--grpc-listen ADDR", "--http-listen ADDR",
         "--api-token-file FILE", "--sip-listen ADDR", "--sip-tls-listen ADDR",
         "--sip-tls-cert-dir DIR", "--sip-tls-no-verify", "--sip-advertised-address", "--no-sip",
-        "--log-level LEVEL", "--log-json", "--help", "--version"}) {
+        "--log-level LEVEL", "--log-json", "--help", "--version", "--health-state-file FILE",
+        "--no-health-state"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
   EXPECT_THAT(usage, HasSubstr("(default 127.0.0.1:50051)"));

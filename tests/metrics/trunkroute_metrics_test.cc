@@ -63,6 +63,7 @@ TEST_F(TrunkrouteMetricsTest, DeclaresEveryProductMetricWithItsType) {
       {"trunkroute_api_requests_denied_total", "counter"},
       {"trunkroute_api_credential_reloads_total", "counter"},
       {"trunkroute_api_tls_certificate_expiry_timestamp_seconds", "gauge"},
+      {"trunkroute_health_state_write_failures_total", "counter"},
       {"trunkroute_build_info", "gauge"},
   };
   std::string text = Scrape();
