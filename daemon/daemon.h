@@ -64,6 +64,8 @@ struct DaemonOptions {
   std::string sip_advertised_address;
   // DNS server for trunk host names ("ip:port"); empty: the system resolver.
   std::string sip_dns_server;
+  // Timer D 5 s instead of Sofia's 32 s (EdgeOptions::short_timer_d).
+  bool sip_short_timer_d = true;
 };
 
 class Parts;

@@ -91,6 +91,9 @@ ABSL_FLAG(std::string, sip_dns_server, "",
 ABSL_FLAG(std::string, sip_advertised_address, "",
           "address for Via/Contact behind NAT (default: config edge.advertised_address, else the "
           "bound address)");
+ABSL_FLAG(bool, sip_sofia_timer_d, false,
+          "keep Sofia's own 32 s Timer D (finished client INVITEs) instead of the edge's 5 s, "
+          "which it writes into Sofia-SIP 1.12.11's private agent struct (docs/sip-edge.md)");
 ABSL_FLAG(bool, no_sip, false, "run without the SIP edge (routing API only; no OPTIONS probes)");
 // Logging.
 ABSL_FLAG(trunkroute::LogLevel, log_level, trunkroute::LogLevel::kInfo,
@@ -136,6 +139,7 @@ const std::vector<FlagDoc>& Flags() {
       {absl::GetFlagReflectionHandle(FLAGS_sip_tls_no_verify), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_advertised_address), "HOST", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_dns_server), "ADDR", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_sofia_timer_d), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_no_sip), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_log_level), "LEVEL", "Logging"},
       {absl::GetFlagReflectionHandle(FLAGS_log_json), nullptr, nullptr},
@@ -309,6 +313,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
   o.sip_tls_verify_peer = !absl::GetFlag(FLAGS_sip_tls_no_verify);
   o.sip_advertised_address = absl::GetFlag(FLAGS_sip_advertised_address);
   o.sip_dns_server = absl::GetFlag(FLAGS_sip_dns_server);
+  o.sip_short_timer_d = !absl::GetFlag(FLAGS_sip_sofia_timer_d);
   result.log_level = absl::GetFlag(FLAGS_log_level);
   result.log_json = absl::GetFlag(FLAGS_log_json);
   return result;

@@ -42,6 +42,13 @@ constexpr unsigned kUdpSendBuffer = 1u << 20;
 // the networks an edge talks to a message does not linger for seconds, so 1 s (docs/benchmarks.md,
 // "Memory and tail latency": PSS 147 → 115 MB at 400 calls/s).
 constexpr unsigned kSipT4Ms = 1000;
+// Timer D: how long a client INVITE is kept after its final response (Sofia: max(32 s, T1×64),
+// no tag; ≈ 12 KB each). After a 2xx it only swallows the trunk's 200 retransmissions (Sofia
+// re-ACKs none, with or without it); after a 3xx–6xx it re-ACKs retransmitted finals, which the
+// trunk sends 0.5, 1.5 and 3.5 s after the first when our ACK is lost. 5 s (about Kamailio's
+// wait timer) covers those; a later one is dropped as a stray. docs/sip-edge.md "Timer D".
+constexpr unsigned kTimerDMs = 5000;
+constexpr unsigned kTimerCMs = 185000;
 
 // How often the overload detector samples the SIP thread (its loop lag, its UDP queue).
 constexpr int kOverloadSampleMs = 10;
@@ -375,7 +382,7 @@ absl::Status EdgeCore::CreateStack() {
       // BYE, and how long finished transactions are kept (memory): just above the longest setup
       // timeout the config asks for, 4 s at least, 32 s (RFC 3261) at most. DNS graylisting is off
       // so that a trunk whose name failed once is not skipped by the resolver.
-      NTATAG_SIP_T1X64(t1x64_ms_), NTATAG_SIP_T4(kSipT4Ms), NTATAG_TIMER_C(185000),
+      NTATAG_SIP_T1X64(t1x64_ms_), NTATAG_SIP_T4(kSipT4Ms), NTATAG_TIMER_C(kTimerCMs),
       NTATAG_GRAYLIST(0),
       // Trunk names are resolved by us (TargetResolver) and every request to a trunk goes to one
       // resolved address: nta must not walk NAPTR/SRV itself (it would fail over between SRV
@@ -390,6 +397,7 @@ absl::Status EdgeCore::CreateStack() {
     // Ask what the transaction layer actually runs with (nua_r_get_params; tests hold the stack
     // to it).
     nua_get_params(nua_, TAG_ANY(), TAG_END());
+    ApplyTimerD();
     return absl::OkStatus();
   }
 
@@ -412,6 +420,30 @@ absl::Status EdgeCore::CreateStack() {
   if (problem.empty()) problem = "the SIP stack refused the address";
   return absl::FailedPreconditionError(
       absl::StrCat("sip: cannot listen on ", what, " ", options_.listen, ": ", problem));
+}
+
+// Every nta_agent_set_params (nua_set_params on the stack) puts Timer D back to Sofia's 32 s.
+// Without short_timer_d the queue is only found (its length is a counter), nothing is written.
+void EdgeCore::ApplyTimerD() {
+  ExpectedStackTimers expected;
+  expected.api_root = root_;
+  expected.magic = this;
+  expected.t4_ms = kSipT4Ms;
+  expected.t1x64_ms = t1x64_ms_;
+  expected.timer_c_ms = kTimerCMs;
+  absl::StatusOr<InviteClientTimerD> timer_d = InviteClientTimerD::Find(nua_, expected, kTimerDMs);
+  if (!timer_d.ok()) {
+    timer_d_.reset();
+    counters_.stack_timer_d_ms.store(0, std::memory_order_relaxed);
+    if (options_.short_timer_d) {
+      LogWarn("sip edge: client INVITEs are kept 32 s after their final (more memory per call)",
+              {{"reason", std::string(timer_d.status().message())}});
+    }
+    return;
+  }
+  timer_d_ = *timer_d;
+  if (options_.short_timer_d) timer_d_->Set(kTimerDMs);
+  counters_.stack_timer_d_ms.store(timer_d_->timer_d_ms(), std::memory_order_relaxed);
 }
 
 void EdgeCore::BeginShutdown() {
@@ -458,6 +490,8 @@ void EdgeCore::OnEvent(nua_event_t event, int status, char const* phrase, nua_ha
       tl_gets(tags, NTATAG_SIP_T1X64_REF(t1x64), NTATAG_SIP_T4_REF(t4), TAG_END());
       counters_.stack_t1x64_ms.store(t1x64, std::memory_order_relaxed);
       counters_.stack_t4_ms.store(t4, std::memory_order_relaxed);
+    } else if (event == nua_r_set_params) {
+      ApplyTimerD();
     } else if (event == nua_r_shutdown) {
       if (status >= 200) {
         shutdown_done_ = true;
@@ -729,6 +763,10 @@ void EdgeCore::SampleOverload() {
       std::memory_order_relaxed);
   counters_.udp_queue_permille.store(static_cast<uint32_t>(overload_.queue_fill() * 1000.0),
                                      std::memory_order_relaxed);
+  if (timer_d_.has_value()) {
+    counters_.stack_invites_in_timer_d.store(timer_d_->completed_invites(),
+                                             std::memory_order_relaxed);
+  }
   if (changed) {
     const std::string lag_ms = std::to_string(
         std::chrono::duration_cast<milliseconds>(overload_.smoothed_lag()).count());

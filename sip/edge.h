@@ -68,6 +68,10 @@ struct EdgeOptions {
   // that fails keeps the last good answer and is retried after dns_ttl_floor_s.
   uint32_t dns_ttl_floor_s = 5;
   uint32_t dns_ttl_cap_s = 300;
+  // Finished client INVITEs are kept 5 s (Timer D) instead of Sofia's 32 s: written into nta's
+  // private struct when Sofia-SIP 1.12.11's layout is recognised (sip/sofia_timer_d.h). False
+  // (flag --sip-sofia-timer-d): Sofia's own value, nothing written.
+  bool short_timer_d = true;
   // Optional metrics hooks; must outlive the edge.
   EdgeObserver* observer = nullptr;
 };
@@ -98,10 +102,15 @@ struct EdgeCounters {
   std::atomic<int64_t> active_calls{0};  // calls with any leg or attempt still open
   std::atomic<int64_t> open_handles{0};  // Sofia nua handles held by calls and probes
   // The transaction timers the stack runs with, read back from it at start-up: T1×64 (Timers
-  // B, F, H, J) and T4 (Timers I, K). Timer D (client INVITE after its final) is Sofia's fixed
-  // 32 s, not settable.
+  // B, F, H, J) and T4 (Timers I, K).
   std::atomic<uint32_t> stack_t1x64_ms{0};
   std::atomic<uint32_t> stack_t4_ms{0};
+  // Timer D (a client INVITE kept after its final), read back from nta's queue: 5000, or
+  // Sofia's 32000 without EdgeOptions::short_timer_d; 0 when Sofia's layout was not recognised
+  // and the stack runs with its own 32 s (sip/sofia_timer_d.h).
+  std::atomic<uint32_t> stack_timer_d_ms{0};
+  // Client INVITE transactions waiting for Timer D (sampled every 10 ms; 0 when unknown).
+  std::atomic<uint64_t> stack_invites_in_timer_d{0};
 };
 
 class EdgeCore;

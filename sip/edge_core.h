@@ -8,6 +8,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "sip/overload.h"
 #include "sip/sofia.h"
 #include "sip/sofia_dns_client.h"
+#include "sip/sofia_timer_d.h"
 #include "sip/target_resolver.h"
 
 namespace trunkroute::sip {
@@ -109,6 +111,7 @@ class EdgeCore {
   void ThreadMain(std::promise<absl::Status>* started);
   void RunLoop();
   absl::Status CreateStack();
+  void ApplyTimerD();
   void OnEvent(nua_event_t event, int status, char const* phrase, nua_handle_t* nh, LegRef* ref,
                sip_t const* sip, tagi_t tags[]);
   // A new INVITE: admission (sip/admission.h), the route decision, the call plan
@@ -175,6 +178,7 @@ class EdgeCore {
   absl::flat_hash_map<std::string, int> trunk_load_;
   uint64_t entropy_state_ = 0;
   uint32_t t1x64_ms_ = 32000;              // Sofia's T1×64, fixed when the stack is created
+  std::optional<InviteClientTimerD> timer_d_;  // set when Sofia's layout was recognised
   uint64_t seen_table_version_ = 0;        // last config version checked against t1x64_ms_
   nua_saved_event_t saved_event_[1] = {};  // see CameFromNetwork
   CallRandom call_random_{this};

@@ -12,6 +12,8 @@
 #                      udp/5060 within 5 s (a build without the edge wired in), the driver falls
 #                      back to tests/sip/sip_edge_harness (config + health + edge, nothing else).
 #   TRUNKROUTE_LOG_LEVEL  default warn for throughput runs, info when DUT_CALLLOG=1
+#   TRUNKROUTE_DUT_FLAGS  extra trunkrouted flags, word-split (e.g. --sip-sofia-timer-d for
+#                      Sofia's own 32 s Timer D, the before of docs/benchmarks.md's comparison)
 
 DUT_NAME=trunkroute
 TR_DRIVER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,9 +29,11 @@ dut_start() {
     local mode=${TRUNKROUTE_DUT_MODE:-trunkrouted}
     if [ "$mode" = trunkrouted ] && [ -x "$TR_BUILD/bin/trunkrouted" ]; then
         rm -rf "$out/data"
+        # shellcheck disable=SC2086  # TRUNKROUTE_DUT_FLAGS is word-split on purpose
         "$TR_BUILD/bin/trunkrouted" --data-dir "$out/data" --grpc-listen 127.0.0.1:0 \
             --http-listen 127.0.0.1:19464 --sip-listen 127.0.0.1:5060 \
             --bootstrap-config "$TR_DRIVER_DIR/bench_config.json" --log-level "$level" \
+            ${TRUNKROUTE_DUT_FLAGS:-} \
             </dev/null >"$DUT_LOG" 2>&1 &
         DUT_PID=$!
         register_pid "$DUT_PID" dut-trunkroute

@@ -35,6 +35,7 @@ TEST(DaemonFlagsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(o.sip_listen, "127.0.0.1:5060");
   EXPECT_TRUE(o.sip_enabled);
   EXPECT_TRUE(o.sip_tls_verify_peer);
+  EXPECT_TRUE(o.sip_short_timer_d);
   EXPECT_EQ(o.api_token, "");
   EXPECT_TRUE(o.health_state);
   EXPECT_EQ(o.health_state_file, "") << "empty: <data-dir>/health-state.json";
@@ -47,7 +48,8 @@ TEST(DaemonFlagsTest, DefaultsAreTheDocumentedOnes) {
 TEST(DaemonFlagsTest, ValuesBySpaceOrEqualsAndBooleansByPresence) {
   auto cl = Parse({"--data-dir", "/var/lib/trunkroute", "--grpc-listen=0.0.0.0:50051", "--no-sip",
                    "--sip-tls-no-verify", "--log-level", "DEBUG", "--log-json=true",
-                   "--sip-advertised-address=203.0.113.7", "--sip-dns-server", "127.0.0.1:5353"});
+                   "--sip-advertised-address=203.0.113.7", "--sip-dns-server", "127.0.0.1:5353",
+                   "--sip-sofia-timer-d"});
   ASSERT_TRUE(cl.ok()) << cl.status();
   EXPECT_EQ(cl->options.data_dir, "/var/lib/trunkroute");
   EXPECT_EQ(cl->options.grpc_listen, "0.0.0.0:50051");
@@ -55,6 +57,7 @@ TEST(DaemonFlagsTest, ValuesBySpaceOrEqualsAndBooleansByPresence) {
   EXPECT_FALSE(cl->options.sip_tls_verify_peer);
   EXPECT_EQ(cl->options.sip_advertised_address, "203.0.113.7");
   EXPECT_EQ(cl->options.sip_dns_server, "127.0.0.1:5353");
+  EXPECT_FALSE(cl->options.sip_short_timer_d);
   EXPECT_EQ(cl->log_level, LogLevel::kDebug);
   EXPECT_TRUE(cl->log_json);
 }
@@ -132,9 +135,9 @@ TEST(DaemonFlagsTest, UsageListsEveryFlagWithItsDefault) {
   for (const char* flag :
        {"--data-dir DIR", "--bootstrap-config FILE", "--grpc-listen ADDR", "--http-listen ADDR",
         "--api-token-file FILE", "--sip-listen ADDR", "--sip-tls-listen ADDR",
-        "--sip-tls-cert-dir DIR", "--sip-tls-no-verify", "--sip-advertised-address", "--no-sip",
-        "--log-level LEVEL", "--log-json", "--help", "--version", "--health-state-file FILE",
-        "--no-health-state"}) {
+        "--sip-tls-cert-dir DIR", "--sip-tls-no-verify", "--sip-advertised-address",
+        "--sip-sofia-timer-d", "--no-sip", "--log-level LEVEL", "--log-json", "--help", "--version",
+        "--health-state-file FILE", "--no-health-state"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
   EXPECT_THAT(usage, HasSubstr("(default 127.0.0.1:50051)"));

@@ -79,6 +79,65 @@ TEST_F(EdgeE2eTest, StackRunsWithTheShortenedTransactionTimers) {
   EXPECT_EQ(counters().stack_t1x64_ms.load(), 4000u);
 }
 
+// Timer D (sip/sofia_timer_d.h): the trunk-side INVITE transaction of a finished call is freed
+// 5 s after the trunk's 200, not after Sofia's 32 s. The count is read from nta's own queue.
+TEST_F(EdgeE2eTest, FinishedTrunkInviteIsFreedAfterTheShortenedTimerD) {
+  UseSlot(137);
+  StartEdge(Config());
+  ASSERT_TRUE(Eventually([&] { return counters().stack_timer_d_ms.load() != 0; }))
+      << "Sofia's layout was not recognised (see the edge's warning)";
+  EXPECT_EQ(counters().stack_timer_d_ms.load(), 5000u);
+  StartTrunk("primary", primary_port(), "uas_answer.xml");
+  StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK")) << dialer->Messages();
+  ASSERT_TRUE(Eventually([&] { return counters().stack_invites_in_timer_d.load() == 1; }))
+      << counters().stack_invites_in_timer_d.load();
+  EXPECT_TRUE(Eventually([&] { return counters().stack_invites_in_timer_d.load() == 0; },
+                         std::chrono::seconds(10)))
+      << "still waiting for Timer D: " << counters().stack_invites_in_timer_d.load();
+  ExpectNoLeftovers();
+}
+
+// The control: without short_timer_d the queue is found but not written, the stack reports
+// Sofia's own 32 s, and the same call's INVITE transaction is still held well after 5 s.
+TEST_F(EdgeE2eTest, WithoutShortTimerDTheStackKeepsSofiasOwn32s) {
+  UseSlot(138);
+  EdgeOptions options;
+  options.short_timer_d = false;
+  StartEdge(Config(), options);
+  ASSERT_TRUE(Eventually([&] { return counters().stack_timer_d_ms.load() != 0; }));
+  EXPECT_EQ(counters().stack_timer_d_ms.load(), 32000u);
+  StartTrunk("primary", primary_port(), "uas_answer.xml");
+  StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml");
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK")) << dialer->Messages();
+  ASSERT_TRUE(Eventually([&] { return counters().stack_invites_in_timer_d.load() == 1; }));
+  EXPECT_FALSE(Eventually([&] { return counters().stack_invites_in_timer_d.load() == 0; },
+                          std::chrono::seconds(7)));
+}
+
+// A 200 the trunk retransmits after Timer D freed the INVITE transaction (as if our ACK had been
+// lost) meets no transaction: Sofia drops it as a stray. The call is not disturbed: the caller
+// sees one answer, and its BYE 8 s later ends both legs.
+TEST_F(EdgeE2eTest, TrunkRetransmitting200AfterTimerDLeavesTheCallAlone) {
+  UseSlot(139);
+  StartEdge(Config());
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer_retransmit_late.xml");
+  StartTrunk("backup", backup_port(), "uas_answer.xml");
+  Sipp* dialer = RunDialer("uac_call.xml", {}, "+15551234567", "127.0.0.1", /*hold_ms=*/8000);
+  EXPECT_EQ(dialer_status_, 0) << dialer->Messages();
+  EXPECT_THAT(dialer->Log(), HasSubstr("BYE;OK"));
+  EXPECT_EQ(primary->Wait(std::chrono::seconds(5)), 0) << primary->Messages();
+  const std::vector<SipMessage> trunk = Trace(primary);
+  EXPECT_GE(Responses(trunk, /*received=*/false, "INVITE", 200).size(), 2u) << Describe(trunk);
+  const std::vector<SipMessage> caller = Trace(dialer);
+  EXPECT_EQ(Responses(caller, /*received=*/true, "INVITE", 200).size(), 1u) << Describe(caller);
+  EXPECT_EQ(counters().calls_answered.load(), 1u);
+  EXPECT_EQ(counters().stack_invites_in_timer_d.load(), 0u);
+  ExpectNoLeftovers();
+}
+
 TEST_F(EdgeE2eTest, NormalCallIsRelayedWithIdentityPreservedAndG729Stripped) {
   UseSlot(1);
   StartEdge(Config());
