@@ -2,10 +2,13 @@
 # Installs what is missing, builds everything (benchmarks aside) and runs the whole test suite
 # under ctest. Exits non-zero when anything fails.
 # Environment:
-#   SANITIZE=1   ASan+UBSan build in ./build-asan (-DTRUNKROUTE_SANITIZE=ON)
-#   TSA=1        the clang thread-safety check instead (scripts/tsa.sh): no test is run
-#   BUILD_DIR    build directory (default ./build, or ./build-asan with SANITIZE=1)
-#   CTEST_ARGS   extra ctest arguments, e.g. CTEST_ARGS="-R config" or "-L integration"
+#   SANITIZE=1      ASan+UBSan build in ./build-asan (-DTRUNKROUTE_SANITIZE=ON)
+#   TSA=1           the clang thread-safety check instead (scripts/tsa.sh): nothing is run
+#   LABELS          only the tests with a matching label (ctest -L regex, e.g. 'sip|health');
+#                   only the targets those tests need are built (scripts/test_targets.py)
+#   LABELS_EXCLUDE  not the tests with a matching label (ctest -LE regex, e.g. 'cluster|soak')
+#   BUILD_DIR       build directory (default ./build, or ./build-asan with SANITIZE=1)
+#   CTEST_ARGS      extra ctest arguments, e.g. CTEST_ARGS="-R config"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ "${TSA:-0}" == 1 ]]; then
@@ -23,9 +26,21 @@ else
   BUILD_DIR="${BUILD_DIR:-$REPO_ROOT/build}"
 fi
 configure_build "$BUILD_DIR" "${cmake_args[@]}"
-log "building in $BUILD_DIR"
-cmake --build "$BUILD_DIR" -j "$(build_jobs)"
-log "running tests"
+select=()
+[[ -n "${LABELS:-}" ]] && select+=(-L "$LABELS")
+[[ -n "${LABELS_EXCLUDE:-}" ]] && select+=(-LE "$LABELS_EXCLUDE")
+targets=(all)
+if ((${#select[@]} > 0)); then
+  needed="$(python3 "$REPO_ROOT/scripts/test_targets.py" "$BUILD_DIR" "${select[@]}")"
+  mapfile -t targets <<<"$needed"
+  [[ -z "$needed" ]] && targets=()
+fi
+log "building in $BUILD_DIR: ${targets[*]:-(nothing: the selected tests need no build)}"
+if ((${#targets[@]} > 0)); then
+  cmake --build "$BUILD_DIR" -j "$(build_jobs)" --target "${targets[@]}"
+fi
+log "running tests${select[*]:+ (${select[*]})}"
 cd "$BUILD_DIR"
 # shellcheck disable=SC2086
-ctest --output-on-failure --timeout 300 -j "$(build_jobs)" ${CTEST_ARGS:-}
+ctest --output-on-failure --timeout 300 -j "$(build_jobs)" --no-tests=error "${select[@]}" \
+  ${CTEST_ARGS:-}
