@@ -213,8 +213,8 @@ if ((use_loadgen)); then
   ( left=$duration
     while ((left > 0)); do
       chunk=$((left > 300 ? 300 : left))
-      "$loadgen" --target "$grpc" --duration-s "$chunk" --warmup-s 0 --channels 1 --depth 1 \
-        --number "+${kprefix[answer]}0001" >>routecall.out 2>&1 || echo "loadgen exit $?" >>routecall.out
+      "$loadgen" --target "$grpc" --method route --duration-s "$chunk" --warmup-s 0 \
+        --channels 1 --depth 1 --number "+${kprefix[answer]}0001" >>routecall.out 2>&1 || echo "loadgen exit $?" >>routecall.out
       left=$((left - chunk))
     done ) &
 else

@@ -43,6 +43,8 @@ cpu() { awk -v hz="$HZ" '{print ($14 + $15) / hz}' "/proc/$(cat "$1.pid")/stat";
 field() { awk -v k="$1" 'index($0, k) == 1 && substr($0, length(k) + 1, 1) == " " {
   for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) { print $i; exit } }'; }
 load() { cut -d' ' -f1 /proc/loadavg; }
+# A key=value of the load generator's window line ("window method=route ... p99_us=1710 ...").
+kv() { grep '^window ' | grep -o " $1=[^ ]*" | head -1 | cut -d= -f2; }
 
 start plain $P
 start tls $((P + 1)) --api-tls-cert ec.pem --api-tls-key ec.key
@@ -58,10 +60,10 @@ for rep in 1 2 3 4 5; do
       tls) args=(--target 127.0.0.1:$((P + 1)) --tls-ca ca.pem) ;;
       tlstok) args=(--target 127.0.0.1:$((P + 2)) --tls-ca ca.pem --token "$TOKEN") ;;
     esac
-    out=$("$LG" "${args[@]}" --duration-s 5 --warmup-s 1 --channels 2 --depth 8)
-    echo "throughput rep=$rep mode=$mode calls_per_s=$(field calls/s <<<"$out")" \
-      "p50_us=$(field 'latency p50' <<<"$out") p99_us=$(field 'latency p99' <<<"$out")" \
-      "errors=$(field errors <<<"$out") load=$(load)"
+    out=$("$LG" "${args[@]}" --method route --duration-s 5 --warmup-s 1 --channels 2 --depth 8)
+    echo "throughput rep=$rep mode=$mode calls_per_s=$(kv calls_per_s <<<"$out")" \
+      "p50_us=$(kv p50_us <<<"$out") p99_us=$(kv p99_us <<<"$out")" \
+      "errors=$(kv errors <<<"$out") load=$(load)"
   done
 done
 

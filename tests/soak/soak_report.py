@@ -163,7 +163,7 @@ def main():
         print(f"routecall (trunkroutectl): {count(rc, 'ok')} ok, {count(rc, 'fail')} failed")
     elif os.path.exists(rc):
         with open(rc) as f:
-            lines = [l.strip() for l in f if "calls/s" in l or "exit" in l]
+            lines = [l.strip() for l in f if l.startswith("window ") or "exit" in l]
         print("routecall (loadgen): " + " | ".join(lines[-3:]))
     cw = os.path.join(d, "config-writes.out")
     print(f"config writes: {count(cw, 'ok')} ok, {count(cw, 'fail')} failed")
