@@ -105,6 +105,13 @@ std::string NoRouteMessage(const RoutingTable& table, std::string_view normalize
 
 std::string Decision::RequestUri(const CompiledTrunk& trunk) const {
   std::string uri;
+  RequestUri(trunk, &uri);
+  return uri;
+}
+
+void Decision::RequestUri(const CompiledTrunk& trunk, std::string* out) const {
+  std::string& uri = *out;
+  uri.clear();
   uri.reserve(4 + normalized_number.size() + 2 + trunk.uri_suffix.size());
   uri.append("sip:");
   for (char c : normalized_number) {
@@ -117,7 +124,6 @@ std::string Decision::RequestUri(const CompiledTrunk& trunk) const {
   }
   uri.push_back('@');
   uri.append(trunk.uri_suffix);
-  return uri;
 }
 
 void Decision::ToProto(v1::RouteCallResponse* out) const {
@@ -127,7 +133,7 @@ void Decision::ToProto(v1::RouteCallResponse* out) const {
   for (const DecisionCandidate& candidate : candidates) {
     v1::Candidate* c = out->add_candidates();
     c->set_trunk_id(candidate.trunk->id);
-    c->set_sip_uri(RequestUri(*candidate.trunk));
+    RequestUri(*candidate.trunk, c->mutable_sip_uri());
     c->set_setup_timeout_ms(candidate.attempt_timeout_ms);
     c->set_health_state(candidate.health_state);
     c->set_host(candidate.trunk->host);
@@ -141,7 +147,7 @@ void Decision::ToProto(v1::RouteCallResponse* out) const {
     s->set_reason(skip.reason);
   }
   out->set_panic(panic);
-  *out->mutable_failover_policy() = route->policy.ToProto();
+  route->policy.ToProto(out->mutable_failover_policy());
   out->set_config_version(table->version());
 }
 

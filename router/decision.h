@@ -41,6 +41,8 @@ struct Decision {
   const EffectiveFailoverPolicy& policy() const { return route->policy; }
   // "sip:<normalized_number>@<trunk uri_suffix>"
   std::string RequestUri(const CompiledTrunk& trunk) const;
+  // The same into `out` (replacing its contents, reusing its capacity).
+  void RequestUri(const CompiledTrunk& trunk, std::string* out) const;
   // Fills the RPC answer (no secrets).
   void ToProto(v1::RouteCallResponse* out) const;
 };

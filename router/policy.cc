@@ -23,9 +23,11 @@ std::bitset<700> CodeSet(const uint32_t (&codes)[N]) {
   return out;
 }
 
+// Ascending. Word by word (libstdc++'s _Find_first/_Find_next skip empty 64-bit words): a few
+// set codes out of 700 cost a dozen word tests, not 700 bit tests, on every RouteCall answer.
 void AddCodes(const std::bitset<700>& codes, google::protobuf::RepeatedField<uint32_t>* out) {
-  for (size_t code = 0; code < codes.size(); ++code) {
-    if (codes.test(code)) out->Add(static_cast<uint32_t>(code));
+  for (size_t code = codes._Find_first(); code < codes.size(); code = codes._Find_next(code)) {
+    out->Add(static_cast<uint32_t>(code));
   }
 }
 
@@ -95,16 +97,21 @@ EffectiveHealthPolicy MergeHealthPolicy(const EffectiveHealthPolicy& base,
 
 v1::FailoverPolicy EffectiveFailoverPolicy::ToProto() const {
   v1::FailoverPolicy out;
-  out.set_setup_timeout_ms(setup_timeout_ms);
-  AddCodes(failover_codes, out.mutable_failover_codes());
-  out.set_failover_on_timeout(failover_on_timeout);
-  out.set_failover_on_transport_error(failover_on_transport_error);
-  out.set_max_attempts(max_attempts);
-  out.set_retries_per_trunk(retries_per_trunk);
-  out.set_call_setup_budget_ms(call_setup_budget_ms);
-  out.set_adaptive_timeout(adaptive_timeout);
-  out.set_panic_when_all_down(panic_when_all_down);
+  ToProto(&out);
   return out;
+}
+
+void EffectiveFailoverPolicy::ToProto(v1::FailoverPolicy* out) const {
+  out->Clear();
+  out->set_setup_timeout_ms(setup_timeout_ms);
+  AddCodes(failover_codes, out->mutable_failover_codes());
+  out->set_failover_on_timeout(failover_on_timeout);
+  out->set_failover_on_transport_error(failover_on_transport_error);
+  out->set_max_attempts(max_attempts);
+  out->set_retries_per_trunk(retries_per_trunk);
+  out->set_call_setup_budget_ms(call_setup_budget_ms);
+  out->set_adaptive_timeout(adaptive_timeout);
+  out->set_panic_when_all_down(panic_when_all_down);
 }
 
 v1::HealthPolicy EffectiveHealthPolicy::ToProto() const {

@@ -71,6 +71,8 @@ struct EffectiveFailoverPolicy {
   }
   // Back to proto form with every field set (GetFailoverPolicy, RouteCallResponse).
   v1::FailoverPolicy ToProto() const;
+  // The same into `out` (cleared first): reuses its storage, for the per-call RouteCallResponse.
+  void ToProto(v1::FailoverPolicy* out) const;
   bool operator==(const EffectiveFailoverPolicy&) const = default;
 };
 
