@@ -37,6 +37,55 @@ class GrpcAuth::Call {
   std::optional<ChangeNote> note_ ABSL_GUARDED_BY(mu_);
 };
 
+namespace {
+
+// THE decision for one gRPC call, by the interceptor and by CheckInHandler alike: the method's
+// access table row, its `authorization` metadata, its peer and the verified client certificate.
+auth::AuthDecision DecideCall(auth::Authorizer* authorizer, std::string_view method,
+                              const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                              const grpc::ServerContextBase* context, auth::Caller* caller,
+                              std::optional<auth::Access>* access) {
+  std::optional<std::string_view> authorization;
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    authorization = std::string_view(it->second.data(), it->second.size());
+  }
+  caller->peer = context->peer();
+  if (std::shared_ptr<const grpc::AuthContext> ctx = context->auth_context();
+      ctx != nullptr && ctx->IsPeerAuthenticated()) {
+    for (const grpc::string_ref& subject : ctx->FindPropertyValues("x509_subject")) {
+      caller->client_subject.assign(subject.data(), subject.size());
+      break;
+    }
+  }
+  *access = auth::FindGrpcMethodAccess(method);
+  auth::AuthDecision decision = authorizer->Check(auth::AuthRequest{
+      .api = "grpc",
+      .method = method,
+      .access = *access,
+      .authorization = authorization,
+      .peer = caller->peer,
+      .client_subject = caller->client_subject,
+  });
+  caller->principal = decision.principal;
+  return decision;
+}
+
+grpc::Status StatusOf(const auth::AuthDecision& d) {
+  switch (d.outcome) {
+    case auth::AuthDecision::Outcome::kAllowed:
+      return grpc::Status::OK;
+    case auth::AuthDecision::Outcome::kUnauthenticated:
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, d.message);
+    case auth::AuthDecision::Outcome::kPermissionDenied:
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, d.message);
+    case auth::AuthDecision::Outcome::kThrottled:
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, d.message);
+  }
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "refused");
+}
+
+}  // namespace
+
 class AuthInterceptor final : public grpc::experimental::Interceptor {
  public:
   AuthInterceptor(GrpcAuth* owner, grpc::experimental::ServerRpcInfo* info)
@@ -59,28 +108,9 @@ class AuthInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   void Decide(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
-    std::optional<std::string_view> authorization;
-    if (auto it = metadata.find("authorization"); it != metadata.end()) {
-      authorization = std::string_view(it->second.data(), it->second.size());
-    }
-    call_.caller.peer = context_->peer();
-    if (std::shared_ptr<const grpc::AuthContext> ctx = context_->auth_context();
-        ctx != nullptr && ctx->IsPeerAuthenticated()) {
-      for (const grpc::string_ref& subject : ctx->FindPropertyValues("x509_subject")) {
-        call_.caller.client_subject.assign(subject.data(), subject.size());
-        break;
-      }
-    }
-    const std::optional<auth::Access> access = auth::FindGrpcMethodAccess(call_.method);
-    call_.decision = owner_->authorizer_->Check(auth::AuthRequest{
-        .api = "grpc",
-        .method = call_.method,
-        .access = access,
-        .authorization = authorization,
-        .peer = call_.caller.peer,
-        .client_subject = call_.caller.client_subject,
-    });
-    call_.caller.principal = call_.decision.principal;
+    std::optional<auth::Access> access;
+    call_.decision =
+        DecideCall(owner_->authorizer_, call_.method, metadata, context_, &call_.caller, &access);
     if (call_.decision.allowed() && access && access->kind == auth::Access::Kind::kScope) {
       if (access->scope == auth::Scope::kWrite) call_.audit_event = auth::kAuditConfigChange;
       if (access->scope == auth::Scope::kAdmin) call_.audit_event = auth::kAuditAdminChange;
@@ -122,6 +152,8 @@ class AuthInterceptorFactory final : public grpc::experimental::ServerIntercepto
   explicit AuthInterceptorFactory(GrpcAuth* owner) : owner_(owner) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
+    // nullptr: no interceptor for this call (its handler decides, CheckInHandler).
+    if (info->method() != nullptr && owner_->DecidedInHandler(info->method())) return nullptr;
     return new AuthInterceptor(owner_, info);  // gRPC owns and deletes it
   }
 
@@ -168,18 +200,34 @@ grpc::Status GrpcAuth::Check(const grpc::ServerContextBase* context) const {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "no authorization decision for this call");
   }
-  const auth::AuthDecision& d = call->decision;
-  switch (d.outcome) {
-    case auth::AuthDecision::Outcome::kAllowed:
-      return grpc::Status::OK;
-    case auth::AuthDecision::Outcome::kUnauthenticated:
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, d.message);
-    case auth::AuthDecision::Outcome::kPermissionDenied:
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, d.message);
-    case auth::AuthDecision::Outcome::kThrottled:
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, d.message);
+  return StatusOf(call->decision);
+}
+
+absl::Status GrpcAuth::DecideInHandler(std::string_view method) {
+  const std::optional<auth::Access> access = auth::FindGrpcMethodAccess(method);
+  if (access && access->kind == auth::Access::Kind::kScope &&
+      (access->scope == auth::Scope::kWrite || access->scope == auth::Scope::kAdmin)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "method ", absl::string_view(method.data(), method.size()),
+        " is audited: only its interceptor may decide it"));
   }
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "refused");
+  if (!DecidedInHandler(method)) decided_in_handler_.emplace_back(method);
+  return absl::OkStatus();
+}
+
+bool GrpcAuth::DecidedInHandler(std::string_view method) const {
+  for (const std::string& m : decided_in_handler_) {
+    if (m == method) return true;
+  }
+  return false;
+}
+
+grpc::Status GrpcAuth::CheckInHandler(const grpc::ServerContextBase* context,
+                                      std::string_view method) const {
+  auth::Caller caller;
+  std::optional<auth::Access> access;
+  return StatusOf(
+      DecideCall(authorizer_, method, context->client_metadata(), context, &caller, &access));
 }
 
 void GrpcAuth::NoteChange(const grpc::ServerContextBase* context, ChangeNote note) const {

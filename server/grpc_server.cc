@@ -90,14 +90,23 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const Options& opt
   auto server = std::unique_ptr<GrpcServer>(new GrpcServer(config, health));
   server->core_.SetDecisionObserver(options.decision_observer);
   server->routing_service_.SetAuth(options.auth);
+  server->routing_service_.SetRpcObserver(options.rpc_observer);
   server->config_service_.SetAuth(options.auth);
   server->health_service_.SetAuth(options.auth);
+  // RoutingService's handlers decide and report their calls themselves, so RouteCall (the hot
+  // path) runs with no interceptor at all; every other method keeps both interceptors.
+  const std::vector<std::string>& self_checked = AsyncRoutingService::MethodNames();
+  if (options.auth != nullptr) {
+    for (const std::string& method : self_checked) {
+      if (absl::Status st = options.auth->DecideInHandler(method); !st.ok()) return st;
+    }
+  }
   grpc::ServerBuilder builder;
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   // Authorization first: its decision exists before anything else looks at the call.
   if (options.auth != nullptr) creators.push_back(options.auth->MakeInterceptorFactory());
   if (options.rpc_observer != nullptr) {
-    creators.push_back(MakeRpcObserverInterceptor(options.rpc_observer));
+    creators.push_back(MakeRpcObserverInterceptor(options.rpc_observer, self_checked));
   }
   if (!creators.empty()) builder.experimental().SetInterceptorCreators(std::move(creators));
   // gRPC sets SO_REUSEPORT by default, which lets a second trunkrouted bind a busy port and

@@ -30,6 +30,14 @@ double NextEntropy() {
 
 absl::StatusOr<v1::RouteCallResponse> RoutingCore::RouteCall(
     const v1::RouteCallRequest& request) const {
+  v1::RouteCallResponse response;
+  if (absl::Status st = RouteCall(request, &response); !st.ok()) return st;
+  return response;
+}
+
+absl::Status RoutingCore::RouteCall(const v1::RouteCallRequest& request,
+                                    v1::RouteCallResponse* response) const {
+  response->Clear();
   if (request.dialed_number().empty()) {
     return absl::InvalidArgumentError("dialed_number: required");
   }
@@ -44,9 +52,8 @@ absl::StatusOr<v1::RouteCallResponse> RoutingCore::RouteCall(
                           clock_->Now() - start);
   }
   if (!decision.ok()) return decision.status();
-  v1::RouteCallResponse response;
-  decision->ToProto(&response);
-  return response;
+  decision->ToProto(response);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::ReportCallOutcomeResponse> RoutingCore::ReportCallOutcome(

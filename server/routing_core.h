@@ -31,6 +31,10 @@ class RoutingCore {
   // InvalidArgument (bad number), NotFound ("no route for +1555..."), Unavailable (fail-fast
   // route with every trunk down).
   absl::StatusOr<v1::RouteCallResponse> RouteCall(const v1::RouteCallRequest& request) const;
+  // The same answer into `response` (cleared first; its storage is reused, so a caller that keeps
+  // one response per thread allocates nothing for it per call). On error `response` is cleared.
+  absl::Status RouteCall(const v1::RouteCallRequest& request,
+                         v1::RouteCallResponse* response) const;
 
   // InvalidArgument when trunk_id is empty; NotFound when the trunk is unknown.
   absl::StatusOr<v1::ReportCallOutcomeResponse> ReportCallOutcome(

@@ -1,7 +1,10 @@
 #include "server/routing_service.h"
 
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "server/status_util.h"
 
 namespace trunkroute::server {
@@ -23,19 +26,32 @@ class AsyncRoutingService::Rpc {
 
 namespace {
 
+// Indexes into MethodNames().
+constexpr size_t kRouteCallIndex = 0;
+constexpr size_t kReportIndex = 1;
+
+// Everything a posted request needs besides its own state.
+struct RpcEnv {
+  v1::RoutingService::AsyncService* service;
+  grpc::ServerCompletionQueue* cq;
+  RoutingCore* core;
+  const GrpcAuth* auth;
+  RpcObserver* observer;
+};
+
 template <typename Request, typename Response>
 class UnaryRpc final : public AsyncRoutingService::Rpc {
  public:
   using RequestFn = void (v1::RoutingService::AsyncService::*)(
       grpc::ServerContext*, Request*, grpc::ServerAsyncResponseWriter<Response>*,
       grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
-  using HandleFn = absl::StatusOr<Response> (*)(RoutingCore*, const Request&);
+  // Fills the answer into `response` (cleared by the handler; reused across calls).
+  using HandleFn = absl::Status (*)(RoutingCore*, const Request&, Response*);
 
-  static void Post(v1::RoutingService::AsyncService* service, grpc::ServerCompletionQueue* cq,
-                   RoutingCore* core, const GrpcAuth* auth, RequestFn request_fn,
-                   HandleFn handle_fn) {
-    auto* rpc = new UnaryRpc(service, cq, core, auth, request_fn, handle_fn);
-    (service->*request_fn)(&rpc->context_, &rpc->request_, &rpc->responder_, cq, cq, rpc);
+  static void Post(const RpcEnv& env, size_t method, RequestFn request_fn, HandleFn handle_fn) {
+    auto* rpc = new UnaryRpc(env, method, request_fn, handle_fn);
+    (env.service->*request_fn)(&rpc->context_, &rpc->request_, &rpc->responder_, env.cq, env.cq,
+                               rpc);
   }
 
   void Proceed(bool ok) override {
@@ -44,35 +60,37 @@ class UnaryRpc final : public AsyncRoutingService::Rpc {
       delete this;
       return;
     }
-    Post(service_, cq_, core_, auth_, request_fn_, handle_fn_);
+    Post(env_, method_, request_fn_, handle_fn_);
     finishing_ = true;
-    if (grpc::Status denied = Authorize(auth_, &context_); !denied.ok()) {
-      responder_.FinishWithError(denied, this);
-      return;
+    const std::string& method = AsyncRoutingService::MethodNames()[method_];
+    grpc::Status status =
+        env_.auth == nullptr ? grpc::Status::OK : env_.auth->CheckInHandler(&context_, method);
+    if (status.ok()) {
+      // One answer per queue thread, reused: Finish serializes it before returning, so its
+      // strings and candidates keep their storage for the next call on this thread.
+      thread_local Response response;
+      absl::Status handled = handle_fn_(env_.core, request_, &response);
+      if (handled.ok()) {
+        if (env_.observer != nullptr) env_.observer->OnRpcDone(method, grpc::StatusCode::OK);
+        responder_.Finish(response, grpc::Status::OK, this);
+        return;
+      }
+      status = ToGrpcStatus(handled);
     }
-    absl::StatusOr<Response> result = handle_fn_(core_, request_);
-    if (result.ok()) {
-      responder_.Finish(*result, grpc::Status::OK, this);
-    } else {
-      responder_.FinishWithError(ToGrpcStatus(result.status()), this);
-    }
+    if (env_.observer != nullptr) env_.observer->OnRpcDone(method, status.error_code());
+    responder_.FinishWithError(status, this);
   }
 
  private:
-  UnaryRpc(v1::RoutingService::AsyncService* service, grpc::ServerCompletionQueue* cq,
-           RoutingCore* core, const GrpcAuth* auth, RequestFn request_fn, HandleFn handle_fn)
-      : service_(service),
-        cq_(cq),
-        core_(core),
-        auth_(auth),
+  UnaryRpc(const RpcEnv& env, size_t method, RequestFn request_fn, HandleFn handle_fn)
+      : env_(env),
+        method_(method),
         request_fn_(request_fn),
         handle_fn_(handle_fn),
         responder_(&context_) {}
 
-  v1::RoutingService::AsyncService* const service_;
-  grpc::ServerCompletionQueue* const cq_;
-  RoutingCore* const core_;
-  const GrpcAuth* const auth_;
+  const RpcEnv env_;
+  const size_t method_;
   const RequestFn request_fn_;
   const HandleFn handle_fn_;
   grpc::ServerContext context_;
@@ -81,17 +99,31 @@ class UnaryRpc final : public AsyncRoutingService::Rpc {
   bool finishing_ = false;
 };
 
-absl::StatusOr<v1::RouteCallResponse> HandleRouteCall(RoutingCore* core,
-                                                      const v1::RouteCallRequest& request) {
-  return core->RouteCall(request);
+absl::Status HandleRouteCall(RoutingCore* core, const v1::RouteCallRequest& request,
+                             v1::RouteCallResponse* response) {
+  return core->RouteCall(request, response);
 }
 
-absl::StatusOr<v1::ReportCallOutcomeResponse> HandleReport(
-    RoutingCore* core, const v1::ReportCallOutcomeRequest& request) {
-  return core->ReportCallOutcome(request);
+absl::Status HandleReport(RoutingCore* core, const v1::ReportCallOutcomeRequest& request,
+                          v1::ReportCallOutcomeResponse* response) {
+  absl::StatusOr<v1::ReportCallOutcomeResponse> result = core->ReportCallOutcome(request);
+  if (!result.ok()) return result.status();
+  *response = *std::move(result);
+  return absl::OkStatus();
 }
 
 }  // namespace
+
+const std::vector<std::string>& AsyncRoutingService::MethodNames() {
+  static const std::vector<std::string>* const names = [] {
+    const std::string service = absl::StrCat("/", v1::RoutingService::service_full_name(), "/");
+    auto* n = new std::vector<std::string>(2);
+    (*n)[kRouteCallIndex] = service + "RouteCall";
+    (*n)[kReportIndex] = service + "ReportCallOutcome";
+    return n;
+  }();
+  return *names;
+}
 
 AsyncRoutingService::~AsyncRoutingService() { Shutdown(); }
 
@@ -103,16 +135,17 @@ void AsyncRoutingService::Register(grpc::ServerBuilder* builder, int threads) {
 void AsyncRoutingService::Start() {
   started_ = true;
   for (auto& cq : cqs_) {
+    const RpcEnv env{&service_, cq.get(), core_, auth_, rpc_observer_};
     for (int i = 0; i < kPendingPerQueue; ++i) {
       UnaryRpc<v1::RouteCallRequest, v1::RouteCallResponse>::Post(
-          &service_, cq.get(), core_, auth_, &v1::RoutingService::AsyncService::RequestRouteCall,
+          env, kRouteCallIndex, &v1::RoutingService::AsyncService::RequestRouteCall,
           &HandleRouteCall);
     }
     // Outcome reports are far rarer than decisions; a few pending requests suffice.
     for (int i = 0; i < 4; ++i) {
       UnaryRpc<v1::ReportCallOutcomeRequest, v1::ReportCallOutcomeResponse>::Post(
-          &service_, cq.get(), core_, auth_,
-          &v1::RoutingService::AsyncService::RequestReportCallOutcome, &HandleReport);
+          env, kReportIndex, &v1::RoutingService::AsyncService::RequestReportCallOutcome,
+          &HandleReport);
     }
     threads_.emplace_back([this, q = cq.get()] { Loop(q); });
   }

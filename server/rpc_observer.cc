@@ -3,6 +3,8 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -32,14 +34,21 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
 
 class ObservingFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit ObservingFactory(RpcObserver* observer) : observer_(observer) {}
+  ObservingFactory(RpcObserver* observer, std::vector<std::string> reported_by_handler)
+      : observer_(observer), reported_by_handler_(std::move(reported_by_handler)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
+    if (info->method() != nullptr) {
+      for (const std::string& m : reported_by_handler_) {
+        if (m == info->method()) return nullptr;  // no interceptor for this call
+      }
+    }
     return new ObservingInterceptor(info, observer_);  // gRPC owns and deletes it
   }
 
  private:
   RpcObserver* const observer_;
+  const std::vector<std::string> reported_by_handler_;
 };
 
 }  // namespace
@@ -60,8 +69,8 @@ std::string_view StatusCodeName(grpc::StatusCode code) {
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeRpcObserverInterceptor(
-    RpcObserver* observer) {
-  return std::make_unique<ObservingFactory>(observer);
+    RpcObserver* observer, std::vector<std::string> reported_by_handler) {
+  return std::make_unique<ObservingFactory>(observer, std::move(reported_by_handler));
 }
 
 }  // namespace trunkroute::server

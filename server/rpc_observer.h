@@ -2,7 +2,9 @@
 #define TRUNKROUTE_SERVER_RPC_OBSERVER_H_
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "grpcpp/support/server_interceptor.h"
 #include "grpcpp/support/status.h"
@@ -24,9 +26,10 @@ std::string_view StatusCodeName(grpc::StatusCode code);
 
 // An interceptor factory that reports each request's final status to `observer` (which must
 // outlive the server). An RPC the client cancels before the server answers sends no status and
-// is not reported.
+// is not reported. Calls of `reported_by_handler` get no interceptor: their handler reports them
+// itself (AsyncRoutingService, the hot path), so gRPC runs them without interception.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeRpcObserverInterceptor(
-    RpcObserver* observer);
+    RpcObserver* observer, std::vector<std::string> reported_by_handler = {});
 
 }  // namespace trunkroute::server
 
