@@ -351,6 +351,7 @@ absl::Status Parts::StartApis() {
 
   server::GrpcServer::Options grpc_options;
   grpc_options.listen_address = options.grpc_listen;
+  grpc_options.routing_threads = options.grpc_threads;
   grpc_options.extra_services.push_back(admin_service.get());
   grpc_options.extra_services.push_back(cluster_service.get());
   grpc_options.decision_observer = metrics_bridge.get();

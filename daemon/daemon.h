@@ -30,6 +30,9 @@ struct DaemonOptions {
 
   // API listeners.
   std::string grpc_listen = "127.0.0.1:50051";
+  // Threads answering RouteCall/ReportCallOutcome (GrpcServer::Options::routing_threads); 0: one
+  // per core.
+  int grpc_threads = 0;
   std::string http_listen = "127.0.0.1:9464";
   // The bearer token for the gRPC API and the HTTP /v1/ API: read from this file at start-up…
   std::string api_token_file;

@@ -42,6 +42,9 @@ ABSL_FLAG(bool, no_health_state, false,
 // API.
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
           "gRPC API, host:port or [v6]:port; port 0 picks a free port");
+ABSL_FLAG(int64_t, grpc_threads, 0,
+          "threads answering RouteCall and ReportCallOutcome, one completion queue each; 0: one "
+          "per CPU core");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464", "/metrics and the HTTP/JSON face");
 ABSL_FLAG(std::string, api_token_file, "",
           "one bearer token with every scope, for the gRPC API and the HTTP /v1/ API (or set "
@@ -118,6 +121,7 @@ const std::vector<FlagDoc>& Flags() {
       {absl::GetFlagReflectionHandle(FLAGS_health_state_file), "FILE", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_no_health_state), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_grpc_listen), "ADDR", "APIs"},
+      {absl::GetFlagReflectionHandle(FLAGS_grpc_threads), "N", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_http_listen), "ADDR", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_api_token_file), "FILE", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_api_tls_cert), "FILE", "API security"},
@@ -268,6 +272,12 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
     return absl::InvalidArgumentError("--no-health-state and --health-state-file: choose one");
   }
   o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  const int64_t grpc_threads = absl::GetFlag(FLAGS_grpc_threads);
+  if (grpc_threads < 0 || grpc_threads > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--grpc-threads: ", grpc_threads, " is outside 0-256 (0: one per core)"));
+  }
+  o.grpc_threads = static_cast<int>(grpc_threads);
   o.http_listen = absl::GetFlag(FLAGS_http_listen);
   o.api_token_file = absl::GetFlag(FLAGS_api_token_file);
   if (const char* token = std::getenv("TRUNKROUTE_API_TOKEN"); token != nullptr)

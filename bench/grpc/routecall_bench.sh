@@ -9,7 +9,7 @@
 #   BASELINE=/tmp/old/trunkrouted bench/grpc/routecall_bench.sh build-bench
 #   MODE=callgrind BASELINE=... bench/grpc/routecall_bench.sh   # instructions per call instead
 #
-# Knobs: REPEATS (3), CALLS per window (100000; callgrind: 10000), CHANNELS (4), DEPTH (8),
+# Knobs: NEW_ARGS / OLD_ARGS (more trunkrouted flags), REPEATS (3), CALLS per window (100000; callgrind: 10000), CHANNELS (4), DEPTH (8),
 # PORT_BASE (50370: gRPC on PORT_BASE and +1, HTTP on +10 and +11, all 127.0.0.1).
 # Every window prints one line; the end prints median (range) per server and method.
 # MODE=callgrind runs each server under valgrind --tool=callgrind with instrumentation switched
@@ -32,13 +32,16 @@ servers=(new)
 [[ -n $OLD ]] && servers+=(old)
 binary() { if [[ $1 == new ]]; then echo "$NEW"; else echo "$OLD"; fi; }
 port() { if [[ $1 == new ]]; then echo "$P"; else echo $((P + 1)); fi; }
+# More server flags per side, e.g. NEW_ARGS="--grpc-threads 1".
+extra() { if [[ $1 == new ]]; then echo "${NEW_ARGS:-}"; else echo "${OLD_ARGS:-}"; fi; }
 
 start() {  # name [wrapper...]
   local name=$1 port
   shift
   port=$(port "$name")
   "$@" "$(binary "$name")" --data-dir "$WORK/data-$name" --no-sip --grpc-listen "127.0.0.1:$port" \
-    --http-listen "127.0.0.1:$((port + 10))" --log-level warn > "$WORK/$name.log" 2>&1 &
+    --http-listen "127.0.0.1:$((port + 10))" --log-level warn $(extra "$name") \
+    > "$WORK/$name.log" 2>&1 &
   echo $! > "$WORK/$name.pid"
   for _ in $(seq 600); do  # valgrind starts slowly
     if (: < "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi

@@ -134,7 +134,7 @@ TEST(DaemonFlagsTest, UsageListsEveryFlagWithItsDefault) {
   const std::string usage = Usage();
   for (const char* flag :
        {"--data-dir DIR", "--bootstrap-config FILE", "--grpc-listen ADDR", "--http-listen ADDR",
-        "--api-token-file FILE", "--sip-listen ADDR", "--sip-tls-listen ADDR",
+        "--grpc-threads N", "--api-token-file FILE", "--sip-listen ADDR", "--sip-tls-listen ADDR",
         "--sip-tls-cert-dir DIR", "--sip-tls-no-verify", "--sip-advertised-address",
         "--sip-sofia-timer-d", "--no-sip", "--log-level LEVEL", "--log-json", "--help", "--version",
         "--health-state-file FILE", "--no-health-state"}) {
