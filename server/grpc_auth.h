@@ -37,6 +37,8 @@ struct ChangeNote {
 // cannot end a call, and an AuthMetadataProcessor (which can) is not told the peer address, which
 // the per-source backoff and the audit line need. So the interceptor decides (one place, the
 // method name from gRPC itself, never a string typed in a handler) and the handler obeys.
+// The one exception is the hot path (DecideInHandler below): RoutingService's handlers run the
+// same decision themselves so that gRPC can serve RouteCall with no interceptor at all.
 // Fail-closed: a call without a decision (no interceptor) is refused, and
 // tests/server/grpc_scopes_test.cc calls every method of every trunkroute.v1 service with no
 // token and with every scope but the one it needs, so a handler that forgot Check() fails it.

@@ -5,12 +5,18 @@
 // server_lifecycle_test, beside the other standard-service checks.)
 #include "server/grpc_auth.h"
 
+#include <chrono>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "auth/access_table.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "server/rpc_observer.h"
 #include "gtest/gtest.h"
 #include "tests/server/server_fixture.h"
 #include "tests/support/proto_methods.h"
@@ -248,6 +254,76 @@ TEST(GrpcAuthFailClosedTest, ACallTheInterceptorNeverSawIsRefused) {
   grpc::ServerContext context;  // no interceptor decided for it
   grpc::Status st = auth.grpc()->Check(&context);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST(GrpcAuthFailClosedTest, AnAuditedMethodCannotBeDecidedInItsHandler) {
+  SimulatedClock clock;
+  TestGrpcAuth auth(&clock, Tokens());
+  // write and admin calls get their audit line from the interceptor: they must keep it.
+  const absl::Status st = auth.grpc()->DecideInHandler("/trunkroute.v1.ConfigService/UpsertTrunk");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("audited"));
+  EXPECT_FALSE(auth.grpc()->DecidedInHandler("/trunkroute.v1.ConfigService/UpsertTrunk"));
+  EXPECT_TRUE(auth.grpc()->DecideInHandler("/trunkroute.v1.RoutingService/RouteCall").ok());
+  EXPECT_TRUE(auth.grpc()->DecidedInHandler("/trunkroute.v1.RoutingService/RouteCall"));
+}
+
+// RouteCall runs without interceptors (its handler decides and reports): every answered call is
+// still reported exactly once with its code, like a call that went through the interceptor.
+class RecordingRpcObserver : public RpcObserver {
+ public:
+  void OnRpcDone(std::string_view method, grpc::StatusCode code) override {
+    absl::MutexLock lock(&mu_);
+    seen_.push_back(std::string(method) + " " + std::string(StatusCodeName(code)));
+  }
+  std::vector<std::string> seen() {
+    absl::MutexLock lock(&mu_);
+    return seen_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> seen_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(GrpcAuthRpcObserverTest, EveryAnsweredCallIsReportedOnceWithItsCode) {
+  TempDir tmp;
+  SimulatedClock clock;
+  TestGrpcAuth auth(&clock, Tokens());
+  RecordingRpcObserver observer;
+  ServerHarness server(tmp.Sub("data"), TwoTrunkConfig(), nullptr, &observer, auth.grpc());
+  ASSERT_TRUE(server.ok());
+  auto with = [](const std::string& token) {
+    auto ctx = Ctx();
+    ctx->AddMetadata("authorization", Bearer(token));
+    return ctx;
+  };
+  v1::RouteCallRequest req;
+  req.set_dialed_number("+15551234567");
+  v1::RouteCallResponse resp;
+  ASSERT_TRUE(server.routing().RouteCall(with("only-route").get(), req, &resp).ok());
+  EXPECT_EQ(resp.candidates_size(), 2);
+  req.set_dialed_number("+445551234567");  // no route
+  EXPECT_EQ(server.routing().RouteCall(with("only-route").get(), req, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server.routing().RouteCall(with("only-read").get(), req, &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::GetConfigRequest get;
+  v1::Config config;
+  ASSERT_TRUE(server.config().GetConfig(with("only-read").get(), get, &config).ok());
+  const std::vector<std::string> want = {
+      "/trunkroute.v1.RoutingService/RouteCall OK",
+      "/trunkroute.v1.RoutingService/RouteCall NOT_FOUND",
+      "/trunkroute.v1.RoutingService/RouteCall PERMISSION_DENIED",
+      "/trunkroute.v1.ConfigService/GetConfig OK",
+  };
+  // The interceptor reports GetConfig just before its status goes out: the client may see the
+  // answer first.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (observer.seen().size() < want.size() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(observer.seen(), want);
 }
 
 TEST(GrpcAuthOpenTest, NoTokensConfiguredMeansOpen) {
