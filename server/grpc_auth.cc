@@ -70,6 +70,14 @@ auth::AuthDecision DecideCall(auth::Authorizer* authorizer, std::string_view met
   return decision;
 }
 
+// The audit line an allowed call of this access gets when it ends; "" for calls not audited.
+std::string_view AuditEventFor(const std::optional<auth::Access>& access) {
+  if (!access || access->kind != auth::Access::Kind::kScope) return {};
+  if (access->scope == auth::Scope::kWrite) return auth::kAuditConfigChange;
+  if (access->scope == auth::Scope::kAdmin) return auth::kAuditAdminChange;
+  return {};
+}
+
 grpc::Status StatusOf(const auth::AuthDecision& d) {
   switch (d.outcome) {
     case auth::AuthDecision::Outcome::kAllowed:
@@ -111,10 +119,7 @@ class AuthInterceptor final : public grpc::experimental::Interceptor {
     std::optional<auth::Access> access;
     call_.decision =
         DecideCall(owner_->authorizer_, call_.method, metadata, context_, &call_.caller, &access);
-    if (call_.decision.allowed() && access && access->kind == auth::Access::Kind::kScope) {
-      if (access->scope == auth::Scope::kWrite) call_.audit_event = auth::kAuditConfigChange;
-      if (access->scope == auth::Scope::kAdmin) call_.audit_event = auth::kAuditAdminChange;
-    }
+    if (call_.decision.allowed()) call_.audit_event = AuditEventFor(access);
     owner_->Register(context_, &call_);
     registered_ = true;
   }
@@ -204,9 +209,7 @@ grpc::Status GrpcAuth::Check(const grpc::ServerContextBase* context) const {
 }
 
 absl::Status GrpcAuth::DecideInHandler(std::string_view method) {
-  const std::optional<auth::Access> access = auth::FindGrpcMethodAccess(method);
-  if (access && access->kind == auth::Access::Kind::kScope &&
-      (access->scope == auth::Scope::kWrite || access->scope == auth::Scope::kAdmin)) {
+  if (!AuditEventFor(auth::FindGrpcMethodAccess(method)).empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "method ", absl::string_view(method.data(), method.size()),
         " is audited: only its interceptor may decide it"));
