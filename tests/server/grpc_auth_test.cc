@@ -303,9 +303,9 @@ TEST(GrpcAuthRpcObserverTest, EveryAnsweredCallIsReportedOnceWithItsCode) {
   v1::RouteCallResponse resp;
   ASSERT_TRUE(server.routing().RouteCall(with("only-route").get(), req, &resp).ok());
   EXPECT_EQ(resp.candidates_size(), 2);
-  req.set_dialed_number("+445551234567");  // no route
+  req.clear_dialed_number();  // refused by the handler itself
   EXPECT_EQ(server.routing().RouteCall(with("only-route").get(), req, &resp).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(server.routing().RouteCall(with("only-read").get(), req, &resp).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   v1::GetConfigRequest get;
@@ -313,7 +313,7 @@ TEST(GrpcAuthRpcObserverTest, EveryAnsweredCallIsReportedOnceWithItsCode) {
   ASSERT_TRUE(server.config().GetConfig(with("only-read").get(), get, &config).ok());
   const std::vector<std::string> want = {
       "/trunkroute.v1.RoutingService/RouteCall OK",
-      "/trunkroute.v1.RoutingService/RouteCall NOT_FOUND",
+      "/trunkroute.v1.RoutingService/RouteCall INVALID_ARGUMENT",
       "/trunkroute.v1.RoutingService/RouteCall PERMISSION_DENIED",
       "/trunkroute.v1.ConfigService/GetConfig OK",
   };
