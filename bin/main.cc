@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   }
   SetLogLevel(command_line->log_level);
   SetLogJson(command_line->log_json);
+  for (const std::string& warning : command_line->warnings) LogWarn(warning);
   command_line->options.version = TRUNKROUTE_VERSION;
 
   // Signals are taken synchronously by this thread (sigwait below); every thread started from

@@ -261,7 +261,8 @@ absl::Status Parts::StartHealthAndEdge() {
     edge_options.listen = options.sip_listen;
     edge_options.tls_listen = options.sip_tls_listen;
     edge_options.tls_cert_dir = options.sip_tls_cert_dir;
-    edge_options.tls_verify_peer = options.sip_tls_verify_peer;
+    edge_options.tls_verify_trunks = options.sip_tls_verify_trunks;
+    edge_options.tls_verify_clients = options.sip_tls_verify_clients;
     edge_options.advertised_address = options.sip_advertised_address;
     edge_options.dns_server = options.sip_dns_server;
     edge_options.short_timer_d = options.sip_short_timer_d;

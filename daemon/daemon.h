@@ -63,7 +63,10 @@ struct DaemonOptions {
   std::string sip_listen = "127.0.0.1:5060";
   std::string sip_tls_listen;
   std::string sip_tls_cert_dir;
-  bool sip_tls_verify_peer = true;
+  // TLS to trunks: the trunk's certificate must verify and name the host dialled.
+  bool sip_tls_verify_trunks = true;
+  // TLS listener: callers must present a client certificate (mutual TLS).
+  bool sip_tls_verify_clients = false;
   std::string sip_advertised_address;
   // DNS server for trunk host names ("ip:port"); empty: the system resolver.
   std::string sip_dns_server;

@@ -86,8 +86,14 @@ ABSL_FLAG(std::string, sip_tls_listen, "",
           "SIP over TLS listener, e.g. 127.0.0.1:5061 (default: none; needed for TLS trunks too)");
 ABSL_FLAG(std::string, sip_tls_cert_dir, "",
           "agent.pem (key + certificate chain) and cafile.pem (trusted CAs)");
+ABSL_FLAG(bool, sip_tls_verify_trunks, true,
+          "TLS to trunks: the carrier must present a certificate from cafile.pem that names the "
+          "host we dialled (DNS name, or IP address for an IP trunk); =false for labs only");
+ABSL_FLAG(bool, sip_tls_verify_clients, false,
+          "TLS listener: callers (dialers, Genesys) must present a client certificate from "
+          "cafile.pem (mutual TLS)");
 ABSL_FLAG(bool, sip_tls_no_verify, false,
-          "do not verify TLS peers (lab only; verification is on by default)");
+          "deprecated: both --sip-tls-verify-trunks=false and --sip-tls-verify-clients=false");
 ABSL_FLAG(std::string, sip_dns_server, "",
           "DNS server (ip:port) for trunk host names, resolved as RFC 3263 says (NAPTR, SRV, "
           "A/AAAA) (default: the system resolver)");
@@ -140,6 +146,8 @@ const std::vector<FlagDoc>& Flags() {
       {absl::GetFlagReflectionHandle(FLAGS_sip_listen), "ADDR", "SIP edge"},
       {absl::GetFlagReflectionHandle(FLAGS_sip_tls_listen), "ADDR", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_tls_cert_dir), "DIR", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_tls_verify_trunks), nullptr, nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_tls_verify_clients), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_tls_no_verify), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_advertised_address), "HOST", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_dns_server), "ADDR", nullptr},
@@ -320,7 +328,15 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
   o.sip_listen = absl::GetFlag(FLAGS_sip_listen);
   o.sip_tls_listen = absl::GetFlag(FLAGS_sip_tls_listen);
   o.sip_tls_cert_dir = absl::GetFlag(FLAGS_sip_tls_cert_dir);
-  o.sip_tls_verify_peer = !absl::GetFlag(FLAGS_sip_tls_no_verify);
+  o.sip_tls_verify_trunks = absl::GetFlag(FLAGS_sip_tls_verify_trunks);
+  o.sip_tls_verify_clients = absl::GetFlag(FLAGS_sip_tls_verify_clients);
+  if (absl::GetFlag(FLAGS_sip_tls_no_verify)) {
+    o.sip_tls_verify_trunks = false;
+    o.sip_tls_verify_clients = false;
+    result.warnings.push_back(
+        "--sip-tls-no-verify is deprecated: it now means --sip-tls-verify-trunks=false "
+        "--sip-tls-verify-clients=false (trunk certificates are not checked); use those flags");
+  }
   o.sip_advertised_address = absl::GetFlag(FLAGS_sip_advertised_address);
   o.sip_dns_server = absl::GetFlag(FLAGS_sip_dns_server);
   o.sip_short_timer_d = !absl::GetFlag(FLAGS_sip_sofia_timer_d);

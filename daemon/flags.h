@@ -2,6 +2,7 @@
 #define TRUNKROUTE_DAEMON_FLAGS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/log.h"
@@ -19,6 +20,8 @@ struct CommandLine {
   bool log_json = false;
   bool help = false;     // --help / -h: print Usage() and exit 0
   bool version = false;  // --version: print the version and exit 0
+  // Accepted but worth the operator's attention (deprecated flags): main logs each as a warning.
+  std::vector<std::string> warnings;
 };
 
 // Parses argv into a CommandLine; `environment` secrets (TRUNKROUTE_API_TOKEN) are read with

@@ -58,6 +58,8 @@ constexpr std::string_view HealthReasonShortName(v1::HealthReason r) {
       return "admin";
     case v1::HEALTH_REASON_UNRESOLVED:
       return "unresolved";
+    case v1::HEALTH_REASON_TLS_FAILED:
+      return "tls_failed";
     default:
       return "unspecified";
   }

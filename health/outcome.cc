@@ -54,6 +54,8 @@ std::string_view FailureReasonName(FailureReason r) {
       return "timeout";
     case FailureReason::kTransportError:
       return "transport_error";
+    case FailureReason::kTlsFailed:
+      return "tls_failed";
     case FailureReason::kAuthFailed:
       return "auth_failed";
     case FailureReason::kNoCredentials:
@@ -66,6 +68,7 @@ std::string FailoverReasonLabel(FailureReason reason, int sip_status) {
   switch (reason) {
     case FailureReason::kTimeout:
     case FailureReason::kTransportError:
+    case FailureReason::kTlsFailed:
       return std::string(FailureReasonName(reason));
     default:
       return std::to_string(sip_status);
@@ -74,6 +77,12 @@ std::string FailoverReasonLabel(FailureReason reason, int sip_status) {
 
 OutcomeVerdict Classify(const AttemptOutcome& o, const router::EffectiveFailoverPolicy& policy) {
   // Row 1: the trunk is unreachable, whatever it said before.
+  if (o.transport_error && !o.tls_failure.empty()) {
+    // Row 0: the same certificate would be refused again, so no retry on this trunk.
+    OutcomeVerdict v = TrunkFailure(FailureReason::kTlsFailed, policy.failover_on_transport_error);
+    v.retry_same_trunk = false;
+    return v;
+  }
   if (o.transport_error) {
     return TrunkFailure(FailureReason::kTransportError, policy.failover_on_transport_error);
   }

@@ -21,6 +21,9 @@ struct AttemptOutcome {
   int sip_status = 0;                 // final status; 0 = none (timeout, transport error)
   bool timed_out = false;             // no final answer before our timer
   bool transport_error = false;       // refused, TLS failure, unreachable
+  // With transport_error: the TLS handshake with the trunk failed (untrusted CA, wrong name,
+  // expired, protocol version), OpenSSL's reason. TLS_FAILED, its own health reason and metric.
+  std::string tls_failure;
   bool provisional_received = false;  // a 180/183 arrived (ring-no-answer if it then times out)
   bool credentials_sent = false;      // a 401/407 after we answered a challenge: AUTH_FAILED
   uint32_t retry_after_s = 0;         // 503 Retry-After (0 = none)
@@ -47,7 +50,8 @@ enum class FailureReason : uint8_t {
   kNone,            // 2xx, callee final, ring-no-answer
   kStatus,          // a final in the policy's failover_codes (503, 500, 502, 504, 408 …)
   kTimeout,         // no final (nor 180/183) before our timer, or the stack's own 408
-  kTransportError,  // refused, unreachable, TLS: a final our own stack made up
+  kTransportError,  // refused, unreachable: a final our own stack made up
+  kTlsFailed,       // the TLS handshake with the trunk failed (AttemptOutcome::tls_failure)
   kAuthFailed,      // 401/407 after our credentials (or a realm we will not answer)
   kNoCredentials,   // 401/407 and the trunk has no credentials to answer it with
 };
@@ -92,6 +96,7 @@ struct OutcomeVerdict {
 //
 //  | # | outcome                         | class          | reason          | health  | call      |
 //  |---|---------------------------------|----------------|-----------------|---------|-----------|
+//  | 0 | transport_error + tls_failure   | FAILOVER       | tls_failed      | failure | next¹     |
 //  | 1 | transport_error                 | FAILOVER       | transport_error | failure | next¹ (r) |
 //  | 2 | no final², after 180/183        | RING_NO_ANSWER | none            | neutral | relay     |
 //  | 3 | no final², no 180/183           | FAILOVER       | timeout         | failure | next¹ (r) |
@@ -103,12 +108,13 @@ struct OutcomeVerdict {
 //  | 9 | any other 3xx–6xx               | CALLEE_FINAL   | none            | alive   | relay     |
 //
 //  (r) retry_same_trunk: retries_per_trunk may try this trunk again.
-//  ¹ kEndCall instead when policy.failover_on_transport_error (row 1) or
+//  ¹ kEndCall instead when policy.failover_on_transport_error (rows 0, 1) or
 //    policy.failover_on_timeout (row 3) is off. Timeouts and transport errors count against
 //    health whatever those flags say: silence is bad news about the trunk even when the call
 //    may not move on.
 //  ² timed_out, or a status that is not a final (0, 1xx, > 699): nothing usable came back.
 //  ³ not after a 503 with Retry-After.
+//  Row 0 is never retried on the same trunk: its certificate would be refused again.
 //
 // Where the call and the trunk read the same outcome differently, and why:
 //  - Row 7: the call fails over (another carrier may take it without credentials), but health
@@ -126,11 +132,11 @@ OutcomeVerdict Classify(const AttemptOutcome& outcome,
 
 // "SUCCESS", "FAILOVER", "CALLEE_FINAL", "AUTH_FAILED", "RING_NO_ANSWER".
 std::string_view OutcomeClassName(OutcomeClass c);
-// "none", "status", "timeout", "transport_error", "auth_failed", "no_credentials".
+// "none", "status", "timeout", "transport_error", "tls_failed", "auth_failed", "no_credentials".
 std::string_view FailureReasonName(FailureReason r);
 
 // The `reason` label of trunkroute_failovers_total (EdgeObserver::OnFailover) for a failed
-// attempt: the trunk's status ("503", "407"), or "timeout" / "transport_error".
+// attempt: the trunk's status ("503", "407"), or "timeout" / "transport_error" / "tls_failed".
 std::string FailoverReasonLabel(FailureReason reason, int sip_status);
 
 }  // namespace trunkroute::health

@@ -184,8 +184,12 @@ void TargetState::OnFailure(const Failure& f, const router::EffectiveHealthPolic
   switch (measured_) {
     case v1::HEALTH_STATE_UP:
       if (f.transport) {
-        Eject(v1::HEALTH_REASON_TRANSPORT_ERROR,
-              f.probe ? "probe: transport error" : "transport error", 0, p, ctx);
+        if (f.tls) {
+          Eject(v1::HEALTH_REASON_TLS_FAILED, f.text, 0, p, ctx);
+        } else {
+          Eject(v1::HEALTH_REASON_TRANSPORT_ERROR,
+                f.probe ? "probe: transport error" : "transport error", 0, p, ctx);
+        }
       } else if (f.retry_after_ms > 0) {
         Eject(v1::HEALTH_REASON_RETRY_AFTER, retry_after_detail(), f.retry_after_ms, p, ctx);
       } else if (!f.probe && consecutive_failures_ >= p.failure_threshold) {
@@ -204,7 +208,8 @@ void TargetState::OnFailure(const Failure& f, const router::EffectiveHealthPolic
       return;
     case v1::HEALTH_STATE_PROBING: {
       // One failure is enough: the target had its hold-down and is still not well.
-      v1::HealthReason reason = f.transport        ? v1::HEALTH_REASON_TRANSPORT_ERROR
+      v1::HealthReason reason = f.tls              ? v1::HEALTH_REASON_TLS_FAILED
+                                : f.transport      ? v1::HEALTH_REASON_TRANSPORT_ERROR
                                 : f.retry_after_ms ? v1::HEALTH_REASON_RETRY_AFTER
                                 : f.auth           ? v1::HEALTH_REASON_AUTH_FAILED
                                 : f.probe          ? v1::HEALTH_REASON_PROBE_FAILURES

@@ -31,6 +31,7 @@ struct TargetSpec {
 struct Failure {
   bool probe = false;
   bool transport = false;
+  bool tls = false;  // with transport: the TLS handshake failed (text says why)
   bool auth = false;
   uint32_t retry_after_ms = 0;  // honoured Retry-After hold (already capped), 0 = none
   uint32_t retry_after_s = 0;   // as the peer sent it, for the detail

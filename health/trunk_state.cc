@@ -283,6 +283,11 @@ void TrunkState::OnOutcome(const AttemptOutcome& o, const OutcomeVerdict& v, Ste
       f.transport = true;
       f.text = "transport error";
       break;
+    case FailureReason::kTlsFailed:
+      f.transport = true;
+      f.tls = true;
+      f.text = absl::StrCat("TLS handshake failed: ", o.tls_failure);
+      break;
     case FailureReason::kTimeout:
       f.text = "timeout";
       break;

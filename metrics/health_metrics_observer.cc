@@ -79,6 +79,7 @@ HealthMetricsObserver::TrunkSeries* HealthMetricsObserver::FindOrCreateLocked(
         metrics_->call_attempts->WithLabels({trunk_id, OutcomeLabel(kOutcomeOrder[i])});
   }
   series.auth_failures = metrics_->auth_failures->WithLabels({trunk_id});
+  series.tls_failures = metrics_->tls_failures->WithLabels({trunk_id});
   for (size_t i = 0; i < kProbeResults; ++i) {
     series.probes[i] = metrics_->probes->WithLabels({trunk_id, kProbeResultOrder[i]});
   }
@@ -138,6 +139,7 @@ void HealthMetricsObserver::OnOutcome(const health::AttemptOutcome& outcome,
   if (series == nullptr) return;
   series->attempts[OutcomeIndex(cls)]->Inc();
   if (cls == health::OutcomeClass::kAuthFailed) series->auth_failures->Inc();
+  if (!outcome.tls_failure.empty()) series->tls_failures->Inc();
 }
 
 void HealthMetricsObserver::OnProbe(const health::ProbeResult& result, bool alive) {

@@ -63,6 +63,7 @@ class HealthMetricsObserver final : public health::HealthObserver {
   struct TrunkSeries {
     std::array<Counter*, kOutcomeClasses> attempts{};
     Counter* auth_failures = nullptr;
+    Counter* tls_failures = nullptr;
     std::array<Counter*, kProbeResults> probes{};
     Histogram* probe_rtt = nullptr;
     std::array<Gauge*, kStates> state{};

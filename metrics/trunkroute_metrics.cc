@@ -123,6 +123,11 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
   take(r.AddCounter("trunkroute_auth_failures_total",
                     "401/407 answers from a trunk after credentials were sent.", {"trunk"}),
        &auth_failures);
+  take(r.AddCounter("trunkroute_tls_failures_total",
+                    "Attempts whose TLS handshake with the trunk failed (untrusted CA, wrong "
+                    "name, expired, protocol version).",
+                    {"trunk"}),
+       &tls_failures);
   take(r.AddCounter("trunkroute_edge_rejections_total",
                     "INVITEs the SIP edge answered itself, by SIP status code and reason.",
                     {"code", "reason"}),

@@ -18,9 +18,9 @@
 //   state, from, to   health states (health/health_words.h): up | down | probing | draining |
 //                     forced_down | forced_up
 //   reason            ejections: health reason (consecutive_failures, probe_failures,
-//                     retry_after, transport_error, auth_failed, admin, ...);
+//                     retry_after, transport_error, tls_failed, auth_failed, admin, ...);
 //                     failovers: the SIP status that caused it ("503") or timeout |
-//                     transport_error | no_codec
+//                     transport_error | tls_failed | no_codec
 //   method            gRPC full method name ("/trunkroute.v1.RoutingService/RouteCall")
 //   code              gRPC: status code name ("OK", "NOT_FOUND"); HTTP: status number ("200")
 //   path              HTTP: the served path, or "other" for anything unknown
@@ -113,6 +113,8 @@ class TrunkrouteMetrics {
   CounterFamily* http_requests = nullptr;
   // trunkroute_auth_failures_total{trunk}: 401/407 after credentials were sent.
   CounterFamily* auth_failures = nullptr;
+  // trunkroute_tls_failures_total{trunk}: attempts whose TLS handshake with the trunk failed.
+  CounterFamily* tls_failures = nullptr;
   // trunkroute_edge_rejections_total{code,reason}: INVITEs the edge answered itself.
   CounterFamily* edge_rejections = nullptr;
   // Clustered mode: trunkroute_config_source{source} (1 for file|etcd|cache, 0 for the others),

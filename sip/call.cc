@@ -193,6 +193,7 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
       if (a.ringing) outcome.sip_status = 408;
     } else {
       outcome.transport_error = true;
+      outcome.tls_failure = r.tls_failure;
     }
   } else {
     outcome.sip_status = status;
@@ -228,7 +229,7 @@ CallActions CallFsm::OnFinal(int attempt, const FinalResponse& r, MonoTime now) 
                            .target = a.target,
                            .status = r.local ? 0 : status,
                            .reason = verdict.reason,
-                           .phrase = r.phrase});
+                           .phrase = r.tls_failure.empty() ? r.phrase : r.tls_failure});
       Release(attempt, status, out);
       if (verdict.call == health::CallStep::kEndCall) {
         RejectWithFailures(out);
@@ -419,6 +420,9 @@ void CallFsm::RejectWithFailures(CallActions& out) {
       case health::FailureReason::kTimeout:
         any_timeout = true;
         text += "timeout";
+        break;
+      case health::FailureReason::kTlsFailed:
+        absl::StrAppend(&text, "TLS handshake failed (", f.phrase, ")");
         break;
       case health::FailureReason::kTransportError:
         absl::StrAppend(&text, "transport error");

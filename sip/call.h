@@ -46,6 +46,8 @@ struct FinalResponse {
   // unreachable, TLS) — or, for 408, the stack's own transaction timeout.
   bool local = false;
   uint32_t retry_after_s = 0;
+  // With `local`: the TLS handshake with the trunk failed, OpenSSL's reason (TLS_FAILED).
+  std::string tls_failure;
 };
 
 // What the call wants done. The Sofia glue (edge_call.cc) executes these in order; tests read them.

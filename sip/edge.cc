@@ -163,9 +163,47 @@ EdgeCore::EdgeCore(const EdgeOptions& options, config::ConfigManager* config,
     : options_(options), config_(config), health_(health), clock_(clock) {
   entropy_state_ = static_cast<uint64_t>(clock->Now().time_since_epoch().count()) ^
                    reinterpret_cast<uintptr_t>(this);
+  tls_policy_.verify_trunks = options.tls_verify_trunks;
+  tls_policy_.on_failure = [this](const TlsHandshakeFailure& f) { OnTlsFailure(f); };
 }
 
-EdgeCore::~EdgeCore() { Stop(); }
+EdgeCore::~EdgeCore() {
+  Stop();
+  ForgetSofiaTlsPolicy(&tls_policy_);
+}
+
+// How long a failed handshake explains the local 503s of the attempts that were queued on its
+// connection (they arrive within the same loop step; the margin is for a loaded machine).
+constexpr int64_t kTlsFailureMemoryMs = 2000;
+
+void EdgeCore::OnTlsFailure(const TlsHandshakeFailure& failure) {
+  LogWarn("sip tls: handshake with trunk failed",
+          {{"peer", failure.peer}, {"host", failure.host}, {"reason", failure.reason}});
+  tls_failures_[failure.peer] = {failure.reason, clock_->Now()};
+  // Sofia 1.12 leaves the INVITEs queued on the failed connection to their transaction timer:
+  // the calls waiting on that peer end their attempt now. Posted, because this runs inside
+  // Sofia's transport code (its tls_connect).
+  const std::string peer = failure.peer;
+  const std::string reason = failure.reason;
+  Post([this, peer, reason] {
+    std::vector<EdgeCall*> calls;
+    calls.reserve(calls_.size());
+    for (auto& [p, c] : calls_) calls.push_back(p);
+    for (EdgeCall* c : calls) {
+      c->OnTlsFailure(peer, reason);
+      ReapIfFinished(c);
+    }
+  });
+}
+
+std::string EdgeCore::RecentTlsFailure(const std::string& peer) const {
+  auto it = tls_failures_.find(peer);
+  if (it == tls_failures_.end() ||
+      clock_->Now() - it->second.at > std::chrono::milliseconds(kTlsFailureMemoryMs)) {
+    return "";
+  }
+  return it->second.reason;
+}
 
 absl::Status EdgeCore::Start() {
   // Validate before any thread exists: errors name the option.
@@ -357,8 +395,19 @@ absl::Status EdgeCore::CreateStack() {
       "<sip:trunkroute@", UriHost(advertised != nullptr ? advertised->host : listen.host), ">");
   t1x64_ms_ = StackTimeoutFor(*config_->Current());
   seen_table_version_ = config_->Current()->version();
+  // Sofia's policy bits, one per direction (tport_tls.c, 1.12.11): IN makes the listener ask
+  // for a client certificate and refuse a connection without a valid one; OUT refuses a trunk
+  // whose certificate does not verify. Neither direction's bit changes the other's behaviour.
+  // The trunk's name is checked by OpenSSL (sip/sofia_tls.h: DNS names and IP SANs), not by
+  // Sofia's SUBJECTS_OUT, which compares DNS-type names only.
   const unsigned verify =
-      options_.tls_verify_peer ? (TPTLS_VERIFY_ALL | TPTLS_VERIFY_SUBJECTS_OUT) : TPTLS_VERIFY_NONE;
+      (options_.tls_verify_clients ? static_cast<unsigned>(TPTLS_VERIFY_IN) : 0u) |
+      (options_.tls_verify_trunks ? static_cast<unsigned>(TPTLS_VERIFY_OUT) : 0u);
+  if (tls) {
+    if (absl::Status hooks = CheckSofiaTlsHooks(); !hooks.ok()) return hooks;
+  }
+  // TLS contexts nua_create makes get the policy (TLS 1.2 minimum, trunk names, failures).
+  SofiaTlsPolicyScope tls_scope(&tls_policy_);
 
   nua_ = nua_create(
       root_, &EdgeCore::NuaCallback, this, NUTAG_URL(url.c_str()),
@@ -393,6 +442,11 @@ absl::Status EdgeCore::CreateStack() {
       // One thread serves every UDP datagram: a deep receive buffer rides out bursts instead of
       // dropping them (the kernel caps it at net.core.rmem_max).
       TPTAG_UDP_RMEM(kUdpReceiveBuffer), TPTAG_UDP_WMEM(kUdpSendBuffer), TAG_END());
+  if (nua_ != nullptr && tls && tls_scope.contexts() == 0) {
+    return absl::FailedPreconditionError(
+        "sip tls: the TLS listener was created without trunkroute's TLS policy (TLS 1.2 "
+        "minimum, trunk certificate names); refusing to run it");
+  }
   if (nua_ != nullptr) {
     // Ask what the transaction layer actually runs with (nua_r_get_params; tests hold the stack
     // to it).

@@ -53,9 +53,13 @@ struct EdgeOptions {
   std::string tls_listen;
   // Directory with agent.pem (private key + certificate chain) and cafile.pem (trusted CAs).
   std::string tls_cert_dir;
-  // Verify the peer's certificate (both directions) and, towards trunks, that it names the host
-  // we dialled. Off only for lab setups.
-  bool tls_verify_peer = true;
+  // TLS to trunks: the trunk's certificate must chain to cafile.pem and name the host we dialled.
+  // Off only for lab setups (flag --sip-tls-verify-trunks).
+  bool tls_verify_trunks = true;
+  // TLS listener: callers must present a client certificate that chains to cafile.pem (mutual
+  // TLS; flag --sip-tls-verify-clients). Off: any caller may connect (the source address checks
+  // of the edge still apply).
+  bool tls_verify_clients = false;
   // host[:port] to put in Via/Contact behind 1:1 NAT. Empty: the config's
   // edge.advertised_address at start-up, else the bound address. The port, if given, must equal
   // the listen port (the socket is bound to the listen address, advertised as this host).

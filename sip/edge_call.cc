@@ -101,6 +101,27 @@ bool EdgeCall::Finished() const {
                      [](const std::unique_ptr<Leg>& l) { return l->nh == nullptr; });
 }
 
+void EdgeCall::OnTlsFailure(const std::string& peer, const std::string& reason) {
+  const int attempt = fsm_.attempt_count() - 1;
+  if (attempt < 0 || attempt == fsm_.connected_attempt() || TlsPeerOf(attempt) != peer) return;
+  // The FSM ignores this unless `attempt` is the live one, still in setup.
+  FinalResponse r{.status = 503, .phrase = "Service Unavailable", .local = true};
+  r.tls_failure = reason;
+  Execute(fsm_.OnFinal(attempt, r, core_->clock()->Now()), nullptr);
+}
+
+std::string EdgeCall::TlsPeerOf(int attempt) const {
+  const int candidate = fsm_.candidate_of(attempt);
+  const int target = fsm_.target_of(attempt);
+  const router::CompiledTrunk& trunk = TrunkOf(candidate);
+  if (target >= 0) {
+    const CallTarget& t =
+        candidates_[static_cast<size_t>(candidate)].targets[static_cast<size_t>(target)];
+    return t.transport == v1::TRANSPORT_TLS ? TlsPeerKey(t.address, t.port) : "";
+  }
+  return trunk.transport == v1::TRANSPORT_TLS ? TlsPeerKey(trunk.host, trunk.port) : "";
+}
+
 const router::CompiledTrunk& EdgeCall::TrunkOf(int candidate) const {
   return *decision_.candidates[static_cast<size_t>(candidate)].trunk;
 }
@@ -205,6 +226,9 @@ void EdgeCall::OnTrunkEvent(int attempt, nua_event_t event, int status, char con
         r.status = status;
         r.phrase = phrase != nullptr ? phrase : "";
         r.local = local;
+        // A local final other than the stack's own 408 on a TLS attempt: did the handshake
+        // fail (sip/sofia_tls.h)? Then the trunk's certificate or protocol is the reason.
+        if (local && status != 408) r.tls_failure = core_->RecentTlsFailure(TlsPeerOf(attempt));
         if (sip != nullptr && sip->sip_retry_after != nullptr) {
           r.retry_after_s = static_cast<uint32_t>(sip->sip_retry_after->af_delta);
         }

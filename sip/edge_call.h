@@ -40,6 +40,9 @@ class EdgeCall {
                     sip_t const* sip, tagi_t tags[], bool local);
   // The edge is stopping: end the call on both sides now.
   void Shutdown();
+  // The TLS handshake with `peer` (TlsPeerKey) failed: an attempt of this call waiting on it
+  // ends now as a local 503 with `reason` (TLS_FAILED), as if the stack had answered it.
+  void OnTlsFailure(const std::string& peer, const std::string& reason);
   // No handle left: the core may delete the call.
   bool Finished() const;
 
@@ -109,6 +112,8 @@ class EdgeCall {
   Leg* ConnectedLeg();
   Leg& OtherSide(Leg& leg);
   const router::CompiledTrunk& TrunkOf(int candidate) const;
+  // TlsPeerKey of the address `attempt` went to; empty when not over TLS.
+  std::string TlsPeerOf(int attempt) const;
 
   EdgeCore* const core_;
   const router::Decision decision_;

@@ -27,6 +27,7 @@
 #include "sip/sofia.h"
 #include "sip/sofia_dns_client.h"
 #include "sip/sofia_timer_d.h"
+#include "sip/sofia_tls.h"
 #include "sip/target_resolver.h"
 
 namespace trunkroute::sip {
@@ -97,6 +98,10 @@ class EdgeCore {
   // False when the current event's response was made up by our own stack (transport failure,
   // stack timer) rather than received from the peer. Call only from inside a nua callback.
   bool CameFromNetwork(sip_t const* sip);
+  // OpenSSL's reason when the TLS handshake with `peer` (TlsPeerKey) failed within the last
+  // kTlsFailureMemoryMs; empty otherwise. Every attempt queued on the failed connection gets
+  // its local 503 right after the failure.
+  std::string RecentTlsFailure(const std::string& peer) const;
 
  private:
   static void NuaCallback(nua_event_t event, int status, char const* phrase, nua_t* nua,
@@ -192,6 +197,15 @@ class EdgeCore {
   MonoTime overload_due_{};
   int udp_fd_ = -1;  // the UDP listen socket (owned by Sofia), for its receive queue
   uint64_t shed_at_onset_ = 0;  // counters_.calls_shed when the current overload began
+  // TLS (sip/sofia_tls.h): what the hooks enforce on this stack's connections, and the
+  // handshakes towards trunks that failed lately (by TlsPeerKey).
+  void OnTlsFailure(const TlsHandshakeFailure& failure);
+  SofiaTlsPolicy tls_policy_;
+  struct TlsFailureSeen {
+    std::string reason;
+    MonoTime at{};
+  };
+  absl::flat_hash_map<std::string, TlsFailureSeen> tls_failures_;
 };
 
 }  // namespace trunkroute::sip

@@ -34,7 +34,9 @@ TEST(DaemonFlagsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(o.http_listen, "127.0.0.1:9464");
   EXPECT_EQ(o.sip_listen, "127.0.0.1:5060");
   EXPECT_TRUE(o.sip_enabled);
-  EXPECT_TRUE(o.sip_tls_verify_peer);
+  EXPECT_TRUE(o.sip_tls_verify_trunks);
+  EXPECT_FALSE(o.sip_tls_verify_clients);
+  EXPECT_TRUE(cl->warnings.empty());
   EXPECT_TRUE(o.sip_short_timer_d);
   EXPECT_EQ(o.api_token, "");
   EXPECT_TRUE(o.health_state);
@@ -54,7 +56,10 @@ TEST(DaemonFlagsTest, ValuesBySpaceOrEqualsAndBooleansByPresence) {
   EXPECT_EQ(cl->options.data_dir, "/var/lib/trunkroute");
   EXPECT_EQ(cl->options.grpc_listen, "0.0.0.0:50051");
   EXPECT_FALSE(cl->options.sip_enabled);
-  EXPECT_FALSE(cl->options.sip_tls_verify_peer);
+  EXPECT_FALSE(cl->options.sip_tls_verify_trunks);
+  EXPECT_FALSE(cl->options.sip_tls_verify_clients);
+  ASSERT_EQ(cl->warnings.size(), 1u);
+  EXPECT_THAT(cl->warnings[0], HasSubstr("--sip-tls-no-verify is deprecated"));
   EXPECT_EQ(cl->options.sip_advertised_address, "203.0.113.7");
   EXPECT_EQ(cl->options.sip_dns_server, "127.0.0.1:5353");
   EXPECT_FALSE(cl->options.sip_short_timer_d);
@@ -69,6 +74,18 @@ TEST(DaemonFlagsTest, BooleanCanBeSwitchedOffExplicitly) {
   auto bad = Parse({"--no-sip=maybe"});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(), HasSubstr("--no-sip: "));
+}
+
+TEST(DaemonFlagsTest, SipTlsVerificationIsSetPerDirection) {
+  auto clients = Parse({"--sip-tls-verify-clients"});
+  ASSERT_TRUE(clients.ok()) << clients.status();
+  EXPECT_TRUE(clients->options.sip_tls_verify_clients);
+  EXPECT_TRUE(clients->options.sip_tls_verify_trunks) << "one direction leaves the other alone";
+  auto trunks = Parse({"--sip-tls-verify-trunks=false"});
+  ASSERT_TRUE(trunks.ok()) << trunks.status();
+  EXPECT_FALSE(trunks->options.sip_tls_verify_trunks);
+  EXPECT_FALSE(trunks->options.sip_tls_verify_clients);
+  EXPECT_TRUE(trunks->warnings.empty());
 }
 
 TEST(DaemonFlagsTest, ErrorsNameTheFlagAndTheReason) {

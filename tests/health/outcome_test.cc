@@ -117,7 +117,16 @@ TEST_F(ClassifyTest, EveryRowOfTheRuleGivesTheCallAndTheTrunkTheirVerdict) {
   late408.provisional_received = true;
   AttemptOutcome refused_after_ringing = TransportError("a");
   refused_after_ringing.provisional_received = true;
+  AttemptOutcome tls_failed = TransportError("a");
+  tls_failed.tls_failure = "certificate verify failed: certificate has expired";
   const Row rows[] = {
+      {"0 TLS handshake failed: no retry on the same trunk",
+       tls_failed,
+       {.outcome_class = OutcomeClass::kFailover,
+        .reason = FailureReason::kTlsFailed,
+        .health = HealthEffect::kFailure,
+        .call = CallStep::kNextAttempt,
+        .retry_same_trunk = false}},
       {"1 transport error",
        TransportError("a"),
        {.outcome_class = OutcomeClass::kFailover,
@@ -264,6 +273,7 @@ TEST(FailoverReasonLabelTest, IsTheStatusOrAWord) {
   EXPECT_EQ(FailoverReasonLabel(FailureReason::kNoCredentials, 407), "407");
   EXPECT_EQ(FailoverReasonLabel(FailureReason::kTimeout, 0), "timeout");
   EXPECT_EQ(FailoverReasonLabel(FailureReason::kTransportError, 0), "transport_error");
+  EXPECT_EQ(FailoverReasonLabel(FailureReason::kTlsFailed, 0), "tls_failed");
 }
 
 TEST(FailureReasonNameTest, NamesEveryReason) {
@@ -271,6 +281,7 @@ TEST(FailureReasonNameTest, NamesEveryReason) {
   EXPECT_EQ(FailureReasonName(FailureReason::kStatus), "status");
   EXPECT_EQ(FailureReasonName(FailureReason::kTimeout), "timeout");
   EXPECT_EQ(FailureReasonName(FailureReason::kTransportError), "transport_error");
+  EXPECT_EQ(FailureReasonName(FailureReason::kTlsFailed), "tls_failed");
   EXPECT_EQ(FailureReasonName(FailureReason::kAuthFailed), "auth_failed");
   EXPECT_EQ(FailureReasonName(FailureReason::kNoCredentials), "no_credentials");
 }

@@ -130,6 +130,18 @@ TEST_F(TransitionsTest, TransportErrorEjectsAtOnce) {
   EXPECT_EQ(HoldDownLeftMs("a"), 5000);
 }
 
+TEST_F(TransitionsTest, TlsHandshakeFailureEjectsAtOnceAsTlsFailedWithOpenSslsReason) {
+  AttemptOutcome o = TransportError("a");
+  o.tls_failure = "certificate verify failed: unable to get local issuer certificate";
+  Report(o);
+  v1::TrunkHealth h = Health("a");
+  EXPECT_EQ(h.state(), v1::HEALTH_STATE_DOWN);
+  EXPECT_EQ(h.reason(), v1::HEALTH_REASON_TLS_FAILED);
+  EXPECT_EQ(h.detail(),
+            "TLS handshake failed: certificate verify failed: unable to get local issuer "
+            "certificate");
+}
+
 TEST_F(TransitionsTest, TransportErrorEjectsEvenWhenThePolicyDoesNotFailOverOnIt) {
   policy_.failover_on_transport_error = false;
   policy_.failover_on_timeout = false;

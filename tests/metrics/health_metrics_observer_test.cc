@@ -171,6 +171,22 @@ TEST_F(HealthMetricsObserverTest, OutcomesAreCountedByClassAndAuthFailuresSepara
   EXPECT_EQ(attempts("auth_failed"), "1");
   EXPECT_EQ(attempts("ring_no_answer"), "1");
   EXPECT_EQ(SeriesValue(text, "trunkroute_auth_failures_total{trunk=\"a\"}"), "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_tls_failures_total{trunk=\"a\"}"), "0");
+}
+
+TEST_F(HealthMetricsObserverTest, TlsHandshakeFailuresAreCountedPerTrunk) {
+  Announce("a");
+  health::AttemptOutcome tls = Outcome("a", 0);
+  tls.transport_error = true;
+  tls.tls_failure = "certificate verify failed: certificate has expired";
+  observer_->OnOutcome(tls, health::OutcomeClass::kFailover);
+  health::AttemptOutcome refused = Outcome("a", 0);
+  refused.transport_error = true;
+  observer_->OnOutcome(refused, health::OutcomeClass::kFailover);
+  const std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, "trunkroute_tls_failures_total{trunk=\"a\"}"), "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_call_attempts_total{trunk=\"a\",outcome=\"failover\"}"),
+            "2");
 }
 
 TEST_F(HealthMetricsObserverTest, ProbesAreCountedByResultAndAnsweredOnesTimed) {

@@ -174,7 +174,7 @@ int SofiaPeer::Call(const std::string& target, std::chrono::milliseconds timeout
 }
 
 std::string MakeCertificate(const std::string& dir, const std::string& name,
-                            const std::string& dns_names) {
+                            const std::string& dns_names, int days) {
   const std::string out = dir + "/" + name;
   mkdir(out.c_str(), 0700);
   std::string san;
@@ -182,7 +182,8 @@ std::string MakeCertificate(const std::string& dir, const std::string& name,
     size_t e = dns_names.find(',', p);
     if (e == std::string::npos) e = dns_names.size();
     if (!san.empty()) san += ",";
-    san += "DNS:" + dns_names.substr(p, e - p);
+    const std::string entry = dns_names.substr(p, e - p);
+    san += entry.rfind("IP:", 0) == 0 ? entry : "DNS:" + entry;
     p = e + 1;
   }
   const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
@@ -195,7 +196,7 @@ std::string MakeCertificate(const std::string& dir, const std::string& name,
           ".csr -subj '/CN=trunkroute test peer'" + quiet,
       "printf 'subjectAltName=" + san + "\\n' > " + name + ".ext",
       "openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -out " +
-          name + ".pem -days 2 -extfile " + name + ".ext" + quiet,
+          name + ".pem -days " + std::to_string(days) + " -extfile " + name + ".ext" + quiet,
       "cat " + name + ".key " + name + ".pem > '" + out + "/agent.pem'",
       "cp ca.pem '" + out + "/cafile.pem'",
   };

@@ -38,15 +38,14 @@ class SofiaPeer {
   std::atomic<int> byes_received_{0};
 };
 
-// Writes a throw-away CA and, signed by it, a certificate for 127.0.0.1 / localhost into
-// (Sofia-SIP matches the host it dialled against DNS-type names only, so 127.0.0.1 is listed as
-// a DNS name as well as an IP address)
-// <dir>/<name>/agent.pem (key + certificate) and <dir>/<name>/cafile.pem (the CA), with the
-// openssl command-line tool. Returns the directory, or "" on failure. Certificates for several
-// names made with the same `dir` share one CA.
-// `dns_names` replaces the names the certificate is issued for (e.g. "other.example").
+// Writes a throw-away CA and, signed by it, a certificate for 127.0.0.1 (an IP SAN) and
+// localhost into <dir>/<name>/agent.pem (key + certificate) and <dir>/<name>/cafile.pem (the
+// CA), with the openssl command-line tool. Returns the directory, or "" on failure. Certificates
+// for several names made with the same `dir` share one CA.
+// `names` replaces the names the certificate is issued for: DNS names, or "IP:" + an address
+// (e.g. "other.example", "IP:127.0.0.1"). `days` < 0 makes a certificate that has expired.
 std::string MakeCertificate(const std::string& dir, const std::string& name,
-                            const std::string& dns_names = "127.0.0.1,localhost");
+                            const std::string& names = "IP:127.0.0.1,localhost", int days = 2);
 
 }  // namespace trunkroute::sip::testing
 

@@ -25,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "tests/support/openssl_conf.h"
 #include "tests/support/run_process.h"
 #include "tests/support/stderr_capture.h"
 #include "tests/support/temp_dir.h"
@@ -505,13 +506,7 @@ TEST_F(ApiTlsTest, TokensAreReloadedTooAndABrokenTokensFileKeepsTheOldOnes) {
 }  // namespace trunkroute
 
 int main(int argc, char** argv) {
-  const char* conf = std::getenv("OPENSSL_CONF");
-  if (conf == nullptr || std::string(conf) != TRUNKROUTE_PERMISSIVE_OPENSSL_CONF) {
-    ::setenv("OPENSSL_CONF", TRUNKROUTE_PERMISSIVE_OPENSSL_CONF, 1);
-    ::execv("/proc/self/exe", argv);
-    std::perror("re-exec with OPENSSL_CONF");
-    return 1;
-  }
+  if (!trunkroute::testing::RunUnderOpenSslConf(TRUNKROUTE_PERMISSIVE_OPENSSL_CONF, argv)) return 1;
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
