@@ -31,6 +31,9 @@ struct ProbeResult {
   int sip_status = 0;            // 0 when no response
   bool timed_out = false;
   bool transport_error = false;
+  // With transport_error: the TLS handshake with the trunk failed, OpenSSL's reason (the trunk
+  // stays or becomes DOWN as TLS_FAILED rather than PROBE_FAILURES).
+  std::string tls_failure;
   Duration rtt{0};               // when answered
 };
 

@@ -151,7 +151,9 @@ std::optional<bool> TargetState::OnProbe(const ProbeResult& r,
     Failure f;
     f.probe = true;
     f.transport = r.transport_error;
-    f.text = r.transport_error ? "transport error"
+    f.tls = r.transport_error && !r.tls_failure.empty();
+    f.text = f.tls               ? absl::StrCat("probe: TLS handshake failed: ", r.tls_failure)
+             : r.transport_error ? "transport error"
              : answered        ? absl::StrCat(r.sip_status)
                                : std::string("timeout");
     OnFailure(f, p, ctx);

@@ -146,6 +146,7 @@ void HealthMetricsObserver::OnProbe(const health::ProbeResult& result, bool aliv
   TrunkSeries* series = Find(result.trunk_id);
   if (series == nullptr) return;
   series->probes[ProbeResultIndex(result, alive)]->Inc();
+  if (!result.tls_failure.empty()) series->tls_failures->Inc();
   if (result.sip_status != 0 && !result.timed_out) {
     series->probe_rtt->Observe(std::chrono::duration<double>(result.rtt).count());
   }

@@ -124,8 +124,8 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
                     "401/407 answers from a trunk after credentials were sent.", {"trunk"}),
        &auth_failures);
   take(r.AddCounter("trunkroute_tls_failures_total",
-                    "Attempts whose TLS handshake with the trunk failed (untrusted CA, wrong "
-                    "name, expired, protocol version).",
+                    "Call attempts and probes whose TLS handshake with the trunk failed "
+                    "(untrusted CA, wrong name, expired, protocol version).",
                     {"trunk"}),
        &tls_failures);
   take(r.AddCounter("trunkroute_edge_rejections_total",

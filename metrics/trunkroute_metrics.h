@@ -113,7 +113,7 @@ class TrunkrouteMetrics {
   CounterFamily* http_requests = nullptr;
   // trunkroute_auth_failures_total{trunk}: 401/407 after credentials were sent.
   CounterFamily* auth_failures = nullptr;
-  // trunkroute_tls_failures_total{trunk}: attempts whose TLS handshake with the trunk failed.
+  // trunkroute_tls_failures_total{trunk}: attempts and probes whose TLS handshake failed.
   CounterFamily* tls_failures = nullptr;
   // trunkroute_edge_rejections_total{code,reason}: INVITEs the edge answered itself.
   CounterFamily* edge_rejections = nullptr;

@@ -193,6 +193,15 @@ void EdgeCore::OnTlsFailure(const TlsHandshakeFailure& failure) {
       c->OnTlsFailure(peer, reason);
       ReapIfFinished(c);
     }
+    std::vector<Probe*> probes;
+    for (auto& [p, probe] : probes_) {
+      const health::ProbeTarget& t = probe->target;
+      if (t.transport == v1::TRANSPORT_TLS &&
+          TlsPeerKey(t.address.empty() ? t.host : t.address, t.port) == peer) {
+        probes.push_back(p);
+      }
+    }
+    for (Probe* p : probes) FinishProbe(p, ProbeEnd::kStackFinal, 503, reason);
   });
 }
 
@@ -907,7 +916,7 @@ void EdgeCore::OnProbeTimer(EdgeCore* core, su_timer_t*, void* arg) {
   core->FinishProbe(static_cast<Probe*>(arg), ProbeEnd::kOurTimer);
 }
 
-void EdgeCore::FinishProbe(Probe* p, ProbeEnd end, int status) {
+void EdgeCore::FinishProbe(Probe* p, ProbeEnd end, int status, const std::string& tls_failure) {
   auto it = probes_.find(p);
   if (it == probes_.end()) return;
   health::ProbeResult result;
@@ -919,6 +928,7 @@ void EdgeCore::FinishProbe(Probe* p, ProbeEnd end, int status) {
     counters_.probes_timed_out.fetch_add(1, std::memory_order_relaxed);
   } else if (end == ProbeEnd::kStackFinal) {
     result.transport_error = true;
+    result.tls_failure = tls_failure;
   } else {
     result.sip_status = status;
     result.rtt = clock_->Now() - p->sent;

@@ -132,7 +132,9 @@ class EdgeCore {
   // How a probe ended: a final from the trunk, a final our stack made up (its 408 is its
   // timer: a timeout; anything else a transport error), or our own timer (or shutdown).
   enum class ProbeEnd { kAnswered, kStackFinal, kOurTimer };
-  void FinishProbe(Probe* probe, ProbeEnd end, int status = 0);
+  // `tls_failure`: the probe's TLS handshake failed (OpenSSL's reason; end is kStackFinal).
+  void FinishProbe(Probe* probe, ProbeEnd end, int status = 0,
+                   const std::string& tls_failure = "");
   void BeginShutdown();
   double NextEntropy();
   // Resolver upkeep: follows config changes, runs refreshes, re-arms its timer.

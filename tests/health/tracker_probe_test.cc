@@ -166,6 +166,19 @@ TEST_F(ProbeTest, ProbeTransportErrorEjectsAtOnce) {
   EXPECT_EQ(Health("a").detail(), "probe: transport error");
 }
 
+TEST_F(ProbeTest, ProbeWhoseTlsHandshakeFailedEjectsAtOnceAsTlsFailed) {
+  ProbeResult r;
+  r.trunk_id = "a";
+  r.probe_id = prober_.Last("a").probe_id;
+  r.transport_error = true;
+  r.tls_failure = "certificate verify failed: certificate has expired";
+  tracker_->ReportProbe(r);
+  EXPECT_EQ(State("a"), v1::HEALTH_STATE_DOWN);
+  EXPECT_EQ(Health("a").reason(), v1::HEALTH_REASON_TLS_FAILED);
+  EXPECT_EQ(Health("a").detail(),
+            "probe: TLS handshake failed: certificate verify failed: certificate has expired");
+}
+
 TEST_F(ProbeTest, StaleProbeIdsAreIgnored) {
   const uint64_t first = prober_.Last("a").probe_id;
   ProbeResult wrong;

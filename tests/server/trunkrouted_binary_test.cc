@@ -293,7 +293,8 @@ TEST(TrunkroutedBinaryTest, FlagErrorsAndHelp) {
   EXPECT_EQ(help.WaitExit(std::chrono::seconds(10)), 0);
   for (const char* flag :
        {"--data-dir", "--grpc-listen", "--http-listen", "--sip-listen", "--bootstrap-config",
-        "--log-level", "--log-json", "--help", "--sip-tls-listen", "--sip-tls-cert-dir", "--no-sip",
+        "--log-level", "--log-json", "--help", "--sip-tls-listen", "--sip-tls-cert-dir",
+        "--sip-tls-verify-trunks", "--sip-tls-verify-clients", "--no-sip",
         "--api-token-file", "--version", "--api-tls-cert", "--api-tls-key", "--api-tls-client-ca",
         "--api-tokens-file", "--metrics-token", "SIGHUP"}) {
     EXPECT_THAT(help.Stderr(), HasSubstr(flag));

@@ -50,19 +50,19 @@ class EdgeTlsTest : public EdgeE2eTest {
         << "openssl could not make test certificates";
   }
 
-  std::string TlsTrunkConfig() const {
+  std::string TlsTrunkConfig(const ConfigVars& vars = {}) const {
     // The primary is reached over TLS on the peer's port; the backup stays UDP (SIPp).
     return absl::StrReplaceAll(
-        Config(),
+        Config(vars),
         {{absl::StrCat("\"port\": ", primary_port(), ", \"transport\": \"TRANSPORT_UDP\""),
           absl::StrCat("\"port\": ", peer_port(), ", \"transport\": \"TRANSPORT_TLS\"")}});
   }
 
   // The same, with a setup timeout longer than the dialer waits (20 s; the budget 30 s): a call
   // that fails over before its dialer gives up did not wait for the timer.
-  std::string SlowTlsTrunkConfig() const {
+  std::string SlowTlsTrunkConfig(const ConfigVars& vars = {}) const {
     return absl::StrReplaceAll(
-        TlsTrunkConfig(),
+        TlsTrunkConfig(vars),
         {{"\"setup_timeout_ms\": 500", R"("setup_timeout_ms": 20000, "call_setup_budget_ms": 30000)"}});
   }
 
@@ -148,7 +148,7 @@ TEST_F(EdgeTlsTest, TlsTrunkWhoseCertificateNamesAnotherHostIsNotUsed) {
   EXPECT_EQ(trunk->invites_received(), 0) << "the host name check must refuse the connection";
 }
 
-TEST_F(EdgeTlsTest, TlsTrunkWithExpiredCertificateIsTlsFailed) {
+TEST_F(EdgeTlsTest, TlsTrunkWithExpiredCertificateIsTlsFailedByCallsAndByProbes) {
   UseSlot(85);
   MakeCertificates();
   const std::string expired = MakeCertificate(dir_, "expired", "IP:127.0.0.1", /*days=*/-1);
@@ -157,9 +157,26 @@ TEST_F(EdgeTlsTest, TlsTrunkWithExpiredCertificateIsTlsFailed) {
                                  /*verify=*/false});
   ASSERT_NE(trunk, nullptr);
   Sipp* backup = StartTrunk("backup", backup_port(), "uas_answer.xml");
-  StartTlsEdge(SlowTlsTrunkConfig());
+  // Probes for the primary only, once its hold-down (5 s) is over (no periodic probe while UP).
+  ConfigVars vars;
+  vars.primary_extra =
+      R"(, "health": {"probes_enabled": true, "probe_interval_up_ms": 60000,
+                     "probe_interval_down_ms": 200, "probe_timeout_ms": 5000})";
+  StartTlsEdge(SlowTlsTrunkConfig(vars));
   ExpectTlsFailedAndFailover(backup, "certificate has expired");
   EXPECT_EQ(trunk->invites_received(), 0);
+  // After the hold-down, the probe meets the same certificate: still TLS_FAILED (not a probe
+  // timeout), at once rather than after its 5 s timeout.
+  v1::TrunkHealth h;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return harness_->health().Get("primary", &h) &&
+               h.detail().find("probe: TLS handshake failed: ") != std::string::npos;
+      },
+      std::chrono::seconds(10)))
+      << h.DebugString();
+  EXPECT_EQ(h.reason(), v1::HEALTH_REASON_TLS_FAILED);
+  EXPECT_THAT(h.detail(), HasSubstr("certificate has expired"));
 }
 
 TEST_F(EdgeTlsTest, AnIpTrunkIsMatchedAgainstIpSansNotADnsNameSpellingTheAddress) {
