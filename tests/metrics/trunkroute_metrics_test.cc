@@ -52,6 +52,7 @@ TEST_F(TrunkrouteMetricsTest, DeclaresEveryProductMetricWithItsType) {
       {"trunkroute_grpc_requests_total", "counter"},
       {"trunkroute_http_requests_total", "counter"},
       {"trunkroute_auth_failures_total", "counter"},
+      {"trunkroute_tls_failures_total", "counter"},
       {"trunkroute_edge_rejections_total", "counter"},
       {"trunkroute_config_source", "gauge"},
       {"trunkroute_etcd_up", "gauge"},
