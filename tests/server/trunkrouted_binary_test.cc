@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <optional>
-#include <regex>
 #include <thread>
 
 #include "gmock/gmock.h"

@@ -12,11 +12,11 @@
 
 #include <chrono>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "re2/re2.h"
 #include "tests/support/temp_dir.h"
 
 namespace trunkroute::testing {
@@ -74,15 +74,12 @@ class TrunkroutedProcess {
   // http_address() afterwards.
   std::optional<std::string> WaitServing(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    const std::regex serving(
+    static const RE2 serving(
         "trunkrouted serving\"? grpc=([0-9.]+:[0-9]+)(?: http=([0-9.]+:[0-9]+))?");
     while (std::chrono::steady_clock::now() < deadline) {
-      std::smatch m;
+      std::string grpc;
       const std::string log = Output();
-      if (std::regex_search(log, m, serving)) {
-        http_address_ = m[2].str();
-        return m[1].str();
-      }
+      if (RE2::PartialMatch(log, serving, &grpc, &http_address_)) return grpc;
       if (WaitExit(std::chrono::milliseconds(0))) return std::nullopt;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
