@@ -20,7 +20,10 @@ if [[ "${SANITIZE:-0}" == 1 ]]; then
   BUILD_DIR="${BUILD_DIR:-$REPO_ROOT/build-asan}"
   cmake_args+=(-DTRUNKROUTE_SANITIZE=ON)
   # Leaks are real failures; halt on the first UBSan report rather than scroll past it.
-  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+  # Allocation stacks are unwound the slow way (OpenSSL has no frame pointers), so that a leak
+  # inside a library shows who called it and tests/lsan.supp can name a known one precisely.
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0}"
+  export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$REPO_ROOT/tests/lsan.supp}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 else
   BUILD_DIR="${BUILD_DIR:-$REPO_ROOT/build}"
