@@ -20,6 +20,11 @@
 #include "sip/edge_core.h"
 #include "sip/incoming_invite.h"
 
+// nua's handler of requests outside its dialogs (libsofia-sip-ua nua/nua_stack.c), the callback
+// of nta's default leg: exported by the library, though in none of its public headers.
+extern "C" int nua_stack_process_request(nua_handle_t* nh, nta_leg_t* leg, nta_incoming_t* irq,
+                                         sip_t const* sip);
+
 namespace trunkroute::sip {
 namespace {
 
@@ -160,7 +165,8 @@ const EdgeCounters& SipEdge::counters() const { return core_->counters(); }
 
 EdgeCore::EdgeCore(const EdgeOptions& options, config::ConfigManager* config,
                    health::HealthTracker* health, Clock* clock)
-    : options_(options), config_(config), health_(health), clock_(clock) {
+    : options_(options), config_(config), health_(health), clock_(clock),
+      overload_(options.overload) {
   entropy_state_ = static_cast<uint64_t>(clock->Now().time_since_epoch().count()) ^
                    reinterpret_cast<uintptr_t>(this);
   tls_policy_.verify_trunks = options.tls_verify_trunks;
@@ -461,6 +467,7 @@ absl::Status EdgeCore::CreateStack() {
     // to it).
     nua_get_params(nua_, TAG_ANY(), TAG_END());
     ApplyTimerD();
+    InstallStackShedding();
     return absl::OkStatus();
   }
 
@@ -509,6 +516,79 @@ void EdgeCore::ApplyTimerD() {
   counters_.stack_timer_d_ms.store(timer_d_->timer_d_ms(), std::memory_order_relaxed);
 }
 
+void EdgeCore::InstallStackShedding() {
+  nta_leg_t* leg = timer_d_.has_value() ? nta_default_leg(timer_d_->agent()) : nullptr;
+  // nta_leg_magic() answers only when the leg's callback is the one named: nua's own, unwrapped.
+  auto* nua_handler = reinterpret_cast<nta_request_f*>(&nua_stack_process_request);
+  auto* nua_magic =
+      leg != nullptr ? reinterpret_cast<nua_handle_t*>(nta_leg_magic(leg, nua_handler)) : nullptr;
+  if (nua_magic == nullptr) {
+    LogWarn("sip edge: overload refusals go through nua (each costs about a call's stack work)",
+            {{"reason", leg == nullptr ? "nua's transaction agent not found"
+                                       : "nta's default leg is not nua's"}});
+    return;
+  }
+  stack_leg_ = leg;
+  stack_leg_nua_ = nua_magic;
+  nta_leg_bind(leg, &EdgeCore::OnStackRequest, this);
+  counters_.stack_shedding.store(true, std::memory_order_relaxed);
+}
+
+void EdgeCore::RemoveStackShedding() {
+  if (stack_leg_ == nullptr) return;
+  nta_leg_bind(stack_leg_, reinterpret_cast<nta_request_f*>(&nua_stack_process_request),
+               reinterpret_cast<EdgeCore*>(stack_leg_nua_));
+  stack_leg_ = nullptr;
+  counters_.stack_shedding.store(false, std::memory_order_relaxed);
+}
+
+int EdgeCore::OnStackRequest(EdgeCore* core, nta_leg_t* leg, nta_incoming_t* irq,
+                             sip_t const* sip) {
+  // Only a new call (an INVITE without a To tag) is ever shed; CANCEL, OPTIONS, stray in-dialog
+  // requests and INVITEs that are not shed go to nua exactly as without this callback.
+  if (sip != nullptr && sip->sip_request != nullptr &&
+      sip->sip_request->rq_method == sip_method_invite && sip->sip_to != nullptr &&
+      sip->sip_to->a_tag == nullptr && core->overload_.overloaded()) {
+    if (const int status = core->ShedAtStack(irq, sip); status != 0) return status;
+  }
+  return nua_stack_process_request(core->stack_leg_nua_, leg, irq, sip);
+}
+
+int EdgeCore::ShedAtStack(nta_incoming_t* irq, sip_t const* sip) {
+  ++activity_;
+  std::shared_ptr<const router::RoutingTable> table = config_->Current();
+  if (!table->config().edge().shed_on_overload()) return 0;
+  msg_t* msg = nta_incoming_getrequest(irq);  // a reference of its own
+  std::string source = SourceAddress(msg);
+  msg_destroy(msg);
+  const InviteFacts facts = InviteFactsOf(sip, std::move(source), own_addresses_);
+  // The same admission as the call's own (without the call-rate buckets, whose tokens only an
+  // admitted call takes): a source that is not allowed still gets its 403, a loop its 482, from
+  // nua's path; only the overload refusal is answered here.
+  const Admission admission = AdmitInvite(
+      facts, *table, {.stopping = stopping_, .calls_in_progress = calls_.size(), .overloaded = true});
+  if (!admission.rejection.has_value() || admission.rejection->metric_reason != kRejectOverload) {
+    return 0;
+  }
+  const EdgeRejection& rejection = *admission.rejection;
+  counters_.invites_received.fetch_add(1, std::memory_order_relaxed);
+  counters_.calls_shed_in_stack.fetch_add(1, std::memory_order_relaxed);
+  NoteRejection(rejection, facts, sip);
+  char retry_after[16] = "";
+  std::snprintf(retry_after, sizeof(retry_after), "%u", rejection.retry_after_s);
+  // A final response needs our To tag (RFC 3261 §8.2.6.2); nta makes one.
+  nta_incoming_tag(irq, nullptr);
+  nta_incoming_treply(irq, rejection.status,
+                      rejection.phrase != nullptr ? rejection.phrase : sip_status_phrase(rejection.status),
+                      TAG_IF(!rejection.reason_header.empty(),
+                             SIPTAG_REASON_STR(rejection.reason_header.c_str())),
+                      TAG_IF(rejection.retry_after_s > 0, SIPTAG_RETRY_AFTER_STR(retry_after)),
+                      TAG_END());
+  // nta sees the final response and lets go of the transaction (it still absorbs the ACK and
+  // any retransmitted INVITE, answering the latter with the same 503).
+  return rejection.status;
+}
+
 void EdgeCore::BeginShutdown() {
   if (stopping_) return;
   stopping_ = true;
@@ -523,6 +603,10 @@ void EdgeCore::BeginShutdown() {
   std::vector<Probe*> probes;
   for (auto& [p, probe] : probes_) probes.push_back(p);
   for (Probe* p : probes) FinishProbe(p, ProbeEnd::kOurTimer);
+  RemoveStackShedding();
+  // nua frees its agent as the shutdown completes, while the loop (and the overload sampler,
+  // which reads the Timer D queue) still runs: nothing reads nta's structs from here on.
+  timer_d_.reset();
   nua_shutdown(nua_);
   shutdown_timer_ = su_timer_create(su_root_task(root_), 0);
   su_timer_set_interval(shutdown_timer_, &EdgeCore::OnShutdownTimer, nullptr, kShutdownGraceMs);
@@ -613,22 +697,28 @@ void EdgeCore::ReapIfFinished(EdgeCall* call) {
 
 void EdgeCore::RejectIncoming(nua_handle_t* nh, const EdgeRejection& rejection,
                               const InviteFacts& invite, sip_t const* sip) {
+  NoteRejection(rejection, invite, sip);
+  // nua_respond() keeps the phrase pointer until the stack runs the request: a static one.
+  char const* phrase =
+      rejection.phrase != nullptr ? rejection.phrase : sip_status_phrase(rejection.status);
+  const std::string& reason = rejection.reason_header;
+  char retry_after[16] = "";
+  const bool shed = rejection.retry_after_s > 0;
+  if (shed) std::snprintf(retry_after, sizeof(retry_after), "%u", rejection.retry_after_s);
+  nua_respond(nh, rejection.status, phrase != nullptr ? phrase : "Rejected",
+              TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())),
+              TAG_IF(shed, SIPTAG_RETRY_AFTER_STR(retry_after)), TAG_END());
+  nua_handle_destroy(nh);
+}
+
+void EdgeCore::NoteRejection(const EdgeRejection& rejection, const InviteFacts& invite,
+                             sip_t const* sip) {
   counters_.calls_rejected.fetch_add(1, std::memory_order_relaxed);
   const bool shed = rejection.retry_after_s > 0;
   if (shed) counters_.calls_shed.fetch_add(1, std::memory_order_relaxed);
   if (options_.observer != nullptr) {
     options_.observer->OnRejected(rejection.status, rejection.metric_reason);
   }
-  // nua_respond() keeps the phrase pointer until the stack runs the request: a static one.
-  char const* phrase =
-      rejection.phrase != nullptr ? rejection.phrase : sip_status_phrase(rejection.status);
-  const std::string& reason = rejection.reason_header;
-  char retry_after[16] = "";
-  if (shed) std::snprintf(retry_after, sizeof(retry_after), "%u", rejection.retry_after_s);
-  nua_respond(nh, rejection.status, phrase != nullptr ? phrase : "Rejected",
-              TAG_IF(!reason.empty(), SIPTAG_REASON_STR(reason.c_str())),
-              TAG_IF(shed, SIPTAG_RETRY_AFTER_STR(retry_after)), TAG_END());
-  nua_handle_destroy(nh);
   const char* call_id = sip != nullptr && sip->sip_call_id ? sip->sip_call_id->i_id : "";
   // Shed calls are logged at debug only: an info line per refused call would add to the load
   // being shed. An overload episode has its own warning and summary (SampleOverload).

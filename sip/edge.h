@@ -14,6 +14,7 @@
 #include "health/tracker.h"
 #include "router/decision_observer.h"
 #include "sip/edge_rejections.h"
+#include "sip/overload.h"
 
 namespace trunkroute::sip {
 
@@ -76,6 +77,9 @@ struct EdgeOptions {
   // private struct when Sofia-SIP 1.12.11's layout is recognised (sip/sofia_timer_d.h). False
   // (flag --sip-sofia-timer-d): Sofia's own value, nothing written.
   bool short_timer_d = true;
+  // The overload detector's levels (sip/overload.h; docs/sip-edge.md "Overload"). Tests make an
+  // edge that is always overloaded with lag_on 0.
+  OverloadOptions overload;
   // Optional metrics hooks; must outlive the edge.
   EdgeObserver* observer = nullptr;
 };
@@ -86,6 +90,8 @@ struct EdgeCounters {
   std::atomic<uint64_t> calls_rejected{0};        // answered by the edge itself before any attempt
                                                   // (403, 482, 483, 404, 488, 503 …)
   std::atomic<uint64_t> calls_shed{0};            // of which: 503 overload or rate_limit
+  std::atomic<uint64_t> calls_shed_in_stack{0};   // of which: refused in nta, before nua
+  std::atomic<bool> stack_shedding{false};        // refusals before nua are in place
   std::atomic<uint64_t> overload_onsets{0};       // times the detector found the edge overloaded
   std::atomic<bool> overloaded{false};            // the detector's verdict now
   std::atomic<int64_t> loop_lag_us{0};            // the SIP thread's smoothed loop lag

@@ -112,11 +112,23 @@ class EdgeCore {
   static void OnShutdownTimer(EdgeCore* core, su_timer_t* timer, void* arg);
   static void OnResolverTimer(EdgeCore* core, su_timer_t* timer, void* arg);
   static void OnOverloadTimer(EdgeCore* core, su_timer_t* timer, void* arg);
+  // nta's default leg (requests outside any dialog), ahead of nua's own handler: see
+  // InstallStackShedding.
+  static int OnStackRequest(EdgeCore* core, nta_leg_t* leg, nta_incoming_t* irq, sip_t const* sip);
 
   void ThreadMain(std::promise<absl::Status>* started);
   void RunLoop();
   absl::Status CreateStack();
   void ApplyTimerD();
+  // While the edge is shedding, new INVITEs are refused in nta's default-leg callback, before
+  // nua makes a handle, a server request and an event of them (the refusal costs a transaction,
+  // not a call): binds OnStackRequest in front of nua's handler, which it calls for everything
+  // else. Needs nua's agent (timer_d_: the layout check); without it refusals take nua's path.
+  void InstallStackShedding();
+  void RemoveStackShedding();
+  // The 503 + Retry-After answered in nta for a new INVITE while overloaded; 0: leave it to nua
+  // (not overloaded, or admission refuses it for something else, or admits it).
+  int ShedAtStack(nta_incoming_t* irq, sip_t const* sip);
   void OnEvent(nua_event_t event, int status, char const* phrase, nua_handle_t* nh, LegRef* ref,
                sip_t const* sip, tagi_t tags[]);
   // A new INVITE: admission (sip/admission.h), the route decision, the call plan
@@ -126,6 +138,8 @@ class EdgeCore {
   // the log line(s); then lets go of the handle.
   void RejectIncoming(nua_handle_t* nh, const EdgeRejection& rejection, const InviteFacts& invite,
                       sip_t const* sip);
+  // RejectIncoming's bookkeeping (counters, metrics hook, log lines) without the response.
+  void NoteRejection(const EdgeRejection& rejection, const InviteFacts& invite, sip_t const* sip);
   // Once per config version: a setup timeout the stack's fixed transaction timer cannot serve.
   void WarnIfStackTimeoutTooShort(const router::RoutingTable& table);
   void StartProbe(const health::ProbeTarget& target);
@@ -186,6 +200,8 @@ class EdgeCore {
   uint64_t entropy_state_ = 0;
   uint32_t t1x64_ms_ = 32000;              // Sofia's T1×64, fixed when the stack is created
   std::optional<InviteClientTimerD> timer_d_;  // set when Sofia's layout was recognised
+  nta_leg_t* stack_leg_ = nullptr;          // nta's default leg while OnStackRequest is bound
+  nua_handle_t* stack_leg_nua_ = nullptr;   // nua's magic of that leg (its default handle)
   uint64_t seen_table_version_ = 0;        // last config version checked against t1x64_ms_
   nua_saved_event_t saved_event_[1] = {};  // see CameFromNetwork
   CallRandom call_random_{this};

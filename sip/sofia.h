@@ -17,6 +17,8 @@ struct PostedTask;
 #define NUA_HMAGIC_T trunkroute::sip::LegRef
 #define SU_MSG_ARG_T trunkroute::sip::PostedTask
 #define SU_TIMER_ARG_T void
+// nta is used directly only for its default leg (EdgeCore::OnStackRequest: refusals before nua).
+#define NTA_LEG_MAGIC_T trunkroute::sip::EdgeCore
 
 #include <sofia-sip/su.h>
 #include <sofia-sip/su_wait.h>
@@ -27,6 +29,7 @@ struct PostedTask;
 #include <sofia-sip/msg.h>
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nua.h>
+#include <sofia-sip/nta.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/nta_tag.h>
 #include <sofia-sip/tport_tag.h>

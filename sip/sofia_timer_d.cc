@@ -230,7 +230,8 @@ absl::StatusOr<InviteClientTimerD> InviteClientTimerD::Find(nua_t* nua,
   for (const auto& [name, q] : queues) {
     if (absl::Status s = CheckLinks(name, *q); !s.ok()) return s;
   }
-  return InviteClientTimerD(reinterpret_cast<Queue*>(a->sa_out.inv_completed));
+  return InviteClientTimerD(reinterpret_cast<Queue*>(a->sa_out.inv_completed),
+                            static_cast<nta_agent_t*>(n->nua_nta));
 }
 
 // What outgoing_queue_adjust() does when it lengthens a queue or the queue is empty: the new

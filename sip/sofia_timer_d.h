@@ -44,11 +44,14 @@ class InviteClientTimerD {
   void Set(unsigned timer_d_ms);
   unsigned timer_d_ms() const;       // read back from the queue
   size_t completed_invites() const;  // client INVITE transactions waiting for Timer D now
+  // nua's transaction agent: the one whose layout Find checked.
+  nta_agent_t* agent() const { return agent_; }
 
  private:
   struct Queue;
-  explicit InviteClientTimerD(Queue* queue) : queue_(queue) {}
+  InviteClientTimerD(Queue* queue, nta_agent_t* agent) : queue_(queue), agent_(agent) {}
   Queue* queue_;
+  nta_agent_t* agent_;
 };
 
 }  // namespace trunkroute::sip

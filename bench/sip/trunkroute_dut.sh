@@ -12,6 +12,8 @@
 #                      udp/5060 within 5 s (a build without the edge wired in), the driver falls
 #                      back to tests/sip/sip_edge_harness (config + health + edge, nothing else).
 #   TRUNKROUTE_LOG_LEVEL  default warn for throughput runs, info when DUT_CALLLOG=1
+#   TRUNKROUTE_DUT_CONFIG  the bootstrap config (default bench_config.json next to this file;
+#                      bench_config_shed.json: the same with edge.shed_on_overload)
 #   TRUNKROUTE_DUT_FLAGS  extra trunkrouted flags, word-split (e.g. --sip-sofia-timer-d for
 #                      Sofia's own 32 s Timer D, the before of docs/benchmarks.md's comparison)
 
@@ -19,6 +21,7 @@ DUT_NAME=trunkroute
 TR_DRIVER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TR_REPO=$(cd "$TR_DRIVER_DIR/../.." && pwd)
 TR_BUILD=${TRUNKROUTE_BUILD:-$TR_REPO/build}
+TR_CONFIG=${TRUNKROUTE_DUT_CONFIG:-$TR_DRIVER_DIR/bench_config.json}
 
 dut_start() {
     local out=$1 level
@@ -32,7 +35,7 @@ dut_start() {
         # shellcheck disable=SC2086  # TRUNKROUTE_DUT_FLAGS is word-split on purpose
         "$TR_BUILD/bin/trunkrouted" --data-dir "$out/data" --grpc-listen 127.0.0.1:0 \
             --http-listen 127.0.0.1:19464 --sip-listen 127.0.0.1:5060 \
-            --bootstrap-config "$TR_DRIVER_DIR/bench_config.json" --log-level "$level" \
+            --bootstrap-config "$TR_CONFIG" --log-level "$level" \
             ${TRUNKROUTE_DUT_FLAGS:-} \
             </dev/null >"$DUT_LOG" 2>&1 &
         DUT_PID=$!
@@ -42,7 +45,7 @@ dut_start() {
         log "trunkrouted did not bind udp/5060 (edge not wired in this build?); using sip_edge_harness"
         stop_pid "$DUT_PID"
     fi
-    "$TR_BUILD/tests/sip/sip_edge_harness" --config "$TR_DRIVER_DIR/bench_config.json" \
+    "$TR_BUILD/tests/sip/sip_edge_harness" --config "$TR_CONFIG" \
         --sip-listen 127.0.0.1:5060 --log-level "$level" </dev/null >"$DUT_LOG" 2>&1 &
     DUT_PID=$!
     register_pid "$DUT_PID" dut-trunkroute

@@ -132,5 +132,70 @@ TEST_F(EdgeOverloadTest, RetransmittedInviteOfAnAdmittedCallIsNotANewCall) {
   ExpectNoLeftovers();
 }
 
+// An edge whose detector always says "overloaded" (lag_on 0: any loop lag, even none, is over).
+EdgeOptions AlwaysOverloaded(EdgeObserver* observer) {
+  EdgeOptions options;
+  options.observer = observer;
+  options.overload.lag_on = std::chrono::nanoseconds(0);
+  options.overload.lag_off = std::chrono::nanoseconds(-1);
+  return options;
+}
+
+// While shedding, a new INVITE is refused in nta's default-leg callback (EdgeCore::
+// OnStackRequest), before nua makes a handle or an event of it: 503, Retry-After, the Reason,
+// our To tag, counted as shed like any refusal; no trunk sees it, no handle is left.
+TEST_F(EdgeOverloadTest, WhileOverloadedNewCallsAreRefusedInTheStackWith503AndRetryAfter) {
+  UseSlot(98);
+  ConfigVars v;
+  v.edge = R"("shed_on_overload": true, "retry_after_s": 9)";
+  RejectionCounter observer;
+  StartEdge(Config(v), AlwaysOverloaded(&observer));
+  ASSERT_TRUE(counters().stack_shedding.load()) << "Sofia's default leg was not nua's";
+  ASSERT_TRUE(Eventually([&] { return counters().overloaded.load(); }));
+  constexpr int kCalls = 10;
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml", kCalls);
+  Sipp* dialer = StartDialer("uac_call.xml", kCalls, /*rate=*/20, /*hold_ms=*/100);
+  dialer->Wait(std::chrono::seconds(14));
+
+  const std::string log = dialer->Log();
+  EXPECT_EQ(Count(log, "FINAL;503;SIP;cause=503;text=\"edge overloaded\""), kCalls) << log;
+  EXPECT_EQ(Count(primary->Log(), "INV"), 0);
+  EXPECT_EQ(counters().invites_received.load(), static_cast<uint64_t>(kCalls));
+  EXPECT_EQ(counters().calls_shed_in_stack.load(), static_cast<uint64_t>(kCalls));
+  EXPECT_EQ(counters().calls_shed.load(), static_cast<uint64_t>(kCalls));
+  EXPECT_EQ(counters().calls_rejected.load(), static_cast<uint64_t>(kCalls));
+  EXPECT_EQ(counters().attempts.load(), 0u);
+  EXPECT_EQ(observer.Count("503 overload"), kCalls);
+
+  const std::vector<SipMessage> seen = Trace(dialer);
+  const std::vector<SipMessage> refusals = Responses(seen, /*received=*/true, "INVITE", 503);
+  ASSERT_THAT(refusals, SizeIs(kCalls)) << Describe(seen);
+  for (const SipMessage& r : refusals) {
+    EXPECT_EQ(r.header("Retry-After"), "9") << r.Summary();
+    EXPECT_EQ(r.header("Reason"), "SIP;cause=503;text=\"edge overloaded\"") << r.Summary();
+    EXPECT_THAT(r.header("To"), HasSubstr(";tag=")) << r.Summary();
+  }
+  ExpectNoLeftovers();
+}
+
+// The same detector without edge.shed_on_overload: the callback hands every INVITE to nua and
+// the calls complete (the detector only reports).
+TEST_F(EdgeOverloadTest, OverloadedWithoutShedOnOverloadCallsStillComplete) {
+  UseSlot(99);
+  RejectionCounter observer;
+  StartEdge(Config(ConfigVars{}), AlwaysOverloaded(&observer));
+  ASSERT_TRUE(Eventually([&] { return counters().overloaded.load(); }));
+  constexpr int kCalls = 5;
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml", kCalls);
+  Sipp* dialer = StartDialer("uac_call.xml", kCalls, /*rate=*/20, /*hold_ms=*/100);
+  dialer->Wait(std::chrono::seconds(14));
+  EXPECT_EQ(Count(dialer->Log(), "BYE;OK"), kCalls) << dialer->Log();
+  EXPECT_EQ(Count(primary->Log(), "INV"), kCalls);
+  EXPECT_EQ(counters().calls_shed_in_stack.load(), 0u);
+  EXPECT_EQ(counters().calls_rejected.load(), 0u);
+  EXPECT_EQ(observer.Count("503 overload"), 0);
+  ExpectNoLeftovers();
+}
+
 }  // namespace
 }  // namespace trunkroute::sip::testing
