@@ -9,6 +9,8 @@
 #   LABELS_EXCLUDE  not the tests with a matching label (ctest -LE regex, e.g. 'cluster|soak')
 #   BUILD_DIR       build directory (default ./build, or ./build-asan with SANITIZE=1)
 #   CTEST_ARGS      extra ctest arguments, e.g. CTEST_ARGS="-R config"
+#   DEBUG_INFO=0    build without debug information (-DTRUNKROUTE_DEBUG_INFO=OFF; what CI does).
+#                   Read when BUILD_DIR is first configured, like SANITIZE.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ "${TSA:-0}" == 1 ]]; then
@@ -28,6 +30,7 @@ if [[ "${SANITIZE:-0}" == 1 ]]; then
 else
   BUILD_DIR="${BUILD_DIR:-$REPO_ROOT/build}"
 fi
+[[ "${DEBUG_INFO:-1}" == 0 ]] && cmake_args+=(-DTRUNKROUTE_DEBUG_INFO=OFF)
 configure_build "$BUILD_DIR" "${cmake_args[@]}"
 select=()
 [[ -n "${LABELS:-}" ]] && select+=(-L "$LABELS")
