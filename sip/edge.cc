@@ -558,6 +558,8 @@ int EdgeCore::ShedAtStack(nta_incoming_t* irq, sip_t const* sip) {
   ++activity_;
   std::shared_ptr<const router::RoutingTable> table = config_->Current();
   if (!table->config().edge().shed_on_overload()) return 0;
+  // The detector's admitted fraction: this call is one of those it lets through.
+  if (overload_.AdmitNext()) return 0;
   msg_t* msg = nta_incoming_getrequest(irq);  // a reference of its own
   std::string source = SourceAddress(msg);
   msg_destroy(msg);
@@ -770,9 +772,12 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
        .health = health_,
        // The overload detector always runs (its metrics and log lines); it refuses calls only
        // with edge.shed_on_overload (docs/sip-edge.md "Overload").
+       // While nta's callback is bound (InstallStackShedding), it alone decides which new calls
+       // the overload sheds: a call that reaches nua was admitted there.
        .edge = {.stopping = stopping_,
                 .calls_in_progress = calls_.size(),
-                .overloaded = table->config().edge().shed_on_overload() && overload_.overloaded(),
+                .overloaded = table->config().edge().shed_on_overload() && stack_leg_ == nullptr &&
+                              !overload_.AdmitNext(),
                 .rate_limiter = &rate_limiter_,
                 .now = rate_capped ? clock_->Now() : MonoTime()},
        .entropy = NextEntropy(),
@@ -904,6 +909,7 @@ void EdgeCore::OnOverloadTimer(EdgeCore* core, su_timer_t*, void*) {
 void EdgeCore::SampleOverload() {
   const MonoTime now = clock_->Now();
   OverloadDetector::Sample sample;
+  sample.now = now;
   sample.lag = now - overload_due_;
   if (udp_fd_ >= 0 && !ReadReceiveQueue(udp_fd_, &sample.rx_queued_bytes,
                                         &sample.rx_buffer_bytes)) {
@@ -916,9 +922,14 @@ void EdgeCore::SampleOverload() {
       std::memory_order_relaxed);
   counters_.udp_queue_permille.store(static_cast<uint32_t>(overload_.queue_fill() * 1000.0),
                                      std::memory_order_relaxed);
+  counters_.admit_permille.store(static_cast<uint32_t>(overload_.admit_fraction() * 1000.0),
+                                 std::memory_order_relaxed);
   if (timer_d_.has_value()) {
     counters_.stack_invites_in_timer_d.store(timer_d_->completed_invites(),
                                              std::memory_order_relaxed);
+  }
+  if (options_.observer != nullptr && (changed || ++overload_readings_ % 10 == 0)) {
+    options_.observer->OnOverloadReading(overload_.reading());
   }
   if (changed) {
     const std::string lag_ms = std::to_string(
@@ -928,7 +939,9 @@ void EdgeCore::SampleOverload() {
     if (overload_.overloaded()) {
       counters_.overload_onsets.fetch_add(1, std::memory_order_relaxed);
       shed_at_onset_ = shed;
-      LogWarn("sip edge overloaded: new calls get 503 with Retry-After",
+      const bool shedding = config_->Current()->config().edge().shed_on_overload();
+      LogWarn(shedding ? "sip edge overloaded: the excess of new calls gets 503 with Retry-After"
+                       : "sip edge overloaded: not shedding (edge.shed_on_overload is off)",
               {{"cause", std::string(overload_.cause())},
                {"loop_lag_ms", lag_ms},
                {"udp_queue_pct", queue_pct},

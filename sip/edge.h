@@ -43,6 +43,8 @@ class EdgeObserver : public router::DecisionObserver {
   // The edge answered an INVITE itself, before or instead of any trunk attempt: one of the
   // (status, reason) pairs of kEdgeRejectionSeries (sip/edge_rejections.h).
   virtual void OnRejected(int /*status*/, std::string_view /*reason*/) {}
+  // The overload detector's reading (sip/overload.h), every 100 ms and at each change of state.
+  virtual void OnOverloadReading(const OverloadReading& /*reading*/) {}
 };
 
 // Listen settings (from flags; everything a call needs comes from the config snapshot).
@@ -96,6 +98,7 @@ struct EdgeCounters {
   std::atomic<bool> overloaded{false};            // the detector's verdict now
   std::atomic<int64_t> loop_lag_us{0};            // the SIP thread's smoothed loop lag
   std::atomic<uint32_t> udp_queue_permille{0};    // UDP receive queue, ‰ of its buffer
+  std::atomic<uint32_t> admit_permille{1000};     // the detector's admitted fraction of new calls, ‰
   std::atomic<uint64_t> calls_answered{0};        // a trunk's 2xx relayed to the caller
   std::atomic<uint64_t> calls_failed{0};          // attempts made, caller got a final ≥ 300
   std::atomic<uint64_t> attempts{0};              // INVITEs sent to trunks (auth re-sends excluded)

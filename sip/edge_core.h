@@ -214,6 +214,7 @@ class EdgeCore {
   su_timer_t* overload_timer_ = nullptr;
   MonoTime overload_due_{};
   int udp_fd_ = -1;  // the UDP listen socket (owned by Sofia), for its receive queue
+  uint32_t overload_readings_ = 0;  // samples since start (the observer hears every tenth)
   uint64_t shed_at_onset_ = 0;  // counters_.calls_shed when the current overload began
   // TLS (sip/sofia_tls.h): what the hooks enforce on this stack's connections, and the
   // handshakes towards trunks that failed lately (by TlsPeerKey).

@@ -64,26 +64,74 @@ void CallRateLimiter::PruneIdle(MonoTime now) {
   prune_at_ = std::max<size_t>(1024, per_source_.size() * 2);
 }
 
+void OverloadDetector::Onset(MonoTime now, std::string_view cause) {
+  overloaded_ = true;
+  cause_ = cause;
+  admit_ = std::max(options_.admit_min, options_.admit_decrease);
+  credit_ = 0;
+  // The onset is this window's decision: the next cut waits a whole window of its own.
+  window_start_ = now;
+  window_min_ = queue_fill_;
+  window_hard_ = false;
+}
+
 bool OverloadDetector::Observe(const Sample& sample) {
   const double lag = static_cast<double>(std::max<int64_t>(0, sample.lag.count()));
   lag_ns_ += options_.lag_weight * (lag - lag_ns_);
   queue_fill_ = sample.rx_buffer_bytes > 0 ? static_cast<double>(sample.rx_queued_bytes) /
                                                  static_cast<double>(sample.rx_buffer_bytes)
                                            : 0.0;
-  const double lag_on = static_cast<double>(options_.lag_on.count());
-  const double lag_off = static_cast<double>(options_.lag_off.count());
+  if (!started_) {
+    started_ = true;
+    window_start_ = sample.now;
+    window_min_ = queue_fill_;
+  }
+  window_min_ = std::min(window_min_, queue_fill_);
+  const bool hard = queue_fill_ >= options_.queue_hard;
+  window_hard_ = window_hard_ || hard;
+  const bool lag_high = lag_ns_ >= static_cast<double>(options_.lag_on.count());
   const bool was = overloaded_;
-  if (queue_fill_ >= options_.queue_on) {
-    overloaded_ = true;
-    cause_ = "queue";
-  } else if (lag_ns_ >= lag_on) {
-    overloaded_ = true;
-    cause_ = "lag";
-  } else if (overloaded_ && queue_fill_ <= options_.queue_off && lag_ns_ <= lag_off) {
-    overloaded_ = false;
-    cause_ = "";
+
+  // Onsets that need no whole window: a loop already late (smoothed), a queue about to drop.
+  if (!overloaded_ && (hard || lag_high)) {
+    Onset(sample.now, hard ? "queue" : "lag");
+    return true;
+  }
+  if (sample.now - window_start_ < options_.window) return false;
+
+  standing_fill_ = window_min_;
+  const bool queue_high = standing_fill_ >= options_.queue_on || window_hard_;
+  const bool low = standing_fill_ <= options_.queue_off && !window_hard_ &&
+                   lag_ns_ <= static_cast<double>(options_.lag_off.count());
+  window_start_ = sample.now;
+  window_min_ = queue_fill_;
+  window_hard_ = false;
+  if (queue_high || lag_high) {
+    if (!overloaded_) {
+      Onset(sample.now, queue_high ? "queue" : "lag");
+    } else {
+      cause_ = queue_high ? "queue" : "lag";
+      admit_ = std::max(options_.admit_min, admit_ * options_.admit_decrease);
+    }
+  } else if (overloaded_ && low) {
+    admit_ = std::min(1.0, admit_ + options_.admit_increase);
+    if (admit_ >= 1.0 - 1e-9) {
+      admit_ = 1.0;
+      overloaded_ = false;
+      cause_ = "";
+    }
   }
   return overloaded_ != was;
+}
+
+bool OverloadDetector::AdmitNext() {
+  if (!overloaded_) return true;
+  credit_ += admit_;
+  if (credit_ >= 1.0 - 1e-9) {
+    credit_ = std::max(0.0, credit_ - 1.0);
+    return true;
+  }
+  return false;
 }
 
 }  // namespace trunkroute::sip

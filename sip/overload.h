@@ -65,23 +65,41 @@ class CallRateLimiter {
   size_t prune_at_ = 1024;
 };
 
-// When the edge takes no new calls because the SIP thread cannot keep up. Two signals, both
-// leading the collapse (they grow before datagrams are dropped and INVITEs retransmitted):
-//  - the UDP receive queue: bytes waiting in the SIP socket, as a fraction of its buffer. The
-//    queue is already the integral of (arrivals − what the thread serves), so it is used raw;
+// When, and how many, new calls the edge refuses because the SIP thread cannot keep up.
+// Two signals, both leading the collapse (they grow before datagrams are dropped and INVITEs
+// retransmitted):
+//  - the standing UDP receive queue: the smallest fill of the SIP socket's receive buffer seen
+//    over each `window` (CoDel's insight, on bytes). A burst the thread works off within the
+//    window leaves a minimum near zero; a thread that cannot keep up keeps a queue through the
+//    whole window. A fill at `queue_hard` (datagrams about to be dropped) counts at once;
 //  - the loop lag: how late the SIP thread's own periodic timer fires (a step that ran long, a
 //    burst of timers), smoothed (EWMA).
-// Overloaded when either is at or above its "on" level; back to normal when both are at or
-// below their "off" levels (hysteresis: no flapping around one threshold).
+// Overloaded when either is high. While overloaded the detector admits a fraction of the new
+// calls, AIMD over windows: the fraction is cut by `admit_decrease` at the onset and at every
+// window in which a signal is still high, and raised by `admit_increase` at every window in
+// which both are low; it is back to normal when the fraction is back at 1. In between (a signal
+// between its "off" and "on" levels) the fraction holds. So the edge refuses the excess, not
+// every call while a queue lasts (all-or-nothing refused up to half the calls at 1.5x the load
+// the unshedding edge carries: docs/benchmarks.md "Overload").
 struct OverloadOptions {
-  double queue_on = 0.25;   // fraction of the receive buffer
-  // Close below "on": while shedding, the refusals themselves keep some queue, and an "off" level
-  // the shedding edge cannot reach would refuse every call for seconds (measured: 3 % of calls
-  // completed at 2,000 calls/s offered with 5 %).
-  double queue_off = 0.15;
+  Duration window = milliseconds(100);
+  double queue_on = 0.25;   // standing fill (the window's minimum), fraction of the buffer
+  double queue_off = 0.15;  // standing fill at or below which the queue counts as low
+  double queue_hard = 0.75;  // an instantaneous fill at which the queue is high at once
   Duration lag_on = milliseconds(50);
   Duration lag_off = milliseconds(20);
   double lag_weight = 0.25;  // EWMA weight of each new lag sample
+  double admit_decrease = 0.7;  // the admitted fraction is multiplied by this
+  double admit_increase = 0.05;  // ... or raised by this, once per window
+  double admit_min = 0.05;       // never below (a trickle keeps measuring what the edge can do)
+};
+
+// What the detector says now, for metrics.
+struct OverloadReading {
+  bool overloaded = false;
+  double admit_fraction = 1.0;
+  Duration smoothed_lag{};
+  double standing_fill = 0;
 };
 
 class OverloadDetector {
@@ -90,24 +108,45 @@ class OverloadDetector {
   explicit OverloadDetector(const OverloadOptions& options) : options_(options) {}
 
   struct Sample {
+    MonoTime now{};
     Duration lag{};                // lateness of the periodic timer (negative counts as 0)
     uint64_t rx_queued_bytes = 0;  // bytes waiting in the UDP receive queue
     uint64_t rx_buffer_bytes = 0;  // the queue's capacity; 0 = not known (queue not used)
   };
-  // One measurement; true when it changed the state.
+  // One measurement; true when it changed the state (overloaded or not).
   bool Observe(const Sample& sample);
 
+  // For each new call while overloaded: false for the calls beyond the admitted fraction (spread
+  // evenly: with 0.7, 7 of every 10). Always true while not overloaded.
+  bool AdmitNext();
+
   bool overloaded() const { return overloaded_; }
+  // The fraction of new calls admitted (1 while not overloaded).
+  double admit_fraction() const { return admit_; }
   Duration smoothed_lag() const { return Duration(static_cast<int64_t>(lag_ns_)); }
-  double queue_fill() const { return queue_fill_; }
+  double queue_fill() const { return queue_fill_; }        // the last sample's
+  double standing_fill() const { return standing_fill_; }  // the last whole window's minimum
   // What holds the edge overloaded ("queue", "lag"), or "" when it is not.
   std::string_view cause() const { return cause_; }
+  OverloadReading reading() const {
+    return {.overloaded = overloaded_, .admit_fraction = admit_, .smoothed_lag = smoothed_lag(),
+            .standing_fill = standing_fill_};
+  }
 
  private:
+  void Onset(MonoTime now, std::string_view cause);
+
   OverloadOptions options_;
   bool overloaded_ = false;
+  double admit_ = 1.0;
+  double credit_ = 0;
   double lag_ns_ = 0;
   double queue_fill_ = 0;
+  double standing_fill_ = 0;
+  bool started_ = false;
+  MonoTime window_start_{};
+  double window_min_ = 0;
+  bool window_hard_ = false;  // a fill at queue_hard seen in this window
   std::string_view cause_;
 };
 

@@ -138,6 +138,9 @@ EdgeOptions AlwaysOverloaded(EdgeObserver* observer) {
   options.observer = observer;
   options.overload.lag_on = std::chrono::nanoseconds(0);
   options.overload.lag_off = std::chrono::nanoseconds(-1);
+  // ... and admits no new call at all (the admitted fraction cut to 0 at the onset).
+  options.overload.admit_decrease = 0;
+  options.overload.admit_min = 0;
   return options;
 }
 
@@ -175,6 +178,34 @@ TEST_F(EdgeOverloadTest, WhileOverloadedNewCallsAreRefusedInTheStackWith503AndRe
     EXPECT_EQ(r.header("Reason"), "SIP;cause=503;text=\"edge overloaded\"") << r.Summary();
     EXPECT_THAT(r.header("To"), HasSubstr(";tag=")) << r.Summary();
   }
+  ExpectNoLeftovers();
+}
+
+// Overloaded with the admitted fraction held at one half: every other new call is refused in nta,
+// the others go through nua to the trunk and complete (the detector refuses the excess, not
+// every call while overloaded).
+TEST_F(EdgeOverloadTest, WhileOverloadedTheAdmittedFractionOfNewCallsCompletes) {
+  UseSlot(108);
+  ConfigVars v;
+  v.edge = R"("shed_on_overload": true)";
+  RejectionCounter observer;
+  EdgeOptions options = AlwaysOverloaded(&observer);
+  options.overload.admit_decrease = 0.5;
+  options.overload.admit_min = 0.5;
+  StartEdge(Config(v), options);
+  ASSERT_TRUE(Eventually([&] { return counters().overloaded.load(); }));
+  ASSERT_TRUE(counters().stack_shedding.load()) << "Sofia's default leg was not nua's";
+  constexpr int kCalls = 10;
+  Sipp* primary = StartTrunk("primary", primary_port(), "uas_answer.xml", kCalls / 2);
+  Sipp* dialer = StartDialer("uac_call.xml", kCalls, /*rate=*/20, /*hold_ms=*/100);
+  dialer->Wait(std::chrono::seconds(14));
+  const std::string log = dialer->Log();
+  EXPECT_EQ(Count(log, "FINAL;503;SIP;cause=503;text=\"edge overloaded\""), kCalls / 2) << log;
+  EXPECT_EQ(Count(log, "BYE;OK"), kCalls / 2) << log;
+  EXPECT_EQ(Count(primary->Log(), "INV"), kCalls / 2);
+  EXPECT_EQ(counters().calls_shed_in_stack.load(), static_cast<uint64_t>(kCalls / 2));
+  EXPECT_EQ(counters().admit_permille.load(), 500u);
+  EXPECT_EQ(observer.Count("503 overload"), kCalls / 2);
   ExpectNoLeftovers();
 }
 

@@ -122,76 +122,158 @@ TEST(CallRateLimiterTest, AChangedCapStartsAfresh) {
   EXPECT_EQ(limiter.Admit("a", 1000, 0, kT0), CallRateLimiter::Verdict::kAdmit);
 }
 
-OverloadDetector::Sample Queue(uint64_t queued, uint64_t buffer = 1000) {
-  return {.lag = Duration(0), .rx_queued_bytes = queued, .rx_buffer_bytes = buffer};
-}
-OverloadDetector::Sample Lag(Duration lag) { return {.lag = lag}; }
+// A detector fed one sample every 10 ms from kT0 (the edge's sampling period).
+class Feed {
+ public:
+  explicit Feed(OverloadOptions options = {}) : d(options) {}
+  // `n` samples of the same queue fill (per mille of a 1,000-byte buffer) and lag; true if any
+  // of them changed the state.
+  bool Queue(uint64_t permille, int n = 1, Duration lag = Duration(0)) {
+    bool changed = false;
+    for (int i = 0; i < n; ++i) {
+      changed = d.Observe({.now = now, .lag = lag, .rx_queued_bytes = permille,
+                           .rx_buffer_bytes = 1000}) || changed;
+      now += milliseconds(10);
+    }
+    return changed;
+  }
+  bool Lag(Duration lag, int n = 1) { return Queue(0, n, lag); }
+  // Of the next `n` new calls, how many are admitted.
+  int Admitted(int n) {
+    int admitted = 0;
+    for (int i = 0; i < n; ++i) admitted += d.AdmitNext() ? 1 : 0;
+    return admitted;
+  }
 
-TEST(OverloadDetectorTest, QueueAboveItsOnLevelIsOverloadAtOnce) {
   OverloadDetector d;
-  EXPECT_FALSE(d.Observe(Queue(249)));
-  EXPECT_FALSE(d.overloaded());
-  EXPECT_TRUE(d.Observe(Queue(250)));
-  EXPECT_TRUE(d.overloaded());
-  EXPECT_EQ(d.cause(), "queue");
-  EXPECT_DOUBLE_EQ(d.queue_fill(), 0.25);
+  MonoTime now = kT0;
+};
+
+TEST(OverloadDetectorTest, ABurstWorkedOffWithinTheWindowIsNotOverload) {
+  Feed f;
+  // 60 % full for 50 ms, then drained: the window's minimum is 0.
+  EXPECT_FALSE(f.Queue(600, 5));
+  EXPECT_FALSE(f.Queue(0, 20));
+  EXPECT_FALSE(f.d.overloaded());
+  EXPECT_EQ(f.d.standing_fill(), 0.0);
+  EXPECT_EQ(f.Admitted(10), 10);
 }
 
-TEST(OverloadDetectorTest, HysteresisHoldsUntilTheQueueHasDrained) {
-  OverloadDetector d;
-  d.Observe(Queue(400));
-  ASSERT_TRUE(d.overloaded());
-  // Below "on" but above "off": still shedding (no flapping around one threshold).
-  EXPECT_FALSE(d.Observe(Queue(200)));
-  EXPECT_FALSE(d.Observe(Queue(151)));
-  EXPECT_TRUE(d.overloaded());
-  EXPECT_TRUE(d.Observe(Queue(150)));
-  EXPECT_FALSE(d.overloaded());
-  EXPECT_EQ(d.cause(), "");
+TEST(OverloadDetectorTest, AQueueStandingAWholeWindowIsOverloadAndSomeCallsAreRefused) {
+  Feed f;
+  // 25 % for ten samples: the window (kT0 .. +100 ms) closes at the eleventh.
+  EXPECT_FALSE(f.Queue(250, 10));
+  EXPECT_TRUE(f.Queue(250));
+  EXPECT_TRUE(f.d.overloaded());
+  EXPECT_EQ(f.d.cause(), "queue");
+  EXPECT_DOUBLE_EQ(f.d.standing_fill(), 0.25);
+  EXPECT_DOUBLE_EQ(f.d.admit_fraction(), 0.7);
+  // 7 of every 10 new calls are admitted, spread out (not the first 7).
+  EXPECT_FALSE(f.d.AdmitNext());
+  EXPECT_EQ(f.Admitted(9) + 0, 7);
+}
+
+TEST(OverloadDetectorTest, OneSampleBelowTheLevelInAWindowMeansNoStandingQueue) {
+  Feed f;
+  f.Queue(400, 5);
+  f.Queue(240);  // the thread caught up for a moment
+  f.Queue(400, 5);
+  EXPECT_FALSE(f.d.overloaded());
+  EXPECT_DOUBLE_EQ(f.d.standing_fill(), 0.24);
+}
+
+TEST(OverloadDetectorTest, AQueueAboutToOverflowIsOverloadAtOnce) {
+  Feed f;
+  EXPECT_FALSE(f.Queue(749));
+  EXPECT_TRUE(f.Queue(750));
+  EXPECT_TRUE(f.d.overloaded());
+  EXPECT_EQ(f.d.cause(), "queue");
+}
+
+TEST(OverloadDetectorTest, TheAdmittedFractionIsCutPerWindowWhileTheQueueStandsDownToItsFloor) {
+  Feed f;
+  f.Queue(300, 11);
+  ASSERT_TRUE(f.d.overloaded());
+  ASSERT_DOUBLE_EQ(f.d.admit_fraction(), 0.7);
+  f.Queue(300, 10);  // one more whole window
+  EXPECT_DOUBLE_EQ(f.d.admit_fraction(), 0.49);
+  f.Queue(300, 10);
+  EXPECT_NEAR(f.d.admit_fraction(), 0.343, 1e-9);
+  f.Queue(300, 200);
+  EXPECT_DOUBLE_EQ(f.d.admit_fraction(), 0.05) << "the floor";
+  EXPECT_EQ(f.Admitted(100), 5);
+}
+
+TEST(OverloadDetectorTest, BetweenTheLevelsTheFractionHoldsThenRisesBackToNormal) {
+  Feed f;
+  f.Queue(300, 21);
+  ASSERT_DOUBLE_EQ(f.d.admit_fraction(), 0.49);
+  // Standing at 20 %: below "on", above "off": neither cut nor raised.
+  f.Queue(200, 50);
+  EXPECT_DOUBLE_EQ(f.d.admit_fraction(), 0.49);
+  EXPECT_TRUE(f.d.overloaded());
+  // Drained: +0.05 per window, normal again at 1 (11 windows from 0.49).
+  int windows = 0;
+  while (f.d.overloaded() && windows < 100) {
+    f.Queue(0, 10);
+    ++windows;
+  }
+  EXPECT_FALSE(f.d.overloaded());
+  EXPECT_EQ(windows, 11);
+  EXPECT_EQ(f.d.cause(), "");
+  EXPECT_EQ(f.d.admit_fraction(), 1.0);
+  EXPECT_EQ(f.Admitted(10), 10);
 }
 
 TEST(OverloadDetectorTest, LagIsSmoothedSoOneLateTickIsNotOverload) {
-  OverloadDetector d;
+  Feed f;
   // One tick 100 ms late among punctual ones: smoothed to 25 ms, below the 50 ms "on" level.
-  EXPECT_FALSE(d.Observe(Lag(milliseconds(100))));
-  EXPECT_FALSE(d.overloaded());
-  EXPECT_EQ(d.smoothed_lag(), milliseconds(25));
-  // A loop that stays late is overload within a few ticks.
+  EXPECT_FALSE(f.Lag(milliseconds(100)));
+  EXPECT_FALSE(f.d.overloaded());
+  EXPECT_EQ(f.d.smoothed_lag(), milliseconds(25));
+  // A loop that stays late is overload within a few ticks, without waiting for a window.
   int ticks = 1;
-  while (!d.overloaded() && ticks < 10) {
-    d.Observe(Lag(milliseconds(100)));
+  while (!f.d.overloaded() && ticks < 10) {
+    f.Lag(milliseconds(100));
     ++ticks;
   }
-  EXPECT_TRUE(d.overloaded());
+  EXPECT_TRUE(f.d.overloaded());
   EXPECT_EQ(ticks, 3) << "EWMA 0.25: 25, 43.75, 57.8 ms";
-  EXPECT_EQ(d.cause(), "lag");
-  // Back to punctual: normal once the smoothed lag is down to 20 ms.
-  int punctual = 0;
-  while (d.overloaded() && punctual < 50) {
-    d.Observe(Lag(Duration(0)));
-    ++punctual;
-  }
-  EXPECT_FALSE(d.overloaded());
-  EXPECT_EQ(punctual, 4) << "57.8 × 0.75^3 = 24.4, × 0.75^4 = 18.3 ms";
+  EXPECT_EQ(f.d.cause(), "lag");
+  // Punctual again: the fraction rises only in windows whose smoothed lag is down to 20 ms.
+  f.Lag(Duration(0), 5);
+  EXPECT_LE(f.d.smoothed_lag(), milliseconds(20));
+  EXPECT_TRUE(f.d.overloaded());
+  f.Lag(Duration(0), 70);
+  EXPECT_FALSE(f.d.overloaded());
 }
 
 TEST(OverloadDetectorTest, EarlyTicksAndAnUnknownQueueCountAsNothing) {
-  OverloadDetector d;
-  EXPECT_FALSE(d.Observe(Lag(-milliseconds(500))));
-  EXPECT_EQ(d.smoothed_lag(), Duration(0));
-  EXPECT_FALSE(d.Observe(Queue(5000, /*buffer=*/0)));
-  EXPECT_EQ(d.queue_fill(), 0.0);
-  EXPECT_FALSE(d.overloaded());
+  Feed f;
+  EXPECT_FALSE(f.Lag(-milliseconds(500)));
+  EXPECT_EQ(f.d.smoothed_lag(), Duration(0));
+  EXPECT_FALSE(f.d.Observe({.now = f.now, .rx_queued_bytes = 5000, .rx_buffer_bytes = 0}));
+  EXPECT_EQ(f.d.queue_fill(), 0.0);
+  EXPECT_FALSE(f.d.overloaded());
 }
 
-TEST(OverloadDetectorTest, BothSignalsMustBeLowToLeave) {
-  OverloadDetector d;
-  d.Observe({.lag = milliseconds(400), .rx_queued_bytes = 0, .rx_buffer_bytes = 1000});
-  ASSERT_TRUE(d.overloaded());
-  ASSERT_EQ(d.cause(), "lag");
-  // The queue is empty but the loop is still late: stay.
-  for (int i = 0; i < 2; ++i) d.Observe(Queue(0));
-  EXPECT_TRUE(d.overloaded());
+TEST(OverloadDetectorTest, BothSignalsMustBeLowForTheFractionToRise) {
+  Feed f;
+  f.Queue(0, 3, milliseconds(400));
+  ASSERT_TRUE(f.d.overloaded());
+  ASSERT_EQ(f.d.cause(), "lag");
+  const double at_onset = f.d.admit_fraction();
+  // The queue is empty but the loop is still late: cut, not raised.
+  f.Queue(0, 10, milliseconds(400));
+  EXPECT_TRUE(f.d.overloaded());
+  EXPECT_LT(f.d.admit_fraction(), at_onset);
+}
+
+TEST(OverloadDetectorTest, AFractionOfZeroRefusesEveryCall) {
+  Feed f({.admit_decrease = 0, .admit_min = 0});
+  f.Queue(800);
+  ASSERT_TRUE(f.d.overloaded());
+  EXPECT_EQ(f.Admitted(50), 0);
 }
 
 }  // namespace
