@@ -46,6 +46,7 @@ class MetricsBridge final : public sip::EdgeObserver,
   void OnPostDialDelay(std::string_view trunk_id, Duration delay) override;
   void OnActiveCalls(std::string_view trunk_id, int delta) override;
   void OnRejected(int status, std::string_view reason) override;
+  void OnOverloadReading(const sip::OverloadReading& reading) override;
   // server::RpcObserver.
   void OnRpcDone(std::string_view method, grpc::StatusCode code) override;
   // cluster::ClusterObserver (cluster threads; rare events, so no per-thread cache).

@@ -132,6 +132,24 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
                     "INVITEs the SIP edge answered itself, by SIP status code and reason.",
                     {"code", "reason"}),
        &edge_rejections);
+  take(r.AddGauge("trunkroute_edge_overloaded",
+                  "1 while the SIP edge's overload detector finds the SIP thread unable to keep "
+                  "up, else 0.",
+                  {}),
+       &edge_overloaded);
+  take(r.AddGauge("trunkroute_edge_admitted_ratio",
+                  "Fraction of new calls the overloaded SIP edge admits (1 while not "
+                  "overloaded); with edge.shed_on_overload the rest get 503.",
+                  {}),
+       &edge_admitted_ratio);
+  take(r.AddGauge("trunkroute_edge_loop_lag_seconds",
+                  "How late the SIP thread's periodic timer fires, smoothed.", {}),
+       &edge_loop_lag);
+  take(r.AddGauge("trunkroute_edge_udp_queue_ratio",
+                  "Standing fill of the SIP socket's UDP receive buffer (the smallest over the "
+                  "last 100 ms), 0 to 1.",
+                  {}),
+       &edge_udp_queue);
   // Clustered mode (docs/cluster.md). Present in every mode; only etcd mode moves them.
   take(r.AddGauge("trunkroute_config_source",
                   "Where the serving config comes from: 1 for the current source (file, etcd or "
@@ -195,6 +213,10 @@ absl::Status TrunkrouteMetrics::Register(std::string_view version) {
   config_cas_conflicts->WithLabels({});
   config_rejected->WithLabels({});
   health_state_write_failures->WithLabels({});
+  edge_overloaded->WithLabels({})->Set(0);
+  edge_admitted_ratio->WithLabels({})->Set(1);
+  edge_loop_lag->WithLabels({})->Set(0);
+  edge_udp_queue->WithLabels({})->Set(0);
   // Every answer the edge can give itself exists from the start, at 0: a panel shows 0 rather
   // than "No data", and increase() sees the first rejection of each kind.
   for (const sip::RejectionSeries& rejection : sip::kEdgeRejectionSeries) {

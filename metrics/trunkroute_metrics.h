@@ -117,6 +117,14 @@ class TrunkrouteMetrics {
   CounterFamily* tls_failures = nullptr;
   // trunkroute_edge_rejections_total{code,reason}: INVITEs the edge answered itself.
   CounterFamily* edge_rejections = nullptr;
+  // The SIP edge's overload detector (sip/overload.h), updated every 100 ms:
+  // trunkroute_edge_overloaded (1 while overloaded), trunkroute_edge_admitted_ratio (the fraction
+  // of new calls admitted, 1 while not overloaded), trunkroute_edge_loop_lag_seconds (smoothed),
+  // trunkroute_edge_udp_queue_ratio (standing fill of the SIP socket's receive buffer).
+  GaugeFamily* edge_overloaded = nullptr;
+  GaugeFamily* edge_admitted_ratio = nullptr;
+  GaugeFamily* edge_loop_lag = nullptr;
+  GaugeFamily* edge_udp_queue = nullptr;
   // Clustered mode: trunkroute_config_source{source} (1 for file|etcd|cache, 0 for the others),
   // trunkroute_etcd_up, trunkroute_config_propagation_seconds,
   // trunkroute_config_cas_conflicts_total, trunkroute_config_rejected_total,

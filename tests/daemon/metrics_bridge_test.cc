@@ -2,6 +2,7 @@
 // trunkroute_ series, alone and behind a real gRPC server on loopback.
 #include "daemon/metrics_bridge.h"
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -105,6 +106,23 @@ TEST_F(MetricsBridgeTest, EdgeHooksFeedFailoversPostDialDelayAndActiveCalls) {
   EXPECT_EQ(SeriesValue(text, R"(trunkroute_post_dial_delay_seconds_count{trunk="backup"})"), "1");
   EXPECT_EQ(SeriesValue(text, R"(trunkroute_post_dial_delay_seconds_sum{trunk="backup"})"), "0.25");
   EXPECT_EQ(SeriesValue(text, R"(trunkroute_active_calls{trunk="backup"})"), "1");
+}
+
+TEST_F(MetricsBridgeTest, OverloadReadingsSetTheEdgeGauges) {
+  std::string text = Scrape();
+  EXPECT_EQ(SeriesValue(text, "trunkroute_edge_overloaded"), "0");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_edge_admitted_ratio"), "1");
+  bridge_->OnOverloadReading({.overloaded = true,
+                              .admit_fraction = 0.49,
+                              .smoothed_lag = std::chrono::milliseconds(12),
+                              .standing_fill = 0.3});
+  text = Scrape();
+  EXPECT_EQ(SeriesValue(text, "trunkroute_edge_overloaded"), "1");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_edge_admitted_ratio"), "0.49");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_edge_loop_lag_seconds"), "0.012");
+  EXPECT_EQ(SeriesValue(text, "trunkroute_edge_udp_queue_ratio"), "0.3");
+  bridge_->OnOverloadReading({});
+  EXPECT_EQ(SeriesValue(Scrape(), "trunkroute_edge_overloaded"), "0");
 }
 
 TEST_F(MetricsBridgeTest, RpcRequestsByMethodAndCodeName) {

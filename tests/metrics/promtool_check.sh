@@ -24,6 +24,8 @@ families=(
   trunkroute_post_dial_delay_seconds trunkroute_active_calls trunkroute_config_version
   trunkroute_config_last_apply_timestamp_seconds trunkroute_grpc_requests_total
   trunkroute_http_requests_total trunkroute_auth_failures_total trunkroute_edge_rejections_total
+  trunkroute_edge_overloaded trunkroute_edge_admitted_ratio trunkroute_edge_loop_lag_seconds
+  trunkroute_edge_udp_queue_ratio
   trunkroute_build_info
 )
 status=0
