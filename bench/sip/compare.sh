@@ -5,12 +5,15 @@
 #       rate asked for is the rate measured, past capacity too),
 #   S3  a primary that dies (S3_MODE=kill) and one that goes silent (S3_MODE=stop),
 # for both devices, REPEATS times, alternating them in one session (kamailio, trunkroute, then
-# trunkroute, kamailio, …) so that machine noise falls on both alike. Writes every run under
-# OUT and the table docs/benchmarks.md shows to OUT/table.md.
+# trunkroute, kamailio, …; with more devices the order rotates by one each repetition) so that
+# machine noise falls on all alike. Writes every run under OUT and the table docs/benchmarks.md
+# shows to OUT/table.md.
 #
 #   TRUNKROUTE_BUILD=build REPEATS=3 bench/sip/compare.sh
 #
-# Knobs: REPEATS (3), S1_RATES, S4_RATES, S4_SECS (15), SCENARIOS ("S1 S4 S3"), KAM_CHILDREN (4),
+# Knobs: REPEATS (3), DUTS ("kamailio trunkroute"; trunkroute-shed is trunkroute with
+# bench_config_shed.json, edge.shed_on_overload on), S1_RATES, S4_RATES, S4_SECS (15),
+# SCENARIOS ("S1 S4 S3"), KAM_CHILDREN (4),
 # KAM_SHM_MB (512: large enough not to fail at 4,000 calls/s), BENCH (../shared/bench),
 # OUT (/tmp/trunkroute-compare-<time>). Needs: kamailio, sip-tester, python3.
 set -u
@@ -18,7 +21,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 BENCH=${BENCH:-$repo/../shared/bench}
 [ -x "$BENCH/run.sh" ] || { echo "no benchmark harness at $BENCH (set BENCH)" >&2; exit 2; }
-command -v kamailio >/dev/null || { echo "kamailio is not installed (apt-get install kamailio)" >&2; exit 2; }
+DUTS=${DUTS:-"kamailio trunkroute"}
+case " $DUTS " in
+  *" kamailio "*) command -v kamailio >/dev/null ||
+                    { echo "kamailio is not installed (apt-get install kamailio)" >&2; exit 2; } ;;
+esac
 export TRUNKROUTE_BUILD=${TRUNKROUTE_BUILD:-$repo/build}
 [ -x "$TRUNKROUTE_BUILD/bin/trunkrouted" ] || { echo "no $TRUNKROUTE_BUILD/bin/trunkrouted" >&2; exit 2; }
 REPEATS=${REPEATS:-3}
@@ -35,7 +42,13 @@ run() {  # run DUT REP SCENARIO [ENV...]
   local dut=$1 rep=$2 sc=$3 tag=$4
   shift 4
   local driver=kamailio
-  [ "$dut" = trunkroute ] && driver=$here/trunkroute_dut.sh
+  case $dut in
+    trunkroute) driver=$here/trunkroute_dut.sh ;;
+    trunkroute-shed) driver=$here/trunkroute_dut.sh
+                     set -- "$@" TRUNKROUTE_DUT_CONFIG="$here/bench_config_shed.json" ;;
+    kamailio) ;;
+    *) echo "unknown device $dut (DUTS: kamailio trunkroute trunkroute-shed)" >&2; exit 2 ;;
+  esac
   local dir="$OUT/$dut/rep$rep/$tag"
   mkdir -p "$dir"
   echo "$(date +%T) $dut rep$rep $tag (load $(cut -d' ' -f1 /proc/loadavg))" | tee -a "$OUT/session.txt"
@@ -44,10 +57,12 @@ run() {  # run DUT REP SCENARIO [ENV...]
   sed "s/^/$dut rep=$rep tag=$tag | /" "$dir"/*/lines.txt >>"$OUT/all.lines" 2>/dev/null
 }
 
+read -r -a duts <<<"$DUTS"
 for rep in $(seq "$REPEATS"); do
-  order="kamailio trunkroute"
-  [ $((rep % 2)) = 0 ] && order="trunkroute kamailio"
-  for dut in $order; do
+  # Rotate the order by one each repetition (two devices: A B, then B A).
+  order=()
+  for i in "${!duts[@]}"; do order+=("${duts[$(( (i + rep - 1) % ${#duts[@]} ))]}"); done
+  for dut in "${order[@]}"; do
     for sc in $SCENARIOS; do
       case $sc in
         # One run per burst rate: the harness stops S1 at its first failing step, and every

@@ -8,7 +8,8 @@ import re
 import statistics
 import sys
 
-DUTS = ("trunkroute", "kamailio")
+# Column order; a device compare.sh did not run (DUTS) is left out.
+KNOWN_DUTS = ("trunkroute", "trunkroute-shed", "kamailio")
 
 
 def kv(text):
@@ -57,6 +58,10 @@ def main(path):
                 continue
             for k in ("ok_pct", "p99", "p50", "DUT_cpu", "DUT_pss_sum", "retrans"):
                 data[(tag, k)][dut].append(f.get(k))
+            if tag.startswith("S4-") and f.get("ok_pct") is not None:
+                # Goodput: calls completed per second of the rate offered.
+                offered = float(re.sub(r"\D", "", tag) or 0)
+                data[(tag, "goodput")][dut].append(offered * f["ok_pct"] / 100.0)
         elif tag.startswith("S3-"):
             if "calls_total" not in body:
                 continue
@@ -67,10 +72,12 @@ def main(path):
             data[(tag, "normal_again")][dut].append(f.get("normal_again_after_kill_s"))
 
     rows = []
+    seen = {dut for per_dut in data.values() for dut in per_dut}
+    duts = [d for d in KNOWN_DUTS if d in seen] + sorted(seen - set(KNOWN_DUTS))
 
     def row(label, key, nd=1):
         if key in data:
-            rows.append((label, [cell(data[key][d], nd) for d in DUTS]))
+            rows.append((label, [cell(data[key][d], nd) for d in duts]))
 
     tags = sorted({k[0] for k in data}, key=lambda t: (t.split("-")[0], float(re.sub(r"\D", "", t) or 0)))
     for tag in tags:
@@ -82,6 +89,7 @@ def main(path):
             row(f"S1 burst {arg} cps: PSS / MB", (tag, "DUT_pss_sum"))
         elif sc == "S4":
             row(f"S4 sustained {arg} cps: completed %", (tag, "ok_pct"), 2)
+            row(f"S4 sustained {arg} cps: completed calls/s", (tag, "goodput"), 0)
             row(f"S4 sustained {arg} cps: CPU % of a core", (tag, "DUT_cpu"))
             row(f"S4 sustained {arg} cps: PSS / MB", (tag, "DUT_pss_sum"))
             row(f"S4 sustained {arg} cps: PDD p99 / ms", (tag, "p99"), 2)
@@ -90,8 +98,8 @@ def main(path):
             row(f"S3 primary {arg}: failed calls", (tag, "failed"), 0)
             row(f"S3 primary {arg}: delayed calls", (tag, "delayed"), 0)
             row(f"S3 primary {arg}: normal again after (s)", (tag, "normal_again"), 2)
-    print("| measure | " + " | ".join(DUTS) + " |")
-    print("|---|" + "---|" * len(DUTS))
+    print("| measure | " + " | ".join(duts) + " |")
+    print("|---|" + "---|" * len(duts))
     for label, cells in rows:
         print(f"| {label} | " + " | ".join(cells) + " |")
 
