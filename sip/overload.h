@@ -81,11 +81,18 @@ class CallRateLimiter {
 // between its "off" and "on" levels) the fraction holds. So the edge refuses the excess, not
 // every call while a queue lasts (all-or-nothing refused up to half the calls at 1.5x the load
 // the unshedding edge carries: docs/benchmarks.md "Overload").
+//
+// The fill is the kernel's receive-memory count against the buffer (SO_MEMINFO). Linux's UDP
+// gives memory back to that count in batches of up to a quarter of the buffer while its reader
+// queue is not empty (udp_rmem_release, the "forward deficit"), so under steady traffic the
+// count reads up to 25 % above the bytes really waiting: a reading of 25-40 % stood for whole
+// seconds at 62 % of a core (docs/benchmarks.md "Overload"). The levels sit a quarter above what
+// they mean: 0.5 = at least a quarter of the buffer really waiting.
 struct OverloadOptions {
   Duration window = milliseconds(100);
-  double queue_on = 0.25;   // standing fill (the window's minimum), fraction of the buffer
-  double queue_off = 0.15;  // standing fill at or below which the queue counts as low
-  double queue_hard = 0.75;  // an instantaneous fill at which the queue is high at once
+  double queue_on = 0.50;   // standing fill (the window's minimum), fraction of the buffer
+  double queue_off = 0.35;  // standing fill at or below which the queue counts as low
+  double queue_hard = 0.85;  // an instantaneous fill at which the queue is high at once
   Duration lag_on = milliseconds(50);
   Duration lag_off = milliseconds(20);
   double lag_weight = 0.25;  // EWMA weight of each new lag sample

@@ -60,7 +60,7 @@ def main(path):
                 data[(tag, k)][dut].append(f.get(k))
             if tag.startswith("S4-") and f.get("ok_pct") is not None:
                 # Goodput: calls completed per second of the rate offered.
-                offered = float(re.sub(r"\D", "", tag) or 0)
+                offered = float(tag.partition("-")[2])
                 data[(tag, "goodput")][dut].append(offered * f["ok_pct"] / 100.0)
         elif tag.startswith("S3-"):
             if "calls_total" not in body:

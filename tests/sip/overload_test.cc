@@ -151,8 +151,8 @@ class Feed {
 
 TEST(OverloadDetectorTest, ABurstWorkedOffWithinTheWindowIsNotOverload) {
   Feed f;
-  // 60 % full for 50 ms, then drained: the window's minimum is 0.
-  EXPECT_FALSE(f.Queue(600, 5));
+  // 80 % full for 50 ms, then drained: the window's minimum is 0.
+  EXPECT_FALSE(f.Queue(800, 5));
   EXPECT_FALSE(f.Queue(0, 20));
   EXPECT_FALSE(f.d.overloaded());
   EXPECT_EQ(f.d.standing_fill(), 0.0);
@@ -161,12 +161,12 @@ TEST(OverloadDetectorTest, ABurstWorkedOffWithinTheWindowIsNotOverload) {
 
 TEST(OverloadDetectorTest, AQueueStandingAWholeWindowIsOverloadAndSomeCallsAreRefused) {
   Feed f;
-  // 25 % for ten samples: the window (kT0 .. +100 ms) closes at the eleventh.
-  EXPECT_FALSE(f.Queue(250, 10));
-  EXPECT_TRUE(f.Queue(250));
+  // 50 % for ten samples: the window (kT0 .. +100 ms) closes at the eleventh.
+  EXPECT_FALSE(f.Queue(500, 10));
+  EXPECT_TRUE(f.Queue(500));
   EXPECT_TRUE(f.d.overloaded());
   EXPECT_EQ(f.d.cause(), "queue");
-  EXPECT_DOUBLE_EQ(f.d.standing_fill(), 0.25);
+  EXPECT_DOUBLE_EQ(f.d.standing_fill(), 0.5);
   EXPECT_DOUBLE_EQ(f.d.admit_fraction(), 0.7);
   // 7 of every 10 new calls are admitted, spread out (not the first 7).
   EXPECT_FALSE(f.d.AdmitNext());
@@ -175,41 +175,41 @@ TEST(OverloadDetectorTest, AQueueStandingAWholeWindowIsOverloadAndSomeCallsAreRe
 
 TEST(OverloadDetectorTest, OneSampleBelowTheLevelInAWindowMeansNoStandingQueue) {
   Feed f;
-  f.Queue(400, 5);
-  f.Queue(240);  // the thread caught up for a moment
-  f.Queue(400, 5);
+  f.Queue(700, 5);
+  f.Queue(490);  // the thread caught up for a moment
+  f.Queue(700, 5);
   EXPECT_FALSE(f.d.overloaded());
-  EXPECT_DOUBLE_EQ(f.d.standing_fill(), 0.24);
+  EXPECT_DOUBLE_EQ(f.d.standing_fill(), 0.49);
 }
 
 TEST(OverloadDetectorTest, AQueueAboutToOverflowIsOverloadAtOnce) {
   Feed f;
-  EXPECT_FALSE(f.Queue(749));
-  EXPECT_TRUE(f.Queue(750));
+  EXPECT_FALSE(f.Queue(849));
+  EXPECT_TRUE(f.Queue(850));
   EXPECT_TRUE(f.d.overloaded());
   EXPECT_EQ(f.d.cause(), "queue");
 }
 
 TEST(OverloadDetectorTest, TheAdmittedFractionIsCutPerWindowWhileTheQueueStandsDownToItsFloor) {
   Feed f;
-  f.Queue(300, 11);
+  f.Queue(600, 11);
   ASSERT_TRUE(f.d.overloaded());
   ASSERT_DOUBLE_EQ(f.d.admit_fraction(), 0.7);
-  f.Queue(300, 10);  // one more whole window
+  f.Queue(600, 10);  // one more whole window
   EXPECT_DOUBLE_EQ(f.d.admit_fraction(), 0.49);
-  f.Queue(300, 10);
+  f.Queue(600, 10);
   EXPECT_NEAR(f.d.admit_fraction(), 0.343, 1e-9);
-  f.Queue(300, 200);
+  f.Queue(600, 200);
   EXPECT_DOUBLE_EQ(f.d.admit_fraction(), 0.05) << "the floor";
   EXPECT_EQ(f.Admitted(100), 5);
 }
 
 TEST(OverloadDetectorTest, BetweenTheLevelsTheFractionHoldsThenRisesBackToNormal) {
   Feed f;
-  f.Queue(300, 21);
+  f.Queue(600, 21);
   ASSERT_DOUBLE_EQ(f.d.admit_fraction(), 0.49);
-  // Standing at 20 %: below "on", above "off": neither cut nor raised.
-  f.Queue(200, 50);
+  // Standing at 40 %: below "on", above "off": neither cut nor raised.
+  f.Queue(400, 50);
   EXPECT_DOUBLE_EQ(f.d.admit_fraction(), 0.49);
   EXPECT_TRUE(f.d.overloaded());
   // Drained: +0.05 per window, normal again at 1 (11 windows from 0.49).
@@ -271,7 +271,7 @@ TEST(OverloadDetectorTest, BothSignalsMustBeLowForTheFractionToRise) {
 
 TEST(OverloadDetectorTest, AFractionOfZeroRefusesEveryCall) {
   Feed f({.admit_decrease = 0, .admit_min = 0});
-  f.Queue(800);
+  f.Queue(900);
   ASSERT_TRUE(f.d.overloaded());
   EXPECT_EQ(f.Admitted(50), 0);
 }
