@@ -1,6 +1,7 @@
 #include "sip/edge.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -374,15 +375,28 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
 // su_root_run() would do, except for one thing: Sofia rounds the time to its next timer down to
 // whole milliseconds, so for the last millisecond before every timer it polls with a zero timeout
 // in a tight loop. With a few transaction timers per call that spin cost more CPU than the calls
-// at low rates. When a step did nothing and a timer is due within the millisecond, sleep a
-// tenth of it instead; a packet that arrives meanwhile waits at most that long.
+// at low rates. When a step did nothing of ours and a timer is due within the millisecond, wait
+// a tenth of it instead, but on the SIP socket: a datagram waiting or arriving ends the wait at
+// once. (A plain sleep here, judged by our own callbacks alone, slept after every datagram nta
+// handled by itself, an ACK or an absorbed retransmission: under load the thread slept a third
+// of the time with its socket full and dropping; docs/benchmarks.md "Overload".) TCP and TLS
+// segments still wait up to the 100 us.
 void EdgeCore::RunLoop() {
   loop_running_ = true;
   while (loop_running_) {
     const uint64_t before = activity_;
     const su_duration_t next_timer_ms = su_root_step(root_, 1000);
     if (next_timer_ms == 0 && activity_ == before) {
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      if (udp_fd_ >= 0) {
+        pollfd waiting{.fd = udp_fd_, .events = POLLIN, .revents = 0};
+        const timespec tenth_ms{.tv_sec = 0, .tv_nsec = 100'000};
+        // The stack closes its socket at shutdown: fall back to the sleep then.
+        if (ppoll(&waiting, 1, &tenth_ms, nullptr) > 0 && (waiting.revents & POLLNVAL) != 0) {
+          udp_fd_ = -1;
+        }
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
     }
   }
 }
