@@ -387,15 +387,12 @@ void EdgeCore::RunLoop() {
     const uint64_t before = activity_;
     const su_duration_t next_timer_ms = su_root_step(root_, 1000);
     if (next_timer_ms == 0 && activity_ == before) {
-      if (udp_fd_ >= 0) {
-        pollfd waiting{.fd = udp_fd_, .events = POLLIN, .revents = 0};
-        const timespec tenth_ms{.tv_sec = 0, .tv_nsec = 100'000};
-        // The stack closes its socket at shutdown: fall back to the sleep then.
-        if (ppoll(&waiting, 1, &tenth_ms, nullptr) > 0 && (waiting.revents & POLLNVAL) != 0) {
-          udp_fd_ = -1;
-        }
-      } else {
-        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      // Without the socket (not found, or closed by the stack at shutdown) a plain wait.
+      pollfd waiting{.fd = udp_fd_, .events = POLLIN, .revents = 0};
+      const timespec tenth_ms{.tv_sec = 0, .tv_nsec = 100'000};
+      const nfds_t n = udp_fd_ >= 0 ? 1 : 0;
+      if (ppoll(&waiting, n, &tenth_ms, nullptr) > 0 && (waiting.revents & POLLNVAL) != 0) {
+        udp_fd_ = -1;
       }
     }
   }
@@ -930,27 +927,29 @@ void EdgeCore::SampleOverload() {
     sample.rx_buffer_bytes = 0;
   }
   const bool changed = overload_.Observe(sample);
-  counters_.overloaded.store(overload_.overloaded(), std::memory_order_relaxed);
+  // One reading for the counters, the observer and the log line below.
+  const OverloadReading reading = overload_.reading();
+  counters_.overloaded.store(reading.overloaded, std::memory_order_relaxed);
   counters_.loop_lag_us.store(
-      std::chrono::duration_cast<microseconds>(overload_.smoothed_lag()).count(),
+      std::chrono::duration_cast<microseconds>(reading.smoothed_lag).count(),
       std::memory_order_relaxed);
   counters_.udp_queue_permille.store(static_cast<uint32_t>(overload_.queue_fill() * 1000.0),
                                      std::memory_order_relaxed);
-  counters_.admit_permille.store(static_cast<uint32_t>(overload_.admit_fraction() * 1000.0),
+  counters_.admit_permille.store(static_cast<uint32_t>(reading.admit_fraction * 1000.0),
                                  std::memory_order_relaxed);
   if (timer_d_.has_value()) {
     counters_.stack_invites_in_timer_d.store(timer_d_->completed_invites(),
                                              std::memory_order_relaxed);
   }
   if (options_.observer != nullptr && (changed || ++overload_readings_ % 10 == 0)) {
-    options_.observer->OnOverloadReading(overload_.reading());
+    options_.observer->OnOverloadReading(reading);
   }
   if (changed) {
     const std::string lag_ms = std::to_string(
-        std::chrono::duration_cast<milliseconds>(overload_.smoothed_lag()).count());
+        std::chrono::duration_cast<milliseconds>(reading.smoothed_lag).count());
     const std::string queue_pct = std::to_string(static_cast<int>(overload_.queue_fill() * 100));
     const uint64_t shed = counters_.calls_shed.load(std::memory_order_relaxed);
-    if (overload_.overloaded()) {
+    if (reading.overloaded) {
       counters_.overload_onsets.fetch_add(1, std::memory_order_relaxed);
       shed_at_onset_ = shed;
       const bool shedding = config_->Current()->config().edge().shed_on_overload();
