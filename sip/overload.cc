@@ -31,6 +31,7 @@ double CallRateBucketDepth(uint32_t calls_per_s) {
 
 CallRateLimiter::Verdict CallRateLimiter::Admit(std::string_view source, uint32_t max_cps,
                                                 uint32_t max_cps_per_source, MonoTime now) {
+  absl::MutexLock lock(&mu_);
   if (max_cps != overall_cap_) {
     overall_cap_ = max_cps;
     overall_ = TokenBucket(max_cps, CallRateBucketDepth(max_cps), now);
@@ -55,6 +56,11 @@ CallRateLimiter::Verdict CallRateLimiter::Admit(std::string_view source, uint32_
   }
   if (mine != nullptr) mine->Take();
   return Verdict::kAdmit;
+}
+
+size_t CallRateLimiter::tracked_sources() const {
+  absl::MutexLock lock(&mu_);
+  return per_source_.size();
 }
 
 void CallRateLimiter::PruneIdle(MonoTime now) {

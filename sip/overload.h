@@ -10,7 +10,9 @@
 #include <string>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 
 namespace trunkroute::sip {
@@ -50,19 +52,20 @@ class CallRateLimiter {
  public:
   enum class Verdict { kAdmit, kOverall, kPerSource };
   // 0 = no cap. The caps come from the config snapshot of each call; a changed cap starts its
-  // buckets afresh.
+  // buckets afresh. Thread-safe: the SIP workers of one edge share one limiter.
   Verdict Admit(std::string_view source, uint32_t max_cps, uint32_t max_cps_per_source,
-                MonoTime now);
-  size_t tracked_sources() const { return per_source_.size(); }
+                MonoTime now) ABSL_LOCKS_EXCLUDED(mu_);
+  size_t tracked_sources() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void PruneIdle(MonoTime now);
+  void PruneIdle(MonoTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  uint32_t overall_cap_ = 0;
-  TokenBucket overall_;
-  uint32_t per_source_cap_ = 0;
-  absl::flat_hash_map<std::string, TokenBucket> per_source_;
-  size_t prune_at_ = 1024;
+  mutable absl::Mutex mu_;
+  uint32_t overall_cap_ ABSL_GUARDED_BY(mu_) = 0;
+  TokenBucket overall_ ABSL_GUARDED_BY(mu_);
+  uint32_t per_source_cap_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, TokenBucket> per_source_ ABSL_GUARDED_BY(mu_);
+  size_t prune_at_ ABSL_GUARDED_BY(mu_) = 1024;
 };
 
 // When, and how many, new calls the edge refuses because the SIP thread cannot keep up.
