@@ -20,6 +20,7 @@
 #include "sip/edge_call.h"
 #include "sip/edge_core.h"
 #include "sip/incoming_invite.h"
+#include "sip/shared_port.h"
 
 // nua's handler of requests outside its dialogs (libsofia-sip-ua nua/nua_stack.c), the callback
 // of nta's default leg: exported by the library, though in none of its public headers.
@@ -30,6 +31,7 @@ namespace trunkroute::sip {
 namespace {
 
 constexpr int kShutdownGraceMs = 3000;
+constexpr int kMaxWorkers = 64;
 
 // Allow and Supported on every request and response of ours: what the edge really does.
 constexpr char kAllowedMethods[] = "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO";
@@ -150,24 +152,93 @@ absl::StatusOr<std::unique_ptr<SipEdge>> SipEdge::Start(const EdgeOptions& optio
   if (config == nullptr || health == nullptr || clock == nullptr) {
     return absl::InvalidArgumentError("SipEdge::Start: config, health and clock are required");
   }
-  auto core = std::make_unique<EdgeCore>(options, config, health, clock);
-  if (absl::Status s = core->Start(); !s.ok()) return s;
-  return std::unique_ptr<SipEdge>(new SipEdge(std::move(core)));
+  if (options.workers < 1 || options.workers > kMaxWorkers) {
+    return absl::InvalidArgumentError(absl::StrCat("sip workers: ", options.workers,
+                                                   " is not between 1 and ", kMaxWorkers));
+  }
+  if (options.workers > 1 && !options.tls_listen.empty()) {
+    return absl::InvalidArgumentError(
+        "sip workers: more than one worker does not support a TLS listener yet (--sip-tls-listen)");
+  }
+  auto shared = std::make_unique<EdgeShared>(options.workers);
+  std::vector<std::unique_ptr<EdgeCore>> cores;
+  // One after the other: a worker's failure to bind names its port, and the shared port's
+  // group is made by worker 0.
+  for (int i = 0; i < options.workers; ++i) {
+    cores.push_back(std::make_unique<EdgeCore>(options, i, shared.get(), config, health, clock));
+    if (absl::Status s = cores.back()->Start(); !s.ok()) {
+      cores.pop_back();
+      for (auto& c : cores) c->BeginStop();
+      cores.clear();
+      return s;
+    }
+  }
+  return std::unique_ptr<SipEdge>(new SipEdge(std::move(shared), std::move(cores)));
 }
 
-SipEdge::SipEdge(std::unique_ptr<EdgeCore> core) : core_(std::move(core)) {}
+SipEdge::SipEdge(std::unique_ptr<EdgeShared> shared, std::vector<std::unique_ptr<EdgeCore>> cores)
+    : shared_(std::move(shared)), cores_(std::move(cores)) {}
 SipEdge::~SipEdge() { Stop(); }
-void SipEdge::Stop() { core_->Stop(); }
-void SipEdge::SendProbe(const health::ProbeTarget& target) { core_->SendProbe(target); }
-const EdgeCounters& SipEdge::counters() const { return core_->counters(); }
+void SipEdge::Stop() {
+  for (auto& c : cores_) c->BeginStop();
+  for (auto& c : cores_) c->Stop();
+}
+void SipEdge::SendProbe(const health::ProbeTarget& target) { cores_[0]->SendProbe(target); }
+const EdgeCounters& SipEdge::counters() const { return shared_->counters(); }
+
+// ---------------------------------------------------------------------------------------------
+// EdgeShared
+
+EdgeShared::EdgeShared(int workers) : workers_(workers), worker_(workers) {}
+
+int EdgeShared::TrunkLoad(const std::string& trunk_id) const {
+  absl::MutexLock lock(&load_mu_);
+  auto it = trunk_load_.find(trunk_id);
+  return it == trunk_load_.end() ? 0 : it->second;
+}
+
+void EdgeShared::AddTrunkLoad(const std::string& trunk_id, int delta) {
+  absl::MutexLock lock(&load_mu_);
+  int& n = trunk_load_[trunk_id];
+  n += delta;
+  if (n <= 0) trunk_load_.erase(trunk_id);
+}
+
+OverloadReading EdgeShared::Publish(int index, const OverloadReading& reading,
+                                    uint32_t queue_permille, uint64_t invites_in_timer_d) {
+  OverloadReading edge = reading;
+  uint32_t queue = queue_permille;
+  uint64_t in_timer_d = 0;
+  {
+    absl::MutexLock lock(&workers_mu_);
+    worker_[index] = {reading, queue_permille, invites_in_timer_d};
+    for (const Worker& w : worker_) {
+      edge.overloaded = edge.overloaded || w.reading.overloaded;
+      edge.admit_fraction = std::min(edge.admit_fraction, w.reading.admit_fraction);
+      edge.smoothed_lag = std::max(edge.smoothed_lag, w.reading.smoothed_lag);
+      edge.standing_fill = std::max(edge.standing_fill, w.reading.standing_fill);
+      queue = std::max(queue, w.queue_permille);
+      in_timer_d += w.invites_in_timer_d;
+    }
+  }
+  counters_.overloaded.store(edge.overloaded, std::memory_order_relaxed);
+  counters_.loop_lag_us.store(
+      std::chrono::duration_cast<std::chrono::microseconds>(edge.smoothed_lag).count(),
+      std::memory_order_relaxed);
+  counters_.udp_queue_permille.store(queue, std::memory_order_relaxed);
+  counters_.admit_permille.store(static_cast<uint32_t>(edge.admit_fraction * 1000.0),
+                                 std::memory_order_relaxed);
+  counters_.stack_invites_in_timer_d.store(in_timer_d, std::memory_order_relaxed);
+  return edge;
+}
 
 // ---------------------------------------------------------------------------------------------
 // EdgeCore: start and stop
 
-EdgeCore::EdgeCore(const EdgeOptions& options, config::ConfigManager* config,
-                   health::HealthTracker* health, Clock* clock)
-    : options_(options), config_(config), health_(health), clock_(clock),
-      overload_(options.overload) {
+EdgeCore::EdgeCore(const EdgeOptions& options, int index, EdgeShared* shared,
+                   config::ConfigManager* config, health::HealthTracker* health, Clock* clock)
+    : options_(options), index_(index), shared_(shared), config_(config), health_(health),
+      clock_(clock), counters_(shared->counters()), overload_(options.overload) {
   entropy_state_ = static_cast<uint64_t>(clock->Now().time_since_epoch().count()) ^
                    reinterpret_cast<uintptr_t>(this);
   tls_policy_.verify_trunks = options.tls_verify_trunks;
@@ -225,7 +296,24 @@ absl::Status EdgeCore::Start() {
   // Validate before any thread exists: errors name the option.
   absl::StatusOr<HostPort> listen = ParseHostPort(options_.listen, 5060, "sip listen");
   if (!listen.ok()) return listen.status();
-  own_addresses_.push_back(*listen);
+  const int workers = shared_->workers();
+  // With several workers, nua's own address is the worker's port; new calls come in on the
+  // shared one as well (AddSharedPort).
+  const uint32_t first_worker_port =
+      options_.worker_port_base != 0 ? options_.worker_port_base : listen->port + 100;
+  if (workers > 1) {
+    if (first_worker_port + static_cast<uint32_t>(workers) - 1 > 65535 ||
+        (listen->port >= first_worker_port &&
+         listen->port < first_worker_port + static_cast<uint32_t>(workers))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sip worker ports: ", first_worker_port, "-", first_worker_port + workers - 1,
+          " must be ports other than the listen port ", listen->port));
+    }
+    shared_listen_ = *listen;
+    own_addresses_.push_back({listen->host, first_worker_port + static_cast<uint32_t>(index_)});
+  } else {
+    own_addresses_.push_back(*listen);
+  }
   if (!options_.tls_listen.empty()) {
     absl::StatusOr<HostPort> tls = ParseHostPort(options_.tls_listen, 5061, "sip tls listen");
     if (!tls.ok()) return tls.status();
@@ -251,6 +339,18 @@ absl::Status EdgeCore::Start() {
     }
     own_addresses_.push_back(*adv);
   }
+  loop_addresses_ = own_addresses_;
+  if (workers > 1) {
+    // The shared port (the advertised address, if any, is already there with it), then every
+    // worker's own port under each of our names.
+    const std::string& adv_host = own_addresses_.back().host;  // the advertised host, else ours
+    loop_addresses_.push_back(*listen);
+    for (int i = 0; i < workers; ++i) {
+      const uint32_t port = first_worker_port + static_cast<uint32_t>(i);
+      loop_addresses_.push_back({listen->host, port});
+      if (adv_host != listen->host) loop_addresses_.push_back({adv_host, port});
+    }
+  }
 
   std::promise<absl::Status> started;
   std::future<absl::Status> result = started.get_future();
@@ -260,12 +360,15 @@ absl::Status EdgeCore::Start() {
   return status;
 }
 
+void EdgeCore::BeginStop() {
+  // Dropped when the thread is already leaving (it failed to start) or stopping.
+  Post([this] { BeginShutdown(); });
+}
+
 void EdgeCore::Stop() {
   std::call_once(stop_once_, [this] {
     if (!thread_.joinable()) return;
-    if (!Post([this] { BeginShutdown(); })) {
-      // The thread is already leaving (it failed to start); just wait for it.
-    }
+    BeginStop();
     thread_.join();
   });
 }
@@ -349,6 +452,7 @@ void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
       absl::MutexLock lock(&post_mu_);
       accepting_posts_ = false;
     }
+    shared_->calls_held().fetch_sub(static_cast<int64_t>(calls_.size()), std::memory_order_relaxed);
     calls_.clear();
     for (auto& [p, probe] : probes_) {
       if (probe->timer != nullptr) su_timer_destroy(probe->timer);
@@ -387,12 +491,19 @@ void EdgeCore::RunLoop() {
     const uint64_t before = activity_;
     const su_duration_t next_timer_ms = su_root_step(root_, 1000);
     if (next_timer_ms == 0 && activity_ == before) {
-      // Without the socket (not found, or closed by the stack at shutdown) a plain wait.
-      pollfd waiting{.fd = udp_fd_, .events = POLLIN, .revents = 0};
+      // Without the sockets (not found, or closed by the stack at shutdown) a plain wait.
+      pollfd waiting[2];
+      nfds_t n = 0;
+      for (int fd : {udp_fd_, shared_fd_}) {
+        if (fd >= 0) waiting[n++] = {.fd = fd, .events = POLLIN, .revents = 0};
+      }
       const timespec tenth_ms{.tv_sec = 0, .tv_nsec = 100'000};
-      const nfds_t n = udp_fd_ >= 0 ? 1 : 0;
-      if (ppoll(&waiting, n, &tenth_ms, nullptr) > 0 && (waiting.revents & POLLNVAL) != 0) {
-        udp_fd_ = -1;
+      if (ppoll(waiting, n, &tenth_ms, nullptr) > 0) {
+        for (nfds_t i = 0; i < n; ++i) {
+          if ((waiting[i].revents & POLLNVAL) == 0) continue;
+          if (waiting[i].fd == udp_fd_) udp_fd_ = -1;
+          if (waiting[i].fd == shared_fd_) shared_fd_ = -1;
+        }
       }
     }
   }
@@ -419,6 +530,7 @@ absl::Status EdgeCore::CreateStack() {
   }
   const std::string from = absl::StrCat(
       "<sip:trunkroute@", UriHost(advertised != nullptr ? advertised->host : listen.host), ">");
+  const std::string contact_user = WorkerContactUser(index_);
   t1x64_ms_ = StackTimeoutFor(*config_->Current());
   seen_table_version_ = config_->Current()->version();
   // Sofia's policy bits, one per direction (tport_tls.c, 1.12.11): IN makes the listener ask
@@ -451,6 +563,9 @@ absl::Status EdgeCore::CreateStack() {
       // the stack answers methods not listed 405. PRACK (RFC 3262) is answered per leg by nua.
       SIPTAG_ALLOW_STR(kAllowedMethods), SIPTAG_SUPPORTED_STR(kSupportedExtensions),
       NUTAG_USER_AGENT("trunkroute"), SIPTAG_FROM_STR(from.c_str()),
+      // Several workers: our Contact names the worker, for peers that send in-dialog requests
+      // to the shared port (sip/shared_port.h).
+      TAG_IF(shared_listen_.has_value(), NUTAG_M_USERNAME(contact_user.c_str())),
       NUTAG_OUTBOUND("no-options-keepalive no-validate"),
       // Our own timers decide failover (attempt setup timer, budget, probe timeout). T1×64 (Timer
       // B/F/H/J) only bounds how long an abandoned INVITE waits for a late answer to CANCEL or
@@ -479,7 +594,7 @@ absl::Status EdgeCore::CreateStack() {
     nua_get_params(nua_, TAG_ANY(), TAG_END());
     ApplyTimerD();
     InstallStackShedding();
-    return absl::OkStatus();
+    return AddSharedPort();
   }
 
   std::string problem = BindProblem(listen, SOCK_DGRAM);
@@ -525,6 +640,46 @@ void EdgeCore::ApplyTimerD() {
   timer_d_ = *timer_d;
   if (options_.short_timer_d) timer_d_->Set(kTimerDMs);
   counters_.stack_timer_d_ms.store(timer_d_->timer_d_ms(), std::memory_order_relaxed);
+}
+
+absl::Status EdgeCore::AddSharedPort() {
+  if (!shared_listen_.has_value()) return absl::OkStatus();
+  if (!timer_d_.has_value()) {
+    return absl::FailedPreconditionError(
+        "sip workers: nua's transaction agent was not found (Sofia-SIP's layout not recognised), "
+        "so the shared port cannot be added; run with one worker");
+  }
+  const HostPort& listen = *shared_listen_;
+  const bool advertised = own_addresses_.size() > 1;  // no TLS with workers: [1] is advertised
+  const std::string url =
+      advertised ? absl::StrCat("sip:", UriHost(own_addresses_.back().host), ":", listen.port,
+                                ";maddr=", listen.host)
+                 : absl::StrCat("sip:", UriHost(listen.host), ":", listen.port);
+  const std::string udp_url = url + ";transport=udp";
+  {
+    SharedPortBind shared_bind(listen, shared_->workers(), index_ == 0);
+    const int added = nta_agent_add_tport(timer_d_->agent(), URL_STRING_MAKE(udp_url.c_str()),
+                                          TPTAG_UDP_RMEM(kUdpReceiveBuffer),
+                                          TPTAG_UDP_WMEM(kUdpSendBuffer), TAG_END());
+    if (!shared_bind.status().ok()) return shared_bind.status();
+    if (added < 0 || shared_bind.fd() < 0) {
+      const std::string problem = BindProblem(listen, SOCK_DGRAM);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sip: cannot listen on udp ", options_.listen, " (shared by ", shared_->workers(),
+          " workers): ", problem.empty() ? "the SIP stack refused the address" : problem));
+    }
+    shared_fd_ = shared_bind.fd();
+  }
+  if (index_ == 0 && options_.enable_tcp) {
+    const std::string tcp_url = url + ";transport=tcp";
+    if (nta_agent_add_tport(timer_d_->agent(), URL_STRING_MAKE(tcp_url.c_str()), TAG_END()) < 0) {
+      const std::string problem = BindProblem(listen, SOCK_STREAM);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sip: cannot listen on tcp ", options_.listen, ": ",
+          problem.empty() ? "the SIP stack refused the address" : problem));
+    }
+  }
+  return absl::OkStatus();
 }
 
 void EdgeCore::InstallStackShedding() {
@@ -574,12 +729,13 @@ int EdgeCore::ShedAtStack(nta_incoming_t* irq, sip_t const* sip) {
   msg_t* msg = nta_incoming_getrequest(irq);  // a reference of its own
   std::string source = SourceAddress(msg);
   msg_destroy(msg);
-  const InviteFacts facts = InviteFactsOf(sip, std::move(source), own_addresses_);
+  const InviteFacts facts = InviteFactsOf(sip, std::move(source), loop_addresses_);
   // The same admission as the call's own (without the call-rate buckets, whose tokens only an
   // admitted call takes): a source that is not allowed still gets its 403, a loop its 482, from
   // nua's path; only the overload refusal is answered here.
   const Admission admission = AdmitInvite(
-      facts, *table, {.stopping = stopping_, .calls_in_progress = calls_.size(), .overloaded = true});
+      facts, *table,
+      {.stopping = stopping_, .calls_in_progress = CallsHeld(), .overloaded = true});
   if (!admission.rejection.has_value() || admission.rejection->metric_reason != kRejectOverload) {
     return 0;
   }
@@ -705,7 +861,9 @@ bool EdgeCore::CameFromNetwork(sip_t const* sip) {
 }
 
 void EdgeCore::ReapIfFinished(EdgeCall* call) {
-  if (call->Finished()) calls_.erase(call);
+  if (call->Finished() && calls_.erase(call) > 0) {
+    shared_->calls_held().fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 void EdgeCore::RejectIncoming(nua_handle_t* nh, const EdgeRejection& rejection,
@@ -751,7 +909,7 @@ void EdgeCore::NoteRejection(const EdgeRejection& rejection, const InviteFacts& 
 }
 
 void EdgeCore::WarnIfStackTimeoutTooShort(const router::RoutingTable& table) {
-  if (table.version() == seen_table_version_) return;
+  if (index_ != 0 || table.version() == seen_table_version_) return;  // once per edge
   seen_table_version_ = table.version();
   // The stack's transaction lifetime is fixed at start-up (Sofia sets its queues once).
   if (LongestSetupTimeoutMs(table) + 1000 > t1x64_ms_) {
@@ -778,7 +936,7 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
   IncomingInvite in = HandleIncomingInvite(
       home_, sip,
       {.source = SourceAddress(nua_current_request(nua_)),
-       .own_addresses = &own_addresses_,
+       .own_addresses = &loop_addresses_,
        .table = table,
        .health = health_,
        // The overload detector always runs (its metrics and log lines); it refuses calls only
@@ -786,10 +944,10 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
        // While nta's callback is bound (InstallStackShedding), it alone decides which new calls
        // the overload sheds: a call that reaches nua was admitted there.
        .edge = {.stopping = stopping_,
-                .calls_in_progress = calls_.size(),
+                .calls_in_progress = CallsHeld(),
                 .overloaded = table->config().edge().shed_on_overload() && stack_leg_ == nullptr &&
                               !overload_.AdmitNext(),
-                .rate_limiter = &rate_limiter_,
+                .rate_limiter = shared_->rate_limiter(),
                 .now = rate_capped ? clock_->Now() : MonoTime()},
        .entropy = NextEntropy(),
        .trunk_load = trunk_load,
@@ -810,6 +968,7 @@ void EdgeCore::OnIncomingInvite(nua_handle_t* nh, sip_t const* sip) {
                                          std::move(in.plan.offers));
   EdgeCall* raw = call.get();
   calls_.emplace(raw, std::move(call));
+  shared_->calls_held().fetch_add(1, std::memory_order_relaxed);
   raw->Start();
   ReapIfFinished(raw);
 }
@@ -850,6 +1009,8 @@ std::vector<CallTarget> EdgeCore::TargetsForCall(const router::CompiledTrunk& tr
 }
 
 void EdgeCore::OnTargetsChanged(const std::shared_ptr<const TrunkTargets>& t) {
+  // Every worker resolves for its own calls; worker 0 tells health (the same answers).
+  if (index_ != 0) return;
   if (!t->from_dns || !t->resolved) return;  // an IP literal is its own target
   health::TargetUpdate u;
   u.trunk_id = t->trunk_id;
@@ -887,6 +1048,7 @@ void EdgeCore::RunResolver() {
   // after our answer for it (which it then ignored): a resolved trunk that health still shows
   // without targets is told again.
   for (const router::CompiledTrunk& t : config_->Current()->trunks()) {
+    if (index_ != 0) break;
     if (t.host_is_ip || health_->TargetStates(t.id) != nullptr) continue;
     std::shared_ptr<const TrunkTargets> targets = resolver_->Find(t.id);
     if (targets != nullptr && targets->resolved && !targets->targets.empty()) {
@@ -922,27 +1084,26 @@ void EdgeCore::SampleOverload() {
   OverloadDetector::Sample sample;
   sample.now = now;
   sample.lag = now - overload_due_;
-  if (udp_fd_ >= 0 && !ReadReceiveQueue(udp_fd_, &sample.rx_queued_bytes,
-                                        &sample.rx_buffer_bytes)) {
-    sample.rx_buffer_bytes = 0;
+  // Everything this thread reads: its own port and, with several workers, its socket on the
+  // shared one (the detector sees their sum as one queue).
+  for (int fd : {udp_fd_, shared_fd_}) {
+    uint64_t queued = 0;
+    uint64_t buffer = 0;
+    if (fd >= 0 && ReadReceiveQueue(fd, &queued, &buffer)) {
+      sample.rx_queued_bytes += queued;
+      sample.rx_buffer_bytes += buffer;
+    }
   }
   const bool changed = overload_.Observe(sample);
-  // One reading for the counters, the observer and the log line below.
+  // One reading for the counters, the observer and the log line below: this worker's goes into
+  // the edge's (EdgeShared::Publish), which the counters and the observer get.
   const OverloadReading reading = overload_.reading();
-  counters_.overloaded.store(reading.overloaded, std::memory_order_relaxed);
-  counters_.loop_lag_us.store(
-      std::chrono::duration_cast<microseconds>(reading.smoothed_lag).count(),
-      std::memory_order_relaxed);
-  counters_.udp_queue_permille.store(static_cast<uint32_t>(overload_.queue_fill() * 1000.0),
-                                     std::memory_order_relaxed);
-  counters_.admit_permille.store(static_cast<uint32_t>(reading.admit_fraction * 1000.0),
-                                 std::memory_order_relaxed);
-  if (timer_d_.has_value()) {
-    counters_.stack_invites_in_timer_d.store(timer_d_->completed_invites(),
-                                             std::memory_order_relaxed);
-  }
-  if (options_.observer != nullptr && (changed || ++overload_readings_ % 10 == 0)) {
-    options_.observer->OnOverloadReading(reading);
+  const OverloadReading edge = shared_->Publish(
+      index_, reading, static_cast<uint32_t>(overload_.queue_fill() * 1000.0),
+      timer_d_.has_value() ? timer_d_->completed_invites() : 0);
+  if (options_.observer != nullptr &&
+      (changed || (index_ == 0 && ++overload_readings_ % 10 == 0))) {
+    options_.observer->OnOverloadReading(edge);
   }
   if (changed) {
     const std::string lag_ms = std::to_string(
@@ -955,13 +1116,15 @@ void EdgeCore::SampleOverload() {
       const bool shedding = config_->Current()->config().edge().shed_on_overload();
       LogWarn(shedding ? "sip edge overloaded: the excess of new calls gets 503 with Retry-After"
                        : "sip edge overloaded: not shedding (edge.shed_on_overload is off)",
-              {{"cause", std::string(overload_.cause())},
+              {{"worker", std::to_string(index_)},
+               {"cause", std::string(overload_.cause())},
                {"loop_lag_ms", lag_ms},
                {"udp_queue_pct", queue_pct},
                {"calls", std::to_string(calls_.size())}});
     } else {
       LogInfo("sip edge no longer overloaded",
-              {{"calls_shed", std::to_string(shed - shed_at_onset_)},
+              {{"worker", std::to_string(index_)},
+               {"calls_shed", std::to_string(shed - shed_at_onset_)},
                {"loop_lag_ms", lag_ms},
                {"udp_queue_pct", queue_pct}});
     }
@@ -969,16 +1132,11 @@ void EdgeCore::SampleOverload() {
   if (!stopping_) ArmOverloadTimer(now);
 }
 
-int EdgeCore::TrunkLoad(const std::string& trunk_id) const {
-  auto it = trunk_load_.find(trunk_id);
-  return it == trunk_load_.end() ? 0 : it->second;
-}
+int EdgeCore::TrunkLoad(const std::string& trunk_id) const { return shared_->TrunkLoad(trunk_id); }
 
 void EdgeCore::AddTrunkLoad(const std::string& trunk_id, int delta) {
   if (options_.observer != nullptr) options_.observer->OnActiveCalls(trunk_id, delta);
-  int& n = trunk_load_[trunk_id];
-  n += delta;
-  if (n <= 0) trunk_load_.erase(trunk_id);
+  shared_->AddTrunkLoad(trunk_id, delta);
 }
 
 void EdgeCore::HandleDestroyed(nua_handle_t* nh) {

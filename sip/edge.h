@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -20,7 +21,8 @@ namespace trunkroute::sip {
 
 // Hooks for metrics (trunkroute_route_decisions_total, _route_decision_duration_seconds,
 // _failovers_total, _post_dial_delay_seconds, _active_calls). Every hook, OnDecision included, is
-// called on the one SIP thread: implementations must be quick and must not block. Label values
+// called on a SIP thread (one per worker, EdgeOptions::workers): implementations must be quick,
+// must not block and must be safe from several threads at once. Label values
 // are bounded (route and trunk ids, fixed words), never numbers or call ids.
 class EdgeObserver : public router::DecisionObserver {
  public:
@@ -82,11 +84,22 @@ struct EdgeOptions {
   // The overload detector's levels (sip/overload.h; docs/sip-edge.md "Overload"). Tests make an
   // edge that is always overloaded with lag_on 0.
   OverloadOptions overload;
+  // SIP workers: Sofia stacks, each on its own thread, sharing the router, health and the
+  // counters (docs/sip-edge.md "Workers"). 1 (default): one stack on `listen`. N > 1: each worker
+  // has a UDP socket on `listen` (SO_REUSEPORT; the kernel steers a datagram by its
+  // Request-URI, so an INVITE, its retransmissions, its CANCEL and its ACK reach the same
+  // worker) and its own port, worker_port_base + k, which its Via and Contact name: responses
+  // and in-dialog requests come back to the stack that has the call. TCP on `listen` is worker
+  // 0's; every worker also listens for TCP on its own port. Not with a TLS listener.
+  int workers = 1;
+  // Worker 0's own port; 0: the listen port + 100 (5160 for 5060).
+  uint32_t worker_port_base = 0;
   // Optional metrics hooks; must outlive the edge.
   EdgeObserver* observer = nullptr;
 };
 
-// Counters for tests and metrics. Written on the SIP thread, read from anywhere.
+// Counters for tests and metrics. Written on the SIP threads (one object for all workers; the
+// overload gauges are the edge's: see EdgeShared::Publish), read from anywhere.
 struct EdgeCounters {
   std::atomic<uint64_t> invites_received{0};      // initial INVITEs from callers
   std::atomic<uint64_t> calls_rejected{0};        // answered by the edge itself before any attempt
@@ -127,6 +140,7 @@ struct EdgeCounters {
 };
 
 class EdgeCore;
+class EdgeShared;
 
 // The SIP edge (design.md §4): a Sofia-SIP B2BUA that takes INVITEs from dialers, asks the
 // router in-process, and forwards each call to the chosen trunks with serial failover; it also
@@ -159,8 +173,9 @@ class SipEdge : public health::ProbeSender {
   const EdgeCounters& counters() const;
 
  private:
-  explicit SipEdge(std::unique_ptr<EdgeCore> core);
-  std::unique_ptr<EdgeCore> core_;
+  SipEdge(std::unique_ptr<EdgeShared> shared, std::vector<std::unique_ptr<EdgeCore>> cores);
+  std::unique_ptr<EdgeShared> shared_;
+  std::vector<std::unique_ptr<EdgeCore>> cores_;  // [0] sends the probes
 };
 
 }  // namespace trunkroute::sip

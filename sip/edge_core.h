@@ -3,6 +3,7 @@
 
 // Internal to trunkroute_sip: the object that lives on the su_root thread.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -45,6 +46,42 @@ struct LegRef {
   Probe* probe = nullptr;
 };
 
+// What the workers of one edge share (EdgeOptions::workers): the counters, the per-trunk
+// concurrency, the rate caps and each worker's overload reading. Any thread.
+class EdgeShared {
+ public:
+  explicit EdgeShared(int workers);
+
+  int workers() const { return workers_; }
+  EdgeCounters& counters() { return counters_; }
+  CallRateLimiter* rate_limiter() { return &rate_limiter_; }
+  // Calls held by all workers (edge.max_calls).
+  std::atomic<int64_t>& calls_held() { return calls_held_; }
+  // Concurrent legs per trunk over all workers, for max_concurrent_calls.
+  int TrunkLoad(const std::string& trunk_id) const;
+  void AddTrunkLoad(const std::string& trunk_id, int delta);
+  // Worker `index`'s overload reading and Timer D queue; returns the edge's: overloaded if any
+  // worker is, the longest lag, the fullest queue, the smallest admitted fraction, every worker's
+  // queued INVITEs. Also stores that into the counters.
+  OverloadReading Publish(int index, const OverloadReading& reading, uint32_t queue_permille,
+                          uint64_t invites_in_timer_d);
+
+ private:
+  struct Worker {
+    OverloadReading reading;
+    uint32_t queue_permille = 0;
+    uint64_t invites_in_timer_d = 0;
+  };
+  const int workers_;
+  EdgeCounters counters_;
+  std::atomic<int64_t> calls_held_{0};
+  CallRateLimiter rate_limiter_;
+  mutable absl::Mutex load_mu_;
+  absl::flat_hash_map<std::string, int> trunk_load_ ABSL_GUARDED_BY(load_mu_);
+  absl::Mutex workers_mu_;
+  std::vector<Worker> worker_ ABSL_GUARDED_BY(workers_mu_);
+};
+
 // A unit of work posted to the SIP thread from another thread (su_msg payload).
 struct PostedTask {
   std::function<void()>* fn;
@@ -61,14 +98,17 @@ struct Probe {
 
 class EdgeCore {
  public:
-  EdgeCore(const EdgeOptions& options, config::ConfigManager* config, health::HealthTracker* health,
-           Clock* clock);
+  // Worker `index` of shared->workers() (EdgeOptions::workers).
+  EdgeCore(const EdgeOptions& options, int index, EdgeShared* shared,
+           config::ConfigManager* config, health::HealthTracker* health, Clock* clock);
   ~EdgeCore();
 
   // Starts the SIP thread and waits until the stack is bound (or failed to bind).
   absl::Status Start();
   // Graceful stop and join; idempotent. Any thread except the SIP thread.
   void Stop();
+  // The graceful stop begins (Stop() then waits for it): the workers of an edge stop together.
+  void BeginStop();
   // Runs `fn` on the SIP thread. False (and `fn` dropped) once stopped.
   bool Post(std::function<void()> fn);
   void SendProbe(const health::ProbeTarget& target);
@@ -91,6 +131,10 @@ class EdgeCore {
   // Concurrent legs per trunk, for max_concurrent_calls.
   int TrunkLoad(const std::string& trunk_id) const;
   void AddTrunkLoad(const std::string& trunk_id, int delta);
+  // Calls held by all workers (edge.max_calls).
+  size_t CallsHeld() const {
+    return static_cast<size_t>(std::max<int64_t>(0, shared_->calls_held().load()));
+  }
   void HandleCreated() { counters_.open_handles.fetch_add(1, std::memory_order_relaxed); }
   void HandleDestroyed(nua_handle_t* nh);
   // Deletes `call` if it holds no handle any more. Safe from the call's own timer callback.
@@ -120,6 +164,8 @@ class EdgeCore {
   void RunLoop();
   absl::Status CreateStack();
   void ApplyTimerD();
+  // workers > 1: the shared port's UDP socket (and worker 0's TCP on it) added to the stack.
+  absl::Status AddSharedPort();
   // While the edge is shedding, new INVITEs are refused in nta's default-leg callback, before
   // nua makes a handle, a server request and an event of them (the refusal costs a transaction,
   // not a call): binds OnStackRequest in front of nua's handler, which it calls for everything
@@ -171,10 +217,13 @@ class EdgeCore {
   };
 
   const EdgeOptions options_;
+  const int index_;  // this worker's number; worker 0 also sends the probes and tells health
+                     // the trunks' resolved targets
+  EdgeShared* const shared_;
   config::ConfigManager* const config_;
   health::HealthTracker* const health_;
   Clock* const clock_;
-  EdgeCounters counters_;
+  EdgeCounters& counters_;
 
   // Guards root_ for Post() from other threads (the root is created and destroyed on the SIP
   // thread; posting to a destroyed root must be impossible).
@@ -193,10 +242,15 @@ class EdgeCore {
   uint64_t activity_ = 0;  // nua events and posted tasks handled: did a loop step do anything?
   bool shutdown_done_ = false;
   su_timer_t* shutdown_timer_ = nullptr;
-  std::vector<HostPort> own_addresses_;
+  std::vector<HostPort> own_addresses_;  // [0] the socket address of nua's URL, [1] TLS, then
+                                        // the advertised address
+  // Every address a Via of ours may name (own_addresses_, the shared port and every worker's
+  // own port): a call that comes back is a loop.
+  std::vector<HostPort> loop_addresses_;
+  std::optional<HostPort> shared_listen_;  // workers > 1: the port new calls arrive on
+  int shared_fd_ = -1;                      // this worker's socket on it (owned by Sofia)
   absl::flat_hash_map<EdgeCall*, std::unique_ptr<EdgeCall>> calls_;
   absl::flat_hash_map<Probe*, std::unique_ptr<Probe>> probes_;
-  absl::flat_hash_map<std::string, int> trunk_load_;
   uint64_t entropy_state_ = 0;
   uint32_t t1x64_ms_ = 32000;              // Sofia's T1×64, fixed when the stack is created
   std::optional<InviteClientTimerD> timer_d_;  // set when Sofia's layout was recognised
@@ -210,7 +264,6 @@ class EdgeCore {
   su_timer_t* resolver_timer_ = nullptr;
   uint64_t resolver_table_version_ = 0;
   OverloadDetector overload_;
-  CallRateLimiter rate_limiter_;
   su_timer_t* overload_timer_ = nullptr;
   MonoTime overload_due_{};
   int udp_fd_ = -1;  // the UDP listen socket (owned by Sofia), for its receive queue
