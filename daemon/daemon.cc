@@ -266,6 +266,8 @@ absl::Status Parts::StartHealthAndEdge() {
     edge_options.advertised_address = options.sip_advertised_address;
     edge_options.dns_server = options.sip_dns_server;
     edge_options.short_timer_d = options.sip_short_timer_d;
+    edge_options.workers = options.sip_workers;
+    edge_options.worker_port_base = options.sip_worker_port_base;
     edge_options.observer = metrics_bridge.get();
     auto started = sip::SipEdge::Start(edge_options, manager.get(), tracker.get(), clock);
     if (!started.ok()) return started.status();

@@ -72,6 +72,9 @@ struct DaemonOptions {
   std::string sip_dns_server;
   // Timer D 5 s instead of Sofia's 32 s (EdgeOptions::short_timer_d).
   bool sip_short_timer_d = true;
+  // SIP workers (EdgeOptions::workers, worker_port_base).
+  int sip_workers = 1;
+  uint32_t sip_worker_port_base = 0;
 };
 
 class Parts;

@@ -103,6 +103,13 @@ ABSL_FLAG(std::string, sip_advertised_address, "",
 ABSL_FLAG(bool, sip_sofia_timer_d, false,
           "keep Sofia's own 32 s Timer D (finished client INVITEs) instead of the edge's 5 s, "
           "which it writes into Sofia-SIP 1.12.11's private agent struct (docs/sip-edge.md)");
+ABSL_FLAG(int, sip_workers, 1,
+          "SIP workers: Sofia stacks on threads of their own, 1 to 64; above 1 each receives new "
+          "calls on --sip-listen (UDP, SO_REUSEPORT, steered by Request-URI) and has its own port "
+          "from --sip-worker-port-base (not with --sip-tls-listen; docs/sip-edge.md \"Workers\")");
+ABSL_FLAG(int, sip_worker_port_base, 0,
+          "first worker's own SIP port (UDP and TCP; worker k has base+k); 0: the --sip-listen "
+          "port + 100");
 ABSL_FLAG(bool, no_sip, false, "run without the SIP edge (routing API only; no OPTIONS probes)");
 // Logging.
 ABSL_FLAG(trunkroute::LogLevel, log_level, trunkroute::LogLevel::kInfo,
@@ -152,6 +159,8 @@ const std::vector<FlagDoc>& Flags() {
       {absl::GetFlagReflectionHandle(FLAGS_sip_advertised_address), "HOST", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_dns_server), "ADDR", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_sip_sofia_timer_d), nullptr, nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_workers), "N", nullptr},
+      {absl::GetFlagReflectionHandle(FLAGS_sip_worker_port_base), "PORT", nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_no_sip), nullptr, nullptr},
       {absl::GetFlagReflectionHandle(FLAGS_log_level), "LEVEL", "Logging"},
       {absl::GetFlagReflectionHandle(FLAGS_log_json), nullptr, nullptr},
@@ -340,6 +349,17 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc, char** argv) {
   o.sip_advertised_address = absl::GetFlag(FLAGS_sip_advertised_address);
   o.sip_dns_server = absl::GetFlag(FLAGS_sip_dns_server);
   o.sip_short_timer_d = !absl::GetFlag(FLAGS_sip_sofia_timer_d);
+  o.sip_workers = absl::GetFlag(FLAGS_sip_workers);
+  if (o.sip_workers < 1 || o.sip_workers > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--sip-workers: ", o.sip_workers, " is outside 1-64"));
+  }
+  const int port_base = absl::GetFlag(FLAGS_sip_worker_port_base);
+  if (port_base < 0 || port_base > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--sip-worker-port-base: ", port_base, " is not a port (0-65535)"));
+  }
+  o.sip_worker_port_base = static_cast<uint32_t>(port_base);
   result.log_level = absl::GetFlag(FLAGS_log_level);
   result.log_json = absl::GetFlag(FLAGS_log_json);
   return result;

@@ -100,11 +100,26 @@ TEST(DaemonFlagsTest, ErrorsNameTheFlagAndTheReason) {
            {{"--data-dir"}, "--data-dir: missing value"},
            {{"--data-dir="}, "--data-dir: empty value"},
            {{"--log-level", "loud"}, "--log-level: 'loud' is not debug, info, warn or error"},
+           {{"--sip-workers", "0"}, "--sip-workers: 0 is outside 1-64"},
+           {{"--sip-workers", "65"}, "--sip-workers: 65 is outside 1-64"},
+           {{"--sip-worker-port-base", "70000"},
+            "--sip-worker-port-base: 70000 is not a port (0-65535)"},
        }) {
     auto cl = Parse(c.args);
     EXPECT_EQ(cl.status().code(), absl::StatusCode::kInvalidArgument) << c.args[0];
     EXPECT_EQ(cl.status().message(), c.message);
   }
+}
+
+TEST(DaemonFlagsTest, SipWorkersAndTheirPorts) {
+  auto cl = Parse({});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->options.sip_workers, 1);
+  EXPECT_EQ(cl->options.sip_worker_port_base, 0u);
+  cl = Parse({"--sip-workers", "4", "--sip-worker-port-base=5200"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->options.sip_workers, 4);
+  EXPECT_EQ(cl->options.sip_worker_port_base, 5200u);
 }
 
 TEST(DaemonFlagsTest, FlagsOfLinkedLibrariesAreNotAccepted) {
