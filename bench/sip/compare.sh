@@ -12,7 +12,8 @@
 #   TRUNKROUTE_BUILD=build REPEATS=3 bench/sip/compare.sh
 #
 # Knobs: REPEATS (3), DUTS ("kamailio trunkroute"; trunkroute-shed is trunkroute with
-# bench_config_shed.json, edge.shed_on_overload on), S1_RATES, S4_RATES, S4_SECS (15),
+# bench_config_shed.json, edge.shed_on_overload on; trunkroute-w2 is trunkroute with 2 SIP
+# workers, --sip-workers 2), S1_RATES, S4_RATES, S4_SECS (15),
 # SCENARIOS ("S1 S4 S3"), KAM_CHILDREN (4),
 # KAM_SHM_MB (2048: at 3,600 calls/s 512 ran out, "cannot allocate shmem"; only the pages it
 # touches count in its PSS), BENCH (../shared/bench),
@@ -47,8 +48,11 @@ run() {  # run DUT REP SCENARIO [ENV...]
     trunkroute) driver=$here/trunkroute_dut.sh ;;
     trunkroute-shed) driver=$here/trunkroute_dut.sh
                      set -- "$@" TRUNKROUTE_DUT_CONFIG="$here/bench_config_shed.json" ;;
+    # N SIP workers (docs/sip-edge.md "Workers"); their own ports from 5090 (the dialer has 5070).
+    trunkroute-w[0-9]*) driver=$here/trunkroute_dut.sh
+                     set -- "$@" TRUNKROUTE_DUT_FLAGS="--sip-workers ${dut#trunkroute-w} --sip-worker-port-base 5090 ${TRUNKROUTE_DUT_FLAGS:-}" ;;
     kamailio) ;;
-    *) echo "unknown device $dut (DUTS: kamailio trunkroute trunkroute-shed)" >&2; exit 2 ;;
+    *) echo "unknown device $dut (DUTS: kamailio trunkroute trunkroute-shed trunkroute-wN)" >&2; exit 2 ;;
   esac
   local dir="$OUT/$dut/rep$rep/$tag"
   mkdir -p "$dir"
