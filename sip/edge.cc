@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -393,6 +394,8 @@ void EdgeCore::OnPosted(EdgeCore* core, su_msg_r, PostedTask* task) {
 }
 
 void EdgeCore::ThreadMain(std::promise<absl::Status>* started) {
+  // "sip-worker-0" in top -H, perf and /proc/PID/task/*/comm (at most 15 characters).
+  pthread_setname_np(pthread_self(), absl::StrCat("sip-worker-", index_).substr(0, 15).c_str());
   std::call_once(su_init_once, [] {
     su_init();
     su_log_redirect(su_log_default, &SofiaLogger, nullptr);
