@@ -84,28 +84,14 @@ std::string UriHost(const std::string& host) {
 
 // Why a socket cannot be bound to `hp` ("Address already in use"), or empty if it can.
 std::string BindProblem(const HostPort& hp, int type) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (inet_pton(AF_INET, hp.host.c_str(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr) == 1) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(static_cast<uint16_t>(hp.port));
-    len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, hp.host.c_str(),
-                       &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr) == 1) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(static_cast<uint16_t>(hp.port));
-    len = sizeof(sockaddr_in6);
-  } else {
-    return "not an IP address";
-  }
-  int fd = socket(ss.ss_family, type, 0);
+  const std::optional<SocketAddress> address = SocketAddressOf(hp);
+  if (!address.has_value()) return "not an IP address";
+  int fd = socket(address->storage.ss_family, type, 0);
   if (fd < 0) return std::strerror(errno);
   int one = 1;
   if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   std::string problem;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) problem = std::strerror(errno);
+  if (bind(fd, address->get(), address->length) != 0) problem = std::strerror(errno);
   close(fd);
   return problem;
 }
@@ -618,7 +604,10 @@ absl::Status EdgeCore::CreateStack() {
   }
   if (problem.empty()) problem = "the SIP stack refused the address";
   return absl::FailedPreconditionError(
-      absl::StrCat("sip: cannot listen on ", what, " ", options_.listen, ": ", problem));
+      shared_listen_.has_value()
+          ? absl::StrCat("sip: cannot listen on ", what, " ", UriHost(listen.host), ":",
+                         listen.port, " (sip worker ", index_, "'s own port): ", problem)
+          : absl::StrCat("sip: cannot listen on ", what, " ", options_.listen, ": ", problem));
 }
 
 // Every nta_agent_set_params (nua_set_params on the stack) puts Timer D back to Sofia's 32 s.

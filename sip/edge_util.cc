@@ -250,6 +250,27 @@ std::string TargetUri(std::string_view host, uint32_t port, v1::Transport transp
   return absl::StrCat("sip:", h, ":", port, ";transport=", tp);
 }
 
+std::optional<SocketAddress> SocketAddressOf(const HostPort& hp) {
+  SocketAddress a;
+  if (inet_pton(AF_INET, hp.host.c_str(),
+                &reinterpret_cast<sockaddr_in*>(&a.storage)->sin_addr) == 1) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&a.storage);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(hp.port));
+    a.length = sizeof(sockaddr_in);
+    return a;
+  }
+  if (inet_pton(AF_INET6, hp.host.c_str(),
+                &reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_addr) == 1) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(hp.port));
+    a.length = sizeof(sockaddr_in6);
+    return a;
+  }
+  return std::nullopt;
+}
+
 int FindUdpSocket(const HostPort& hp) {
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return -1;

@@ -1,7 +1,10 @@
 #ifndef TRUNKROUTE_SIP_EDGE_UTIL_H_
 #define TRUNKROUTE_SIP_EDGE_UTIL_H_
 
+#include <sys/socket.h>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +32,14 @@ std::string SourceAddress(msg_t* msg);
 // The UDP socket of this process bound to `hp` (Sofia's tport does not export its descriptor:
 // found by scanning /proc/self/fd once at start-up), or -1.
 int FindUdpSocket(const HostPort& hp);
+
+// The socket address of `hp` (its host an IPv4 or IPv6 literal); nullopt for a host name.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+std::optional<SocketAddress> SocketAddressOf(const HostPort& hp);
 
 // Bytes waiting in a socket's receive queue and the queue's capacity (SO_MEMINFO: the kernel's
 // own accounting, the same as /proc/net/udp's rx_queue; FIONREAD on UDP gives only the next

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,22 +21,10 @@ namespace {
 thread_local SharedPortBind* armed = nullptr;
 
 std::vector<unsigned char> SockaddrOf(const HostPort& hp) {
-  sockaddr_storage ss{};
-  size_t len = 0;
-  if (inet_pton(AF_INET, hp.host.c_str(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr) == 1) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(static_cast<uint16_t>(hp.port));
-    len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, hp.host.c_str(),
-                       &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr) == 1) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(static_cast<uint16_t>(hp.port));
-    len = sizeof(sockaddr_in6);
-  }
-  const auto* p = reinterpret_cast<const unsigned char*>(&ss);
-  return {p, p + len};
+  const std::optional<SocketAddress> a = SocketAddressOf(hp);
+  if (!a.has_value()) return {};
+  const auto* p = reinterpret_cast<const unsigned char*>(&a->storage);
+  return {p, p + a->length};
 }
 
 // The steering program (classic BPF; the packet starts at the UDP payload). A request's

@@ -179,6 +179,20 @@ TEST_F(EdgeWorkersTest, BadWorkerOptionsAreRefusedNamingTheOption) {
   h = EdgeHarness::Start(Config(), o);
   ASSERT_FALSE(h.ok());
   EXPECT_THAT(h.status().message(), HasSubstr("sip workers"));
+  // Worker 1's own port taken: the error names it.
+  const int blocker = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(worker_port(1)));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(blocker, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  o = TwoWorkers();
+  o.listen = absl::StrCat("127.0.0.1:", edge_port());
+  h = EdgeHarness::Start(Config(), o);
+  close(blocker);
+  ASSERT_FALSE(h.ok());
+  EXPECT_THAT(h.status().message(),
+              HasSubstr(absl::StrCat("udp 127.0.0.1:", worker_port(1), " (sip worker 1's own port)")));
   o = TwoWorkers();
   o.workers = 0;
   h = EdgeHarness::Start(Config(), o);
