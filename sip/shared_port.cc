@@ -57,13 +57,12 @@ std::vector<sock_filter> SteeringProgram(uint32_t workers) {
     add(BPF_LDX | BPF_IMM, 0, 0, off + 1);
     to_uri.push_back(add(BPF_JMP | BPF_JA, 0, 0, 0));
   }
-  const size_t any = add(BPF_RET | BPF_K, 0, 0, kAnyWorker);
+  add(BPF_RET | BPF_K, 0, 0, kAnyWorker);  // no space where a method ends: not a request
   const size_t uri = p.size();
   for (size_t ja : to_uri) p[ja].k = static_cast<uint32_t>(uri - ja - 1);
   // "sip:"? Then keep the URI's offset in M[1].
   add(BPF_LD | BPF_W | BPF_IND, 0, 0, 0);
-  const size_t is_sip = add(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, kSipColon);  // jf → any
-  p[is_sip].jf = static_cast<uint8_t>(0);  // patched below (a backward jump is impossible)
+  const size_t is_sip = add(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, kSipColon);  // jf patched below
   add(BPF_MISC | BPF_TXA, 0, 0, 0);
   add(BPF_ST, 0, 0, 1);
   // "wNN@": worker NN.
@@ -112,7 +111,6 @@ std::vector<sock_filter> SteeringProgram(uint32_t workers) {
   // Not "sip:": any worker (a return of its own, since jumps only go forward).
   const size_t not_sip = add(BPF_RET | BPF_K, 0, 0, kAnyWorker);
   p[is_sip].jf = static_cast<uint8_t>(not_sip - is_sip - 1);
-  (void)any;
   return p;
 }
 
