@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_string.h"
 
 namespace trunkroute {
 namespace {
@@ -31,28 +32,6 @@ void AppendText(std::string* out, std::string_view v) {
       continue;
     }
     out->push_back(c);
-  }
-  out->push_back('"');
-}
-
-void AppendJsonString(std::string* out, std::string_view v) {
-  out->push_back('"');
-  for (unsigned char c : v) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
   }
   out->push_back('"');
 }

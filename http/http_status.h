@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "common/json_string.h"
 
 namespace trunkroute::http {
 
@@ -25,8 +26,8 @@ inline std::string ErrorJson(const absl::Status& status) {
                    std::string_view(status.message().data(), status.message().size()));
 }
 
-// A JSON string literal (quotes included) with RFC 8259 escaping.
-void AppendJsonString(std::string* out, std::string_view value);
+// A JSON string literal (quotes included) with RFC 8259 escaping: common/json_string.h.
+using ::trunkroute::AppendJsonString;
 
 }  // namespace trunkroute::http
 
