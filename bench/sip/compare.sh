@@ -13,7 +13,7 @@
 #
 # Knobs: REPEATS (3), DUTS ("kamailio trunkroute"; trunkroute-shed is trunkroute with
 # bench_config_shed.json, edge.shed_on_overload on; trunkroute-w2 is trunkroute with 2 SIP
-# workers, --sip-workers 2), S1_RATES, S4_RATES, S4_SECS (15),
+# workers, --sip-workers 2; trunkroute-shed-w2 both), S1_RATES, S4_RATES, S4_SECS (15),
 # SCENARIOS ("S1 S4 S3"), KAM_CHILDREN (4),
 # KAM_SHM_MB (2048: at 3,600 calls/s 512 ran out, "cannot allocate shmem"; only the pages it
 # touches count in its PSS), BENCH (../shared/bench),
@@ -51,8 +51,11 @@ run() {  # run DUT REP SCENARIO [ENV...]
     # N SIP workers (docs/sip-edge.md "Workers"); their own ports from 5090 (the dialer has 5070).
     trunkroute-w[0-9]*) driver=$here/trunkroute_dut.sh
                      set -- "$@" TRUNKROUTE_DUT_FLAGS="--sip-workers ${dut#trunkroute-w} --sip-worker-port-base 5090 ${TRUNKROUTE_DUT_FLAGS:-}" ;;
+    trunkroute-shed-w[0-9]*) driver=$here/trunkroute_dut.sh
+                     set -- "$@" TRUNKROUTE_DUT_CONFIG="$here/bench_config_shed.json" \
+                       TRUNKROUTE_DUT_FLAGS="--sip-workers ${dut#trunkroute-shed-w} --sip-worker-port-base 5090 ${TRUNKROUTE_DUT_FLAGS:-}" ;;
     kamailio) ;;
-    *) echo "unknown device $dut (DUTS: kamailio trunkroute trunkroute-shed trunkroute-wN)" >&2; exit 2 ;;
+    *) echo "unknown device $dut (DUTS: kamailio trunkroute trunkroute-shed trunkroute-wN trunkroute-shed-wN)" >&2; exit 2 ;;
   esac
   local dir="$OUT/$dut/rep$rep/$tag"
   mkdir -p "$dir"
