@@ -82,6 +82,14 @@ std::string UriHost(const std::string& host) {
   return host.find(':') != std::string::npos ? absl::StrCat("[", host, "]") : host;
 }
 
+// The URL a stack binds: the socket's address, or with an advertised address (1:1 NAT) that host
+// in Via and Contact and the socket bound to maddr.
+std::string ListenUrl(const char* scheme, const HostPort& bound, const HostPort* advertised) {
+  return advertised != nullptr ? absl::StrCat(scheme, ":", UriHost(advertised->host), ":",
+                                              bound.port, ";maddr=", bound.host)
+                               : absl::StrCat(scheme, ":", UriHost(bound.host), ":", bound.port);
+}
+
 // Why a socket cannot be bound to `hp` ("Address already in use"), or empty if it can.
 std::string BindProblem(const HostPort& hp, int type) {
   const std::optional<SocketAddress> address = SocketAddressOf(hp);
@@ -94,6 +102,12 @@ std::string BindProblem(const HostPort& hp, int type) {
   if (bind(fd, address->get(), address->length) != 0) problem = std::strerror(errno);
   close(fd);
   return problem;
+}
+
+// Why the stack could not listen on `hp`: the bind error, or the stack's own refusal.
+std::string ListenProblem(const HostPort& hp, int type) {
+  std::string problem = BindProblem(hp, type);
+  return problem.empty() ? "the SIP stack refused the address" : problem;
 }
 
 // The longest attempt a config can ask for (global and per-route setup timeouts).
@@ -501,22 +515,10 @@ void EdgeCore::RunLoop() {
 absl::Status EdgeCore::CreateStack() {
   const HostPort& listen = own_addresses_[0];
   const bool tls = !options_.tls_listen.empty();
-  const HostPort* advertised =
-      own_addresses_.size() > (tls ? 2u : 1u) ? &own_addresses_.back() : nullptr;
-  // With an advertised address the socket is bound to maddr and the advertised host goes into
-  // Via and Contact.
-  std::string url = advertised != nullptr
-                        ? absl::StrCat("sip:", UriHost(advertised->host), ":", listen.port,
-                                       ";maddr=", listen.host)
-                        : absl::StrCat("sip:", UriHost(listen.host), ":", listen.port);
+  const HostPort* advertised = Advertised();
+  std::string url = ListenUrl("sip", listen, advertised);
   if (!options_.enable_tcp) url += ";transport=udp";
-  std::string tls_url;
-  if (tls) {
-    const HostPort& t = own_addresses_[1];
-    tls_url = advertised != nullptr
-                  ? absl::StrCat("sips:", UriHost(advertised->host), ":", t.port, ";maddr=", t.host)
-                  : absl::StrCat("sips:", UriHost(t.host), ":", t.port);
-  }
+  const std::string tls_url = tls ? ListenUrl("sips", own_addresses_[1], advertised) : "";
   const std::string from = absl::StrCat(
       "<sip:trunkroute@", UriHost(advertised != nullptr ? advertised->host : listen.host), ">");
   const std::string contact_user = WorkerContactUser(index_);
@@ -634,6 +636,11 @@ void EdgeCore::ApplyTimerD() {
   counters_.stack_timer_d_ms.store(timer_d_->timer_d_ms(), std::memory_order_relaxed);
 }
 
+const HostPort* EdgeCore::Advertised() const {
+  const size_t bound = options_.tls_listen.empty() ? 1 : 2;  // [0] UDP/TCP, [1] TLS
+  return own_addresses_.size() > bound ? &own_addresses_.back() : nullptr;
+}
+
 absl::Status EdgeCore::AddSharedPort() {
   if (!shared_listen_.has_value()) return absl::OkStatus();
   if (!timer_d_.has_value()) {
@@ -642,11 +649,7 @@ absl::Status EdgeCore::AddSharedPort() {
         "so the shared port cannot be added; run with one worker");
   }
   const HostPort& listen = *shared_listen_;
-  const bool advertised = own_addresses_.size() > 1;  // no TLS with workers: [1] is advertised
-  const std::string url =
-      advertised ? absl::StrCat("sip:", UriHost(own_addresses_.back().host), ":", listen.port,
-                                ";maddr=", listen.host)
-                 : absl::StrCat("sip:", UriHost(listen.host), ":", listen.port);
+  const std::string url = ListenUrl("sip", listen, Advertised());
   const std::string udp_url = url + ";transport=udp";
   {
     SharedPortBind shared_bind(listen, shared_->workers(), index_ == 0);
@@ -655,20 +658,17 @@ absl::Status EdgeCore::AddSharedPort() {
                                           TPTAG_UDP_WMEM(kUdpSendBuffer), TAG_END());
     if (!shared_bind.status().ok()) return shared_bind.status();
     if (added < 0 || shared_bind.fd() < 0) {
-      const std::string problem = BindProblem(listen, SOCK_DGRAM);
-      return absl::FailedPreconditionError(absl::StrCat(
-          "sip: cannot listen on udp ", options_.listen, " (shared by ", shared_->workers(),
-          " workers): ", problem.empty() ? "the SIP stack refused the address" : problem));
+      return absl::FailedPreconditionError(
+          absl::StrCat("sip: cannot listen on udp ", options_.listen, " (shared by ",
+                       shared_->workers(), " workers): ", ListenProblem(listen, SOCK_DGRAM)));
     }
     shared_fd_ = shared_bind.fd();
   }
   if (index_ == 0 && options_.enable_tcp) {
     const std::string tcp_url = url + ";transport=tcp";
     if (nta_agent_add_tport(timer_d_->agent(), URL_STRING_MAKE(tcp_url.c_str()), TAG_END()) < 0) {
-      const std::string problem = BindProblem(listen, SOCK_STREAM);
       return absl::FailedPreconditionError(absl::StrCat(
-          "sip: cannot listen on tcp ", options_.listen, ": ",
-          problem.empty() ? "the SIP stack refused the address" : problem));
+          "sip: cannot listen on tcp ", options_.listen, ": ", ListenProblem(listen, SOCK_STREAM)));
     }
   }
   return absl::OkStatus();

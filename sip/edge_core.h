@@ -164,6 +164,8 @@ class EdgeCore {
   void RunLoop();
   absl::Status CreateStack();
   void ApplyTimerD();
+  // The advertised address (1:1 NAT) after the bound ones in own_addresses_, or null.
+  const HostPort* Advertised() const;
   // workers > 1: the shared port's UDP socket (and worker 0's TCP on it) added to the stack.
   absl::Status AddSharedPort();
   // While the edge is shedding, new INVITEs are refused in nta's default-leg callback, before
